@@ -1,0 +1,44 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [
+  .enableUpcomingFeature("ExistentialAny"),
+  .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+  name: "Tessera",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "tessera", targets: ["tessera"]),
+    .library(name: "Core", targets: ["Core"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: [
+    // Everything both router and workers need, with no network I/O: GGUF, quant formats,
+    // tokenizer, chat templates, model and forward pass, sampling, partition plans, wire format.
+    .target(name: "Core", swiftSettings: strictSwift),
+    // Worker process logic: joins a router, loads its shard, runs forward steps.
+    .target(name: "Worker", dependencies: ["Core"], swiftSettings: strictSwift),
+    // Router process logic: HTTP API, scheduling, cluster membership, storage.
+    .target(name: "Router", dependencies: ["Core"], swiftSettings: strictSwift),
+    // The one thin executable; every subcommand lives in its own file.
+    .executableTarget(
+      name: "tessera",
+      dependencies: [
+        "Core", "Worker", "Router",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: strictSwift
+    ),
+    // Helpers shared by the test targets: the GGUF writer, model/fixture locations.
+    .target(name: "TestSupport", dependencies: ["Core"], path: "Tests/TestSupport", swiftSettings: strictSwift),
+    .testTarget(
+      name: "CoreTests",
+      dependencies: ["Core", "TestSupport"],
+      swiftSettings: strictSwift
+    ),
+  ]
+)

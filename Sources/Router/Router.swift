@@ -1,0 +1,1 @@
+/// Router process logic (HTTP API, scheduling, cluster membership, storage) lands here.

@@ -1,0 +1,1 @@
+/// Worker process logic (shard loading, step execution, collectives) lands here.

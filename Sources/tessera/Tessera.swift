@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The one Tessera executable; each subcommand lives in its own file and stays thin.
+@main
+struct Tessera: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "tessera",
+    abstract: "A distributed LLM inference cluster.",
+    subcommands: []
+  )
+}
