@@ -34,7 +34,9 @@ let package = Package(
       swiftSettings: strictSwift
     ),
     // Helpers shared by the test targets: the GGUF writer, model/fixture locations.
-    .target(name: "TestSupport", dependencies: ["Core"], path: "Tests/TestSupport", swiftSettings: strictSwift),
+    .target(
+      name: "TestSupport", dependencies: ["Core"], path: "Tests/TestSupport",
+      swiftSettings: strictSwift),
     .testTarget(
       name: "CoreTests",
       dependencies: ["Core", "TestSupport"],

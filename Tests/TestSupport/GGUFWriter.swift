@@ -51,7 +51,8 @@ public struct GGUFWriter {
   /// Adds a tensor whose data is already encoded in `type`.
   public mutating func add(_ name: String, type: GGMLType, dimensions: [Int], data: [UInt8]) {
     tensors.append(
-      Tensor(name: name, dimensions: dimensions.map(UInt64.init), rawType: type.rawValue, data: data)
+      Tensor(
+        name: name, dimensions: dimensions.map(UInt64.init), rawType: type.rawValue, data: data)
     )
   }
 
@@ -78,7 +79,8 @@ public struct GGUFWriter {
       out.appendLittleEndian(offset)
       placed.append((offset, tensor.data))
       let end = offset + UInt64(tensor.data.count)
-      nextOffset = max(nextOffset, (end + UInt64(alignment) - 1) / UInt64(alignment) * UInt64(alignment))
+      nextOffset = max(
+        nextOffset, (end + UInt64(alignment) - 1) / UInt64(alignment) * UInt64(alignment))
     }
     while out.count % alignment != 0 { out.append(0) }
     let dataStart = out.count
@@ -136,7 +138,8 @@ extension [UInt8] {
     case .int64(let v): appendLittleEndian(v)
     case .float64(let v): appendLittleEndian(v.bitPattern)
     case .array(let elements):
-      let elementCode = elements.first.map(GGUFWriter.typeCode(of:)) ?? GGUFValue.TypeCode.uint8.rawValue
+      let elementCode =
+        elements.first.map(GGUFWriter.typeCode(of:)) ?? GGUFValue.TypeCode.uint8.rawValue
       appendLittleEndian(elementCode)
       appendLittleEndian(UInt64(elements.count))
       for element in elements { appendValue(element) }

@@ -40,11 +40,13 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
     case .countTooLarge(let what, let count, let limit):
       "\(what) is \(count), more than the file can hold (at most \(limit))"
     case .invalidUTF8(let what, let offset): "\(what) at offset \(offset) is not valid UTF-8"
-    case .unknownValueType(let key, let rawType): "metadata \(key) has unknown value type \(rawType)"
+    case .unknownValueType(let key, let rawType):
+      "metadata \(key) has unknown value type \(rawType)"
     case .nestingTooDeep(let key): "metadata \(key) nests arrays too deeply"
     case .duplicateKey(let key): "metadata key \(key) appears twice"
     case .duplicateTensor(let name): "tensor \(name) appears twice"
-    case .invalidAlignment(let value): "general.alignment \(value) is not a power of two in 1...65536"
+    case .invalidAlignment(let value):
+      "general.alignment \(value) is not a power of two in 1...65536"
     case .tooManyDimensions(let tensor, let count):
       "tensor \(tensor) has \(count) dimensions (at most 4)"
     case .invalidDimension(let tensor, let dimension, let value):

@@ -211,7 +211,8 @@ extension GGUFFile {
   ) throws(GGUFError) {
     for info in infos {
       guard info.offset % alignment == 0 else {
-        throw .misalignedTensor(tensor: info.name, offset: UInt64(info.offset), alignment: alignment)
+        throw .misalignedTensor(
+          tensor: info.name, offset: UInt64(info.offset), alignment: alignment)
       }
       guard info.byteCount <= dataSize, info.offset <= dataSize - info.byteCount else {
         throw .tensorOutOfBounds(

@@ -16,8 +16,19 @@ public enum GGUFValue: Sendable, Equatable {
 
   /// The type codes as they appear on disk.
   public enum TypeCode: UInt32, Sendable {
-    case uint8 = 0, int8, uint16, int16, uint32, int32, float32, bool, string, array, uint64,
-      int64, float64
+    case uint8 = 0
+    case int8 = 1
+    case uint16 = 2
+    case int16 = 3
+    case uint32 = 4
+    case int32 = 5
+    case float32 = 6
+    case bool = 7
+    case string = 8
+    case array = 9
+    case uint64 = 10
+    case int64 = 11
+    case float64 = 12
 
     /// The smallest number of bytes one value of this type occupies on disk; used to reject
     /// counts the remaining bytes cannot possibly hold before allocating anything.

@@ -1,0 +1,30 @@
+# Tessera: `make run` and `make test` are the two commands; both run the set-up first.
+SWIFT ?= swift
+MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
+RELEASE_BIN = .build/release/tessera
+
+.PHONY: setup build release run test lint format clean
+
+setup:
+	scripts/setup
+
+build: setup
+	$(SWIFT) build
+
+release: setup
+	$(SWIFT) build -c release --product tessera
+
+run: release
+	scripts/demo $(RELEASE_BIN) $(MODEL)
+
+lint:
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
+
+format:
+	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
+
+test: setup lint
+	$(SWIFT) test
+
+clean:
+	rm -rf .build

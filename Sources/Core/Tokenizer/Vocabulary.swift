@@ -1,0 +1,134 @@
+/// An immutable byte-level BPE vocabulary: token texts and types, merge ranks, the special
+/// tokens and the flags that say how to frame a sequence. Built once per model and shared by
+/// every tokenization (each call keeps its own scratch state).
+public struct Vocabulary: Sendable {
+  /// Token texts as stored in the model (byte-level encoded for normal tokens).
+  public let tokens: [String]
+  public let types: [TokenType]
+  public let preTokenizer: PreTokenizer
+  public let bosID: TokenID?
+  public let eosID: TokenID?
+  public let unknownID: TokenID?
+  public let paddingID: TokenID?
+  public let addBOS: Bool
+  public let addEOS: Bool
+  /// Tokens that end a generation (EOS, EOT and the usual end-of-turn markers).
+  public let endOfGenerationIDs: Set<TokenID>
+
+  /// The bytes each token stands for when printed (control tokens: their text).
+  let tokenBytes: [[UInt8]]
+  /// The token of each single byte, or -1 when the vocabulary lacks it.
+  let byteTokens: [TokenID]
+  /// Merge rank and result for a pair of adjacent tokens, keyed by `left << 32 | right`.
+  let merges: [UInt64: (rank: Int32, result: TokenID)]
+  /// Tokens matched in raw text before pre-tokenization, longest text first.
+  let textMatchedSpecials: [(id: TokenID, text: [UInt8], type: TokenType)]
+  let idByText: [String: TokenID]
+
+  public var count: Int { tokens.count }
+
+  /// Builds a vocabulary from its parts, as GGUF's `tokenizer.ggml.*` keys hold them.
+  public init(
+    tokens: [String], types: [TokenType], merges: [String], preTokenizer: PreTokenizer,
+    bosID: TokenID? = nil, eosID: TokenID? = nil, eotID: TokenID? = nil,
+    unknownID: TokenID? = nil, paddingID: TokenID? = nil, addBOS: Bool = false,
+    addEOS: Bool = false
+  ) throws(TokenizerError) {
+    guard !tokens.isEmpty, tokens.count < Int(Int32.max) else {
+      throw .inconsistentVocabulary("vocabulary has \(tokens.count) tokens")
+    }
+    guard types.count == tokens.count else {
+      throw .inconsistentVocabulary("\(types.count) token types for \(tokens.count) tokens")
+    }
+    for (name, id) in [("bos", bosID), ("eos", eosID), ("eot", eotID), ("unknown", unknownID)] {
+      if let id, !(0..<TokenID(tokens.count)).contains(id) {
+        throw .inconsistentVocabulary("\(name) token id \(id) is outside the vocabulary")
+      }
+    }
+    self.tokens = tokens
+    self.types = types
+    self.preTokenizer = preTokenizer
+    self.bosID = bosID
+    self.eosID = eosID
+    self.unknownID = unknownID
+    self.paddingID = paddingID
+    self.addBOS = addBOS
+    self.addEOS = addEOS
+
+    var idByText: [String: TokenID] = [:]
+    idByText.reserveCapacity(tokens.count)
+    var tokenBytes: [[UInt8]] = []
+    tokenBytes.reserveCapacity(tokens.count)
+    for (index, text) in tokens.enumerated() {
+      // The first of duplicate texts wins, as in llama.cpp's `token_to_id`.
+      if idByText[text] == nil { idByText[text] = TokenID(index) }
+      let bytes: [UInt8] =
+        switch types[index] {
+        case .normal, .undefined, .unused, .byte:
+          ByteLevel.bytes(ofEncoded: text) ?? Array(text.utf8)
+        case .control, .unknown, .userDefined: Array(text.utf8)
+        }
+      tokenBytes.append(bytes)
+    }
+    self.idByText = idByText
+    self.tokenBytes = tokenBytes
+    self.byteTokens = ByteLevel.scalarForByte.map { idByText[String(Character($0))] ?? -1 }
+    self.merges = try Self.mergeTable(merges, idByText)
+
+    var specials: [(id: TokenID, text: [UInt8], type: TokenType)] = []
+    for (index, type) in types.enumerated() where [.control, .unknown, .userDefined].contains(type)
+    {
+      let text = Array(tokens[index].utf8)
+      if !text.isEmpty { specials.append((TokenID(index), text, type)) }
+    }
+    specials.sort { $0.text.count != $1.text.count ? $0.text.count > $1.text.count : $0.id < $1.id }
+    self.textMatchedSpecials = specials
+
+    var endOfGeneration = Set([eosID, eotID].compactMap { $0 })
+    for text in Self.endOfGenerationTexts {
+      if let id = idByText[text], types[Int(id)] == .control { endOfGeneration.insert(id) }
+    }
+    self.endOfGenerationIDs = endOfGeneration
+  }
+
+  /// End-of-turn markers that llama.cpp also treats as end of generation when present.
+  static let endOfGenerationTexts = [
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
+    "<EOT>", "<|end_of_text|>",
+  ]
+
+  private static func mergeTable(
+    _ merges: [String], _ idByText: [String: TokenID]
+  ) throws(TokenizerError) -> [UInt64: (rank: Int32, result: TokenID)] {
+    var table: [UInt64: (rank: Int32, result: TokenID)] = [:]
+    table.reserveCapacity(merges.count)
+    for (rank, merge) in merges.enumerated() {
+      // "left right", split at the first space after the first character (a left part may
+      // itself start with a space character only in byte-level-encoded form, which is "Ġ").
+      guard let separator = merge.dropFirst().firstIndex(of: " ") else {
+        throw .inconsistentVocabulary("merge #\(rank) '\(merge)' has no separator")
+      }
+      let left = String(merge[..<separator])
+      let right = String(merge[merge.index(after: separator)...])
+      // A merge whose parts or result are not tokens can never produce a token; skip it.
+      guard let l = idByText[left], let r = idByText[right], let result = idByText[left + right]
+      else { continue }
+      let key = UInt64(UInt32(l)) << 32 | UInt64(UInt32(r))
+      if table[key] == nil { table[key] = (Int32(rank), result) }
+    }
+    return table
+  }
+
+  /// The token whose stored text is `text`, if any.
+  public func id(of text: String) -> TokenID? { idByText[text] }
+
+  /// The bytes a token stands for in generated text. Control tokens (such as `<|im_end|>`)
+  /// contribute their text only when `includeSpecial` is set, as llama.cpp's `special` flag.
+  public func bytes(of id: TokenID, includeSpecial: Bool = false) -> [UInt8] {
+    guard id >= 0, Int(id) < tokenBytes.count else { return [] }
+    switch types[Int(id)] {
+    case .control, .unknown: return includeSpecial ? tokenBytes[Int(id)] : []
+    default: return tokenBytes[Int(id)]
+    }
+  }
+}
