@@ -91,10 +91,12 @@ public struct Vocabulary: Sendable {
     self.endOfGenerationIDs = endOfGeneration
   }
 
-  /// End-of-turn markers that llama.cpp also treats as end of generation when present.
+  /// End-of-turn markers, and the fill-in-the-middle pad/repo/separator tokens, that llama.cpp
+  /// also treats as end of generation when the vocabulary has them as control tokens.
   static let endOfGenerationTexts = [
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
-    "<EOT>", "<|end_of_text|>",
+    "<EOT>", "<|end_of_text|>", "<|fim_pad|>", "<fim-pad>", "<|fim_repo|>", "<|repo_name|>",
+    "<fim-repo>", "<reponame>", "<|file_sep|>",
   ]
 
   private static func mergeTable(
