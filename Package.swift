@@ -17,9 +17,16 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
   ],
   targets: [
+    // The hot numeric kernels (quantized dot products, matrix products, attention) in C with
+    // intrinsics and run-time CPU dispatch; always optimized, even in debug builds, and never
+    // with fused multiply-adds (see the arithmetic contract in tessera_kernels.h).
+    .target(
+      name: "CKernels",
+      cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]
+    ),
     // Everything both router and workers need, with no network I/O: GGUF, quant formats,
     // tokenizer, chat templates, model and forward pass, sampling, partition plans, wire format.
-    .target(name: "Core", swiftSettings: strictSwift),
+    .target(name: "Core", dependencies: ["CKernels"], swiftSettings: strictSwift),
     // Worker process logic: joins a router, loads its shard, runs forward steps.
     .target(name: "Worker", dependencies: ["Core"], swiftSettings: strictSwift),
     // Router process logic: HTTP API, scheduling, cluster membership, storage.
@@ -40,6 +47,12 @@ let package = Package(
     .testTarget(
       name: "CoreTests",
       dependencies: ["Core", "TestSupport"],
+      swiftSettings: strictSwift
+    ),
+    // Tests that run the tessera executable (and later, clusters of real processes).
+    .testTarget(
+      name: "IntegrationTests",
+      dependencies: ["Core", "TestSupport", "tessera"],
       swiftSettings: strictSwift
     ),
   ]
