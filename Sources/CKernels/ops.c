@@ -1,0 +1,70 @@
+// Element-wise and normalization ops of the forward pass. Reductions use the fixed 8-lane
+// order of tessera_kernels.h so any vectorized version gives the same bits.
+#include <math.h>
+
+#include "tessera_kernels.h"
+#include "internal.h"
+
+static float sum_squares(const float *x, int n) {
+  float sum = 0.0f;
+  for (int i = 0; i < n; i += 32) {
+    float lane[8] = {0};
+    for (int k = 0; k < 4; k++) {
+      for (int l = 0; l < 8; l++) {
+        const float v = x[i + 8 * k + l];
+        lane[l] = lane[l] + v * v;
+      }
+    }
+    sum = sum + tk_lane_tree8(lane);
+  }
+  return sum;
+}
+
+void tk_rmsnorm(const float *x, const float *weight, float *out, int rows, int n, float eps) {
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * n;
+    float *o = out + (size_t)r * n;
+    const float mean = sum_squares(xr, n) / (float)n;
+    const float scale = 1.0f / sqrtf(mean + eps);
+    for (int i = 0; i < n; i++) o[i] = (xr[i] * scale) * weight[i];
+  }
+}
+
+void tk_rope(float *x, const int32_t *positions, int rows, int head_count, int head_dim,
+             int rope_dims, float freq_base) {
+  // θ_i = p · base^(-2i/dims), built by repeated multiplication as llama.cpp does.
+  const float theta_scale = powf(freq_base, -2.0f / (float)rope_dims);
+  for (int r = 0; r < rows; r++) {
+    float cosines[256], sines[256];
+    float theta = (float)positions[r];
+    const int pairs = rope_dims / 2 < 256 ? rope_dims / 2 : 256;
+    for (int i = 0; i < pairs; i++) {
+      cosines[i] = cosf(theta);
+      sines[i] = sinf(theta);
+      theta *= theta_scale;
+    }
+    for (int h = 0; h < head_count; h++) {
+      float *v = x + (size_t)r * head_count * head_dim + (size_t)h * head_dim;
+      for (int i = 0; i < pairs; i++) {
+        const float x0 = v[2 * i], x1 = v[2 * i + 1];
+        v[2 * i] = x0 * cosines[i] - x1 * sines[i];
+        v[2 * i + 1] = x0 * sines[i] + x1 * cosines[i];
+      }
+    }
+  }
+}
+
+void tk_swiglu(const float *gate, const float *up, float *out, int n) {
+  for (int i = 0; i < n; i++) {
+    const float g = gate[i];
+    out[i] = (g / (1.0f + expf(-g))) * up[i];
+  }
+}
+
+void tk_fold_partials(float *x, const float *partials, int unit_count, size_t unit_stride, int n) {
+  for (int i = 0; i < n; i++) {
+    float sum = partials[i];
+    for (int u = 1; u < unit_count; u++) sum = sum + partials[(size_t)u * unit_stride + i];
+    x[i] = x[i] + sum;
+  }
+}

@@ -1,0 +1,119 @@
+// A persistent thread pool with a cheap fork/join: workers spin on a generation counter for a
+// short while (a 1536×576 product is ~30 µs of work, so dispatch must cost far less), then
+// sleep on a condition variable so an idle process does not burn its cores.
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "tessera_kernels.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TK_RELAX() _mm_pause()
+#else
+#define TK_RELAX() ((void)0)
+#endif
+
+enum { SPINS_BEFORE_SLEEP = 1 << 15 };
+
+struct tk_pool {
+  int thread_count;
+  pthread_t *threads;
+  _Atomic unsigned generation;
+  _Atomic int pending;
+  _Atomic int stop;
+  _Atomic int sleepers;
+  tk_task_fn fn;
+  void *ctx;
+  pthread_mutex_t mutex;
+  pthread_cond_t wake;
+};
+
+typedef struct {
+  tk_pool *pool;
+  int index;
+} worker_arg;
+
+static void *worker_main(void *raw) {
+  worker_arg arg = *(worker_arg *)raw;
+  free(raw);
+  tk_pool *pool = arg.pool;
+  unsigned seen = 0;
+  for (;;) {
+    unsigned generation;
+    int spins = 0;
+    while ((generation = atomic_load(&pool->generation)) == seen) {
+      if (atomic_load(&pool->stop)) return NULL;
+      if (++spins < SPINS_BEFORE_SLEEP) {
+        TK_RELAX();
+        continue;
+      }
+      pthread_mutex_lock(&pool->mutex);
+      atomic_fetch_add(&pool->sleepers, 1);
+      while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop)) {
+        pthread_cond_wait(&pool->wake, &pool->mutex);
+      }
+      atomic_fetch_sub(&pool->sleepers, 1);
+      pthread_mutex_unlock(&pool->mutex);
+      spins = 0;
+    }
+    seen = generation;
+    if (atomic_load(&pool->stop)) return NULL;
+    pool->fn(pool->ctx, arg.index, pool->thread_count);
+    atomic_fetch_sub(&pool->pending, 1);
+  }
+}
+
+tk_pool *tk_pool_create(int thread_count) {
+  if (thread_count < 1) thread_count = 1;
+  tk_pool *pool = calloc(1, sizeof(tk_pool));
+  if (!pool) return NULL;
+  pool->thread_count = thread_count;
+  pthread_mutex_init(&pool->mutex, NULL);
+  pthread_cond_init(&pool->wake, NULL);
+  pool->threads = calloc((size_t)thread_count, sizeof(pthread_t));
+  for (int i = 1; i < thread_count; i++) {
+    worker_arg *arg = malloc(sizeof(worker_arg));
+    arg->pool = pool;
+    arg->index = i;
+    if (pthread_create(&pool->threads[i], NULL, worker_main, arg) != 0) {
+      free(arg);
+      pool->thread_count = i;  // run with the threads that did start
+      break;
+    }
+  }
+  return pool;
+}
+
+void tk_pool_destroy(tk_pool *pool) {
+  if (!pool) return;
+  atomic_store(&pool->stop, 1);
+  pthread_mutex_lock(&pool->mutex);
+  pthread_cond_broadcast(&pool->wake);
+  pthread_mutex_unlock(&pool->mutex);
+  for (int i = 1; i < pool->thread_count; i++) pthread_join(pool->threads[i], NULL);
+  pthread_cond_destroy(&pool->wake);
+  pthread_mutex_destroy(&pool->mutex);
+  free(pool->threads);
+  free(pool);
+}
+
+int tk_pool_thread_count(const tk_pool *pool) { return pool ? pool->thread_count : 1; }
+
+void tk_pool_run(tk_pool *pool, tk_task_fn fn, void *ctx) {
+  if (!pool || pool->thread_count == 1) {
+    fn(ctx, 0, 1);
+    return;
+  }
+  pool->fn = fn;
+  pool->ctx = ctx;
+  atomic_store(&pool->pending, pool->thread_count - 1);
+  atomic_fetch_add(&pool->generation, 1);
+  if (atomic_load(&pool->sleepers) > 0) {
+    pthread_mutex_lock(&pool->mutex);
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->mutex);
+  }
+  fn(ctx, 0, pool->thread_count);
+  while (atomic_load(&pool->pending) > 0) TK_RELAX();
+}

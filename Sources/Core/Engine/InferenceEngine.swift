@@ -1,0 +1,121 @@
+/// The single-process engine: one shard holding the whole model (the TP=1, PP=1 case of the
+/// distributed one), its KV cache, scratch and threads. Runs steps that mix any number of
+/// sequences, each contributing one or more tokens.
+///
+/// Not thread-safe: one caller drives it (the CLI, or the router's step loop).
+public final class InferenceEngine {
+  public let model: any LanguageModel
+  public let pool: ComputePool
+  public let cache: PagedKVCache
+  /// Most tokens one step may carry; longer prompts are fed in chunks of this size.
+  public let maxBatch: Int
+  let state: RunState
+
+  /// One sequence's part of a step.
+  public struct Entry: Sendable {
+    public var sequence: Int
+    public var tokens: [TokenID]
+    /// Indices into `tokens` whose next-token logits the caller wants.
+    public var logitRows: [Int]
+
+    public init(sequence: Int, tokens: [TokenID], logitRows: [Int]) {
+      self.sequence = sequence
+      self.tokens = tokens
+      self.logitRows = logitRows
+    }
+  }
+
+  /// - Parameters:
+  ///   - kvTokens: KV cache capacity in tokens over all sequences (default: the model's context).
+  public init(model: any LanguageModel, threads: Int, maxBatch: Int = 256, kvTokens: Int? = nil) {
+    self.model = model
+    self.maxBatch = maxBatch
+    pool = ComputePool(threadCount: threads)
+    let config = model.config
+    let capacity = kvTokens ?? config.contextLength
+    let blockSize = PagedKVCache.defaultBlockSize
+    cache = PagedKVCache(
+      blockSize: blockSize, blockCount: (capacity + blockSize - 1) / blockSize,
+      layerCount: model.shard.layers.count,
+      kvDimension: model.shard.kvGroups.count * config.headDimension)
+    state = model.makeRunState(capacity: maxBatch, threadCount: pool.threadCount)
+  }
+
+  public var vocabularySize: Int { model.shard.vocabulary?.count ?? 0 }
+
+  /// Runs one step. Returns the logits of every requested row, entry by entry and row by row
+  /// in the order asked, as one flat `[rows, vocabularySize]` array.
+  public func step(_ entries: [Entry]) throws(ModelError) -> [Float] {
+    let rowCount = entries.reduce(0) { $0 + $1.tokens.count }
+    guard rowCount <= maxBatch else {
+      throw .invalidConfig("step of \(rowCount) tokens exceeds the batch limit \(maxBatch)")
+    }
+    // Check everything that can fail before the cache changes: a failed step leaves no trace.
+    let vocabulary = model.config.vocabularySize
+    for entry in entries {
+      if let bad = entry.tokens.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
+        throw .invalidToken(bad)
+      }
+      let end = cache.length(of: entry.sequence) + entry.tokens.count
+      guard end <= model.config.contextLength else {
+        throw .contextFull(sequenceLength: end, limit: model.config.contextLength)
+      }
+    }
+    let blocksNeeded = entries.reduce(0) {
+      $0 + cache.blocksNeeded(for: $1.sequence, adding: $1.tokens.count)
+    }
+    guard blocksNeeded <= cache.allocator.freeCount,
+      Set(entries.map(\.sequence)).count == entries.count
+    else { throw .outOfKVBlocks }
+
+    var logitRows: [Int] = []
+    var row = 0
+    state.blockTables.removeAll(keepingCapacity: true)
+    for entry in entries {
+      let start = cache.length(of: entry.sequence)
+      let slots = try cache.append(to: entry.sequence, tokenCount: entry.tokens.count)
+      let tableOffset = Int32(state.blockTables.count)
+      state.blockTables.append(contentsOf: cache.blockTable(of: entry.sequence))
+      for (index, slot) in slots.enumerated() {
+        state.positions.pointer[row + index] = Int32(start + index)
+        state.slots.pointer[row + index] = slot
+        state.tableOffsets.pointer[row + index] = tableOffset
+      }
+      logitRows += entry.logitRows.map { row + $0 }
+      row += entry.tokens.count
+    }
+    var first = 0
+    for entry in entries {
+      try model.embed(entry.tokens[...], state: state, at: first)
+      first += entry.tokens.count
+    }
+    model.forwardLayers(rowCount: rowCount, state: state, cache: cache, pool: pool)
+    var logits = [Float](repeating: 0, count: logitRows.count * vocabularySize)
+    logits.withUnsafeMutableBufferPointer { out in
+      guard let base = out.baseAddress else { return }
+      model.logits(rows: logitRows, state: state, pool: pool, into: base)
+    }
+    return logits
+  }
+
+  /// Feeds a sequence's tokens in chunks of `maxBatch`; returns the logits of the given
+  /// indices into `tokens`, `[indices.count, vocabularySize]`.
+  public func feed(sequence: Int, tokens: [TokenID], logitsAt indices: [Int]) throws(ModelError)
+    -> [Float]
+  {
+    var logits: [Float] = []
+    var start = 0
+    while start < tokens.count {
+      let end = min(start + maxBatch, tokens.count)
+      let rows = indices.filter { (start..<end).contains($0) }.map { $0 - start }
+      logits += try step([
+        Entry(sequence: sequence, tokens: Array(tokens[start..<end]), logitRows: rows)
+      ])
+      start = end
+    }
+    return logits
+  }
+
+  /// Frees a sequence's KV blocks.
+  public func release(sequence: Int) { cache.remove(sequence) }
+}

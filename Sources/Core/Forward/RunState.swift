@@ -1,0 +1,62 @@
+import CKernels
+
+/// Preallocated scratch for one forward pass of up to `capacity` tokens on one shard.
+/// Shapes use the shard's local sizes: qLocal = its query heads × head dim, kvLocal = its KV
+/// heads × head dim, ffLocal = its FFN units' columns.
+public final class RunState {
+  public let capacity: Int
+  let x: ScratchBuffer<Float>  // [capacity, d] residual stream
+  let xb: ScratchBuffer<Float>  // [capacity, d] normed input of a sublayer
+  let xq: ScratchBuffer<tk_block_q8>  // [capacity, d/32] xb quantized
+  let q: ScratchBuffer<Float>  // [capacity, qLocal]
+  let k: ScratchBuffer<Float>  // [capacity, kvLocal]
+  let v: ScratchBuffer<Float>  // [capacity, kvLocal]
+  let att: ScratchBuffer<Float>  // [capacity, qLocal] attention output
+  let attq: ScratchBuffer<tk_block_q8>  // [capacity, qLocal/32]
+  let partials: ScratchBuffer<Float>  // [units, capacity, d] canonical-unit partial sums
+  let gate: ScratchBuffer<Float>  // [capacity, ffLocal]
+  let up: ScratchBuffer<Float>  // [capacity, ffLocal]
+  let hb: ScratchBuffer<Float>  // [capacity, ffLocal] silu(gate) * up
+  let hq: ScratchBuffer<tk_block_q8>  // [capacity, ffLocal/32]
+  let scores: ScratchBuffer<Float>  // [threads, maxKeys] attention scores per thread
+  let maxKeys: Int
+  // Per-step token bookkeeping, reused across steps.
+  let positions: ScratchBuffer<Int32>  // [capacity]
+  let slots: ScratchBuffer<Int32>  // [capacity] KV cache slot of each token
+  let tableOffsets: ScratchBuffer<Int32>  // [capacity] where each token's block table starts
+  var blockTables: [Int32] = []  // block tables of the step's sequences, concatenated
+
+  init(
+    capacity: Int, config: ModelConfig, shard: ShardSpec, units: CanonicalUnits,
+    threadCount: Int, maxKeys: Int
+  ) {
+    let d = config.embeddingLength
+    let qLocal = shard.kvGroups.count * config.headsPerKVGroup * config.headDimension
+    let kvLocal = shard.kvGroups.count * config.headDimension
+    let ffLocal = shard.ffnUnits.reduce(0) { $0 + units.ffnUnitColumns[$1].count }
+    let unitCount = max(units.attentionUnitCount, units.ffnUnitCount)
+    let zeroBlock = tk_block_q8()
+    self.capacity = capacity
+    self.maxKeys = maxKeys
+    x = ScratchBuffer(count: capacity * d, zero: 0)
+    xb = ScratchBuffer(count: capacity * d, zero: 0)
+    xq = ScratchBuffer(count: capacity * d / 32, zero: zeroBlock)
+    q = ScratchBuffer(count: capacity * qLocal, zero: 0)
+    k = ScratchBuffer(count: capacity * kvLocal, zero: 0)
+    v = ScratchBuffer(count: capacity * kvLocal, zero: 0)
+    att = ScratchBuffer(count: capacity * qLocal, zero: 0)
+    attq = ScratchBuffer(count: capacity * qLocal / 32, zero: zeroBlock)
+    partials = ScratchBuffer(count: unitCount * capacity * d, zero: 0)
+    gate = ScratchBuffer(count: capacity * ffLocal, zero: 0)
+    up = ScratchBuffer(count: capacity * ffLocal, zero: 0)
+    hb = ScratchBuffer(count: capacity * ffLocal, zero: 0)
+    hq = ScratchBuffer(count: capacity * ffLocal / 32, zero: zeroBlock)
+    scores = ScratchBuffer(count: threadCount * maxKeys, zero: 0)
+    positions = ScratchBuffer(count: capacity, zero: 0)
+    slots = ScratchBuffer(count: capacity, zero: 0)
+    tableOffsets = ScratchBuffer(count: capacity, zero: 0)
+  }
+
+  /// The residual stream: the hidden state a pipeline stage receives and passes on.
+  public var hidden: UnsafeMutablePointer<Float> { x.pointer }
+}

@@ -1,0 +1,101 @@
+import CKernels
+
+/// Keys and values of every token of every live sequence, in fixed-size blocks.
+///
+/// Storage is per layer: `[block][blockSize][kvDim]` of f16 for K and again for V, allocated
+/// once (the OS commits pages on first touch, so an idle cache costs address space only).
+/// A sequence owns a block table, the list of its physical blocks in order; token `i` of the
+/// sequence lives in block `table[i / blockSize]` at offset `i % blockSize`.
+public final class PagedKVCache: @unchecked Sendable {
+  public let blockSize: Int
+  public let layerCount: Int
+  public let kvDimension: Int
+  public private(set) var allocator: BlockAllocator
+  private let keys: [UnsafeMutablePointer<UInt16>]
+  private let values: [UnsafeMutablePointer<UInt16>]
+  private var tables: [Int: [Int32]] = [:]
+  private var lengths: [Int: Int] = [:]
+
+  public static let defaultBlockSize = 16
+
+  /// - Parameters:
+  ///   - layerCount: layers held here (a pipeline stage holds only its own).
+  ///   - kvDimension: K (and V) values per token per layer held here (a TP rank: its heads').
+  public init(blockSize: Int = defaultBlockSize, blockCount: Int, layerCount: Int, kvDimension: Int)
+  {
+    self.blockSize = blockSize
+    self.layerCount = layerCount
+    self.kvDimension = kvDimension
+    allocator = BlockAllocator(blockCount: blockCount)
+    let elements = blockCount * blockSize * kvDimension
+    keys = (0..<layerCount).map { _ in .allocate(capacity: max(elements, 1)) }
+    values = (0..<layerCount).map { _ in .allocate(capacity: max(elements, 1)) }
+  }
+
+  deinit {
+    for buffer in keys { buffer.deallocate() }
+    for buffer in values { buffer.deallocate() }
+  }
+
+  /// Bytes of K and V storage per token across the layers held here.
+  public var bytesPerToken: Int { 2 * layerCount * kvDimension * MemoryLayout<UInt16>.size }
+
+  public func length(of sequence: Int) -> Int { lengths[sequence] ?? 0 }
+  public func blockTable(of sequence: Int) -> [Int32] { tables[sequence] ?? [] }
+  public var sequenceIDs: [Int] { Array(tables.keys) }
+
+  /// Blocks needed to hold `tokenCount` more tokens of `sequence`.
+  public func blocksNeeded(for sequence: Int, adding tokenCount: Int) -> Int {
+    let capacity = (tables[sequence]?.count ?? 0) * blockSize
+    let needed = length(of: sequence) + tokenCount - capacity
+    return needed <= 0 ? 0 : (needed + blockSize - 1) / blockSize
+  }
+
+  /// Reserves room for `tokenCount` more tokens and returns their slots (block × blockSize +
+  /// offset), in order. Fails without changing anything when blocks run out.
+  public func append(to sequence: Int, tokenCount: Int) throws(ModelError) -> [Int32] {
+    let needed = blocksNeeded(for: sequence, adding: tokenCount)
+    guard needed <= allocator.freeCount else { throw .outOfKVBlocks }
+    var table = tables[sequence] ?? []
+    for _ in 0..<needed {
+      guard let block = allocator.allocate() else { throw .outOfKVBlocks }
+      table.append(block)
+    }
+    let start = length(of: sequence)
+    let slots = (start..<start + tokenCount).map { position in
+      table[position / blockSize] * Int32(blockSize) + Int32(position % blockSize)
+    }
+    tables[sequence] = table
+    lengths[sequence] = start + tokenCount
+    return slots
+  }
+
+  /// Forgets the last tokens of a sequence (keeps its first `length`), freeing whole blocks.
+  public func truncate(_ sequence: Int, to length: Int) {
+    guard var table = tables[sequence], length < self.length(of: sequence) else { return }
+    let keep = (length + blockSize - 1) / blockSize
+    while table.count > keep { allocator.release(table.removeLast()) }
+    tables[sequence] = table
+    lengths[sequence] = length
+  }
+
+  /// Frees every block of a sequence.
+  public func remove(_ sequence: Int) {
+    for block in tables[sequence] ?? [] { allocator.release(block) }
+    tables[sequence] = nil
+    lengths[sequence] = nil
+  }
+
+  func layer(_ index: Int) -> tk_kv_layer {
+    tk_kv_layer(
+      keys: keys[index], values: values[index], block_size: Int32(blockSize),
+      kv_dim: Int32(kvDimension))
+  }
+
+  func store(
+    layer index: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>, slots: UnsafePointer<Int32>,
+    rows: Int
+  ) {
+    tk_kv_store(keys[index], values[index], Int32(kvDimension), k, v, slots, Int32(rows))
+  }
+}

@@ -1,0 +1,44 @@
+/// A decoder-only architecture. Each one lives in its own file under `Architectures/` and
+/// runs the same three phases, so engines and workers drive any of them alike:
+/// `embed` (first stage) → `forwardLayers` (every stage, on its layers) → `logits` (last stage).
+public protocol LanguageModel: AnyObject, Sendable {
+  var config: ModelConfig { get }
+  var shard: ShardSpec { get }
+  var units: CanonicalUnits { get }
+
+  /// Bytes of weights this shard reads from the model file.
+  var weightByteCount: Int { get }
+
+  /// Writes the embeddings of `tokens` into rows `row...` of the residual stream of `state`.
+  func embed(_ tokens: ArraySlice<TokenID>, state: RunState, at row: Int) throws(ModelError)
+
+  /// Runs the shard's layers over the first `rowCount` rows of the residual stream. The
+  /// step's positions, KV slots and block tables are already in `state`.
+  func forwardLayers(rowCount: Int, state: RunState, cache: PagedKVCache, pool: ComputePool)
+
+  /// Output logits (the shard's vocabulary slice) of the given rows, `[rows.count, slice]`.
+  func logits(
+    rows: [Int], state: RunState, pool: ComputePool, into out: UnsafeMutablePointer<Float>)
+}
+
+/// Opens the architecture a GGUF file names.
+public enum ModelLoader {
+  public static func load(_ file: GGUFFile, shard: ShardSpec? = nil) throws(ModelError)
+    -> any LanguageModel
+  {
+    let config = try ModelConfig(gguf: file)
+    switch config.architecture {
+    case "llama": return try LlamaModel(file: file, config: config, shard: shard ?? .whole(config))
+    default: throw .unsupportedArchitecture(config.architecture)
+    }
+  }
+}
+
+extension LanguageModel {
+  /// Scratch sized for this shard.
+  public func makeRunState(capacity: Int, threadCount: Int) -> RunState {
+    RunState(
+      capacity: capacity, config: config, shard: shard, units: units, threadCount: threadCount,
+      maxKeys: config.contextLength)
+  }
+}

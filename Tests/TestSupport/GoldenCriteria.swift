@@ -1,0 +1,54 @@
+public import Core
+
+/// The four criteria of `../shared/golden/README.md`, applied to one case's teacher-forced
+/// logits: `logits[j]` is the engine's full vocabulary row predicting step j.
+public struct GoldenCriteria: Sendable {
+  public struct Report: Sendable, CustomStringConvertible {
+    public var steps = 0
+    public var agreed = 0
+    public var clearSteps = 0
+    public var clearAgreed = 0
+    public var maxLogitDifference: Float = 0
+
+    public var agreement: Double { steps == 0 ? 1 : Double(agreed) / Double(steps) }
+    public var description: String {
+      "argmax \(agreed)/\(steps), clear decisions \(clearAgreed)/\(clearSteps), "
+        + "max |Δlogit| \(maxLogitDifference)"
+    }
+  }
+
+  public let closeness: Float
+
+  public init(closeness: Float = 1.5) { self.closeness = closeness }
+
+  public func evaluate(steps: [Golden.Step], logits: [[Float]]) -> Report {
+    var report = Report()
+    for (step, row) in zip(steps, logits) {
+      report.steps += 1
+      let argmax = Self.argmax(row)
+      if argmax == step.id { report.agreed += 1 }
+      if step.top.count >= 2, step.top[0].logit - step.top[1].logit >= 0.5 {
+        report.clearSteps += 1
+        if argmax == step.id { report.clearAgreed += 1 }
+      }
+      for candidate in step.top {
+        report.maxLogitDifference = max(
+          report.maxLogitDifference, abs(row[Int(candidate.id)] - candidate.logit))
+      }
+    }
+    return report
+  }
+
+  /// Whether a report meets all criteria.
+  public func passes(_ report: Report) -> Bool {
+    report.clearAgreed == report.clearSteps && report.agreement >= 0.9
+      && report.maxLogitDifference <= closeness
+  }
+
+  /// The first index of the largest value (ties → lowest id, as greedy sampling does).
+  public static func argmax(_ row: [Float]) -> Int32 {
+    var best = 0
+    for index in row.indices where row[index] > row[best] { best = index }
+    return Int32(best)
+  }
+}
