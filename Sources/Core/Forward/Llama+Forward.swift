@@ -144,12 +144,6 @@ struct Activations {
   var f32: UnsafePointer<Float>
   var stride: Int
 
-  init(q8: UnsafePointer<tk_block_q8>, f32: UnsafePointer<Float>, stride: Int) {
-    self.q8 = q8
-    self.f32 = f32
-    self.stride = stride
-  }
-
   /// The same rows starting `columns` further in (a multiple of 32).
   func offset(by columns: Int) -> Activations {
     Activations(q8: q8 + columns / 32, f32: f32 + columns, stride: stride)
