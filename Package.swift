@@ -46,7 +46,7 @@ let package = Package(
       swiftSettings: strictSwift),
     .testTarget(
       name: "CoreTests",
-      dependencies: ["Core", "TestSupport"],
+      dependencies: ["Core", "CKernels", "TestSupport"],
       swiftSettings: strictSwift
     ),
     // Tests that run the tessera executable (and later, clusters of real processes).

@@ -11,17 +11,37 @@ static inline uint16_t tk_load_u16(const uint8_t *p) {
   return v;
 }
 
-static inline float tk_f16_to_f32(uint16_t bits) {
-  _Float16 h;
-  memcpy(&h, &bits, 2);
-  return (float)h;
-}
+/// f16 → f32 through a 256 KiB table filled at load (see half.c): portable and fast where the
+/// CPU has no F16C, and exact either way.
+extern float tk_f16_table[65536];
 
+static inline float tk_f16_to_f32(uint16_t bits) { return tk_f16_table[bits]; }
+
+/// f32 → f16, rounding to nearest even (IEEE 754's default, and F16C's), NaN kept quiet.
 static inline uint16_t tk_f32_to_f16(float value) {
-  _Float16 h = (_Float16)value;
-  uint16_t bits;
-  memcpy(&bits, &h, 2);
-  return bits;
+  uint32_t x;
+  memcpy(&x, &value, 4);
+  const uint32_t sign = (x >> 16) & 0x8000;
+  const uint32_t magnitude = x & 0x7FFFFFFF;
+  if (magnitude >= 0x7F800000) {  // Inf or NaN
+    return (uint16_t)(sign | 0x7C00 | (magnitude > 0x7F800000 ? 0x200 : 0));
+  }
+  if (magnitude >= 0x477FF000) return (uint16_t)(sign | 0x7C00);  // rounds to ≥ 65520: Inf
+  if (magnitude < 0x38800000) {  // below the smallest normal f16: subnormal or zero
+    if (magnitude < 0x33000000) return (uint16_t)sign;  // below half the smallest subnormal
+    const uint32_t exponent = magnitude >> 23;
+    const uint32_t mantissa = (magnitude & 0x7FFFFF) | 0x800000;
+    const uint32_t shift = 126 - exponent;  // 14 + (112 - exponent) - 1 + 1
+    uint32_t half = mantissa >> shift;
+    const uint32_t remainder = mantissa & ((1u << shift) - 1);
+    const uint32_t halfway = 1u << (shift - 1);
+    if (remainder > halfway || (remainder == halfway && (half & 1))) half++;
+    return (uint16_t)(sign | half);
+  }
+  uint32_t half = ((magnitude >> 13) - (112u << 10));
+  const uint32_t remainder = magnitude & 0x1FFF;
+  if (remainder > 0x1000 || (remainder == 0x1000 && (half & 1))) half++;
+  return (uint16_t)(sign | half);
 }
 
 /// `value` rounded to the nearest f16, back in f32.
@@ -51,5 +71,20 @@ static inline size_t tk_type_bytes(int type, int count) {
   default: return 0;
   }
 }
+
+#include "tessera_kernels.h"
+
+float tk_dot_q8_0_portable(const uint8_t *w, const tk_block_q8 *x, int nb);
+float tk_dot_q4_0_portable(const uint8_t *w, const tk_block_q8 *x, int nb);
+float tk_dot_q4_1_portable(const uint8_t *w, const tk_block_q8 *x, int nb);
+float tk_dot_float_portable(int type, const uint8_t *w, const float *x, int n);
+
+/// out[t] = row · x[t] for t < count (count ≤ TK_MAX_ROWS_AT_ONCE), nb blocks.
+typedef void (*tk_quant_rows_fn)(const uint8_t *w, const tk_block_q8 *const *x, int count, int nb,
+                                 float *out);
+enum { TK_MAX_ROWS_AT_ONCE = 4 };
+
+/// The quantized kernels chosen for this CPU, indexed by weight type.
+tk_quant_rows_fn tk_quant_rows(int type);
 
 #endif

@@ -11,13 +11,24 @@ typedef struct {
 
 static void run_desc(const tk_matmul_desc *d, int row_start, int row_end) {
   const size_t col_offset = tk_type_bytes(d->type, d->col_begin);
-  const int quantized = tk_type_uses_q8(d->type);
+  const tk_quant_rows_fn rows = tk_quant_rows(d->type);
   for (int r = row_start; r < row_end; r++) {
     const uint8_t *row = d->weight + (size_t)(d->row_begin + r) * d->row_bytes + col_offset;
-    for (int b = 0; b < d->batch; b++) {
-      const tk_block_q8 *xq = quantized ? d->xq + (size_t)b * (d->x_stride / 32) : NULL;
-      const float *xf = quantized ? NULL : d->xf + (size_t)b * d->x_stride;
-      d->out[(size_t)b * d->out_stride + r] = tk_dot_row(d->type, row, xq, xf, d->col_count);
+    if (!rows) {  // float weights
+      for (int b = 0; b < d->batch; b++) {
+        d->out[(size_t)b * d->out_stride + r] =
+            tk_dot_row(d->type, row, NULL, d->xf + (size_t)b * d->x_stride, d->col_count);
+      }
+      continue;
+    }
+    // Up to four activation rows share each unpacked weight block.
+    for (int b = 0; b < d->batch; b += TK_MAX_ROWS_AT_ONCE) {
+      const int count = d->batch - b < TK_MAX_ROWS_AT_ONCE ? d->batch - b : TK_MAX_ROWS_AT_ONCE;
+      const tk_block_q8 *x[TK_MAX_ROWS_AT_ONCE];
+      float out[TK_MAX_ROWS_AT_ONCE];
+      for (int t = 0; t < count; t++) x[t] = d->xq + (size_t)(b + t) * (d->x_stride / 32);
+      rows(row, x, count, d->col_count / 32, out);
+      for (int t = 0; t < count; t++) d->out[(size_t)(b + t) * d->out_stride + r] = out[t];
     }
   }
 }

@@ -76,50 +76,32 @@ void tk_dequantize_row(int type, const void *row, int n, float *out) {
   }
 }
 
-static float dot_q8_0(const uint8_t *w, const tk_block_q8 *x, int nb) {
-  float sum = 0.0f;
-  for (int i = 0; i < nb; i++, w += 34) {
-    const int8_t *qs = (const int8_t *)(w + 2);
-    int sumi = 0;
-    for (int j = 0; j < 32; j++) sumi += qs[j] * x[i].qs[j];
-    const float t = (tk_f16_to_f32(tk_load_u16(w)) * x[i].d) * (float)sumi;
-    sum = sum + t;
+// The quantized dot products, written lane by lane as the contract in tessera_kernels.h
+// states them. `weight(block, e)` is the block's e-th integer weight.
+#define TK_QUANT_DOT(name, block_bytes, qs_offset, weight, has_min)                            \
+  float name(const uint8_t *w, const tk_block_q8 *x, int nb) {                                 \
+    float acc[2][8] = {{0}};                                                                   \
+    float minimums = 0.0f;                                                                     \
+    for (int i = 0; i < nb; i++, w += block_bytes) {                                           \
+      const uint8_t *qs = w + qs_offset;                                                       \
+      const float scale = tk_f16_to_f32(tk_load_u16(w)) * x[i].d;                              \
+      for (int g = 0; g < 8; g++) {                                                            \
+        int sumi = 0;                                                                          \
+        for (int e = 4 * g; e < 4 * g + 4; e++) sumi += (weight) * x[i].qs[e];                 \
+        acc[i & 1][g] = acc[i & 1][g] + (float)sumi * scale;                                   \
+      }                                                                                        \
+      if (has_min) minimums = minimums + tk_f16_to_f32(tk_load_u16(w + 2)) * x[i].s;           \
+    }                                                                                          \
+    return (tk_lane_tree8(acc[0]) + tk_lane_tree8(acc[1])) + minimums;                         \
   }
-  return sum;
-}
 
-static float dot_q4_0(const uint8_t *w, const tk_block_q8 *x, int nb) {
-  float sum = 0.0f;
-  for (int i = 0; i < nb; i++, w += 18) {
-    const uint8_t *qs = w + 2;
-    int sumi = 0;
-    for (int j = 0; j < 16; j++) {
-      sumi += ((qs[j] & 0xF) - 8) * x[i].qs[j] + ((qs[j] >> 4) - 8) * x[i].qs[j + 16];
-    }
-    const float t = (tk_f16_to_f32(tk_load_u16(w)) * x[i].d) * (float)sumi;
-    sum = sum + t;
-  }
-  return sum;
-}
-
-static float dot_q4_1(const uint8_t *w, const tk_block_q8 *x, int nb) {
-  float sum = 0.0f;
-  for (int i = 0; i < nb; i++, w += 20) {
-    const uint8_t *qs = w + 4;
-    int sumi = 0;
-    for (int j = 0; j < 16; j++) {
-      sumi += (qs[j] & 0xF) * x[i].qs[j] + (qs[j] >> 4) * x[i].qs[j + 16];
-    }
-    float t = (tk_f16_to_f32(tk_load_u16(w)) * x[i].d) * (float)sumi;
-    t = t + tk_f16_to_f32(tk_load_u16(w + 2)) * x[i].s;
-    sum = sum + t;
-  }
-  return sum;
-}
+TK_QUANT_DOT(tk_dot_q8_0_portable, 34, 2, (int8_t)qs[e], 0)
+TK_QUANT_DOT(tk_dot_q4_0_portable, 18, 2, (e < 16 ? (qs[e] & 0xF) : (qs[e - 16] >> 4)) - 8, 0)
+TK_QUANT_DOT(tk_dot_q4_1_portable, 20, 4, (e < 16 ? (qs[e] & 0xF) : (qs[e - 16] >> 4)), 1)
 
 // Float weights: per 32-block, lane l adds w[8k+l]*x[8k+l] for k = 0..3 in order; lanes are
 // combined as ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)); blocks add in order. n % 32 == 0.
-static float dot_float(int type, const uint8_t *w, const float *x, int n) {
+float tk_dot_float_portable(int type, const uint8_t *w, const float *x, int n) {
   float sum = 0.0f;
   for (int i = 0; i < n; i += 32) {
     float lane[8] = {0};
@@ -145,12 +127,12 @@ static float dot_float(int type, const uint8_t *w, const float *x, int n) {
 float tk_dot_row(int type, const void *row, const tk_block_q8 *xq, const float *xf, int n) {
   const uint8_t *w = (const uint8_t *)row;
   switch (type) {
-  case TK_TYPE_Q8_0: return dot_q8_0(w, xq, n / 32);
-  case TK_TYPE_Q4_0: return dot_q4_0(w, xq, n / 32);
-  case TK_TYPE_Q4_1: return dot_q4_1(w, xq, n / 32);
+  case TK_TYPE_Q8_0: return tk_dot_q8_0_portable(w, xq, n / 32);
+  case TK_TYPE_Q4_0: return tk_dot_q4_0_portable(w, xq, n / 32);
+  case TK_TYPE_Q4_1: return tk_dot_q4_1_portable(w, xq, n / 32);
   case TK_TYPE_F32:
   case TK_TYPE_F16:
-  case TK_TYPE_BF16: return dot_float(type, w, xf, n);
+  case TK_TYPE_BF16: return tk_dot_float_portable(type, w, xf, n);
   default: return 0.0f;
   }
 }

@@ -4,11 +4,16 @@
 // products where C reached 66–75. Everything around these kernels stays in Swift.
 //
 // The arithmetic contract (what makes Tessera's results reproducible):
-// - Quantized weights (Q4_0, Q4_1, Q8_0) multiply 8-bit quantized activations (tk_block_q8):
-//   per 32-element block an exact integer sum, turned into a float term
-//   `(dw * dx) * sumi (+ mw * sx)`; the terms are added one block after another.
-// - Float weights (F32, F16, BF16) multiply f32 activations; within a 32-block, 8 lanes each
-//   add 4 products in order, the lanes are combined by a fixed tree, blocks add in order.
+// - Quantized weights (Q4_0, Q4_1, Q8_0) multiply 8-bit quantized activations (tk_block_q8).
+//   In block i, lane g (0..7) holds the exact integer sum of elements 4g..4g+3, converted to
+//   float and multiplied by the block's scale (dw * dx); lanes accumulate in block order into
+//   one of two 8-lane accumulators, even blocks in one and odd blocks in the other. Q4_1's
+//   minimum terms (mw * sx) add up in block order in a scalar. The result is
+//   (tree(even) + tree(odd)) + minimums, tree(l) = ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)).
+//   This is the order SIMD computes in naturally (AVX2 maddubs+madd, AVX-512 VNNI dpbusd).
+// - Float weights (F32, F16, BF16) multiply f32 activations; within a 32-block, lane l adds
+//   w[8k+l]*x[8k+l] for k = 0..3 in order, the lanes combine by the same tree, blocks add in
+//   order.
 // - Compiled with -ffp-contract=off: no fused multiply-adds, so every implementation (portable,
 //   AVX2, AVX-512) of a kernel gives the same bits for the same inputs, on any machine.
 // - A row's result never depends on the batch it is in or the thread that computes it.
@@ -42,14 +47,28 @@ typedef struct {
 /// Quantizes `n` floats (a multiple of 32) into n/32 blocks.
 void tk_quantize_q8(const float *x, int n, tk_block_q8 *out);
 
+/// The kernels' f16 conversions (round to nearest even), exposed for tests.
+uint16_t tk_f16_from_f32(float value);
+float tk_f32_from_f16(uint16_t bits);
+
 /// Whether the type multiplies quantized activations (else float activations).
 int tk_type_uses_q8(int type);
 
 /// Expands `n` elements of `type` into floats.
 void tk_dequantize_row(int type, const void *row, int n, float *out);
 
-/// One row of `type` (column range already applied) times activations over `n` elements.
+/// One row of `type` (column range already applied) times activations over `n` elements,
+/// with the portable implementation of the contract.
 float tk_dot_row(int type, const void *row, const tk_block_q8 *xq, const float *xf, int n);
+
+/// The same with the fastest implementation this CPU supports (the one products use).
+float tk_dot_row_fast(int type, const void *row, const tk_block_q8 *xq, const float *xf, int n);
+
+/// The name of the kernel set chosen for this CPU: "avx512vnni", "avx2" or "portable".
+const char *tk_kernel_name(void);
+
+/// Forces the portable kernels (for tests that compare implementations); 0 restores dispatch.
+void tk_force_portable(int on);
 
 // MARK: - Thread pool
 

@@ -1,4 +1,4 @@
-import CKernels
+public import CKernels
 
 /// The persistent worker threads the kernels run on: created once per engine, joined when the
 /// last reference goes away. Work is dispatched by the C kernels themselves (one fork/join
@@ -13,4 +13,7 @@ public final class ComputePool: @unchecked Sendable {
   }
 
   deinit { tk_pool_destroy(raw) }
+
+  /// Runs `body` with the C pool handle (for tests and benchmarks that call kernels directly).
+  public func withRaw<R>(_ body: (OpaquePointer?) throws -> R) rethrows -> R { try body(raw) }
 }

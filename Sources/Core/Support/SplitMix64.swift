@@ -1,4 +1,5 @@
-/// A small seeded generator so random tests are repeatable.
+/// A small seeded generator (Steele, Lea and Flood's SplitMix64) for repeatable test and
+/// benchmark inputs. Not for sampling: that uses `CounterRNG`.
 public struct SplitMix64: RandomNumberGenerator {
   private var state: UInt64
   public init(seed: UInt64) { state = seed }
