@@ -20,7 +20,8 @@ static void rows_q4_1_portable(const uint8_t *w, const tk_block_q8 *const *x, in
 static int has_avx2(void) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
 #else
   return 0;
 #endif

@@ -59,6 +59,11 @@ static inline float tk_lane_tree8(const float lane[8]) {
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
+/// The lane sum of the quantized contract: ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)).
+static inline float tk_lane_sum8(const float l[8]) {
+  return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+}
+
 /// Bytes of `count` elements of a type (count a multiple of the block size).
 static inline size_t tk_type_bytes(int type, int count) {
   switch (type) {

@@ -4,15 +4,18 @@
 // Each weight block is unpacked once and used for up to four activation rows.
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <math.h>
 
 #include "internal.h"
 
-#define TK_AVX2 __attribute__((target("avx2,f16c")))
+#define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
 
-TK_AVX2 static inline float tree8(__m256 v) {
-  __m256 h = _mm256_hadd_ps(v, v);  // (l0+l1, l2+l3, …) in each half
-  h = _mm256_hadd_ps(h, h);         // ((l0+l1)+(l2+l3)) low, ((l4+l5)+(l6+l7)) high
-  return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+/// ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), the contract's lane sum.
+TK_AVX2 static inline float sum8(__m256 v) {
+  __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+  r = _mm_add_ss(r, _mm_movehdup_ps(r));
+  return _mm_cvtss_f32(r);
 }
 
 TK_AVX2 static inline float half(const uint8_t *p) {
@@ -41,42 +44,28 @@ TK_AVX2 static inline __m256i lanes_signed(__m256i w, const int8_t *xq) {
   return _mm256_madd_epi16(product, _mm256_set1_epi16(1));
 }
 
-// One block for every activation row: lanes → float, times the block scale, into the
-// accumulator of the block's parity. COUNT is a constant at every call, so the compiler keeps
-// the accumulators in registers.
-#define TK_BLOCK(COUNT, ACC, i, wq, dw, mw, lanes, has_min)                                    \
-  for (int t = 0; t < COUNT; t++) {                                                          \
-    const tk_block_q8 *xb = &x[t][i];                                                        \
-    const __m256 f = _mm256_cvtepi32_ps(lanes(wq, xb->qs));                                  \
-    ACC[t] = _mm256_add_ps(ACC[t], _mm256_mul_ps(f, _mm256_set1_ps(dw * xb->d)));            \
-    if (has_min) minimums[t] = minimums[t] + mw * xb->s;                                     \
-  }
-
+// One block for every activation row: lanes → float, fused into the accumulator with the
+// block scale. COUNT is a constant at every call, so the accumulators stay in registers.
 #define TK_ROWS_BODY(COUNT, block_bytes, unpack, lanes, has_min)                               \
   {                                                                                           \
-    __m256 even[COUNT], odd[COUNT];                                                           \
+    __m256 acc[COUNT];                                                                        \
     float minimums[COUNT];                                                                    \
     for (int t = 0; t < COUNT; t++) {                                                         \
-      even[t] = odd[t] = _mm256_setzero_ps();                                                 \
+      acc[t] = _mm256_setzero_ps();                                                           \
       minimums[t] = 0.0f;                                                                     \
     }                                                                                         \
-    int i = 0;                                                                                \
-    for (; i + 1 < nb; i += 2, w += 2 * block_bytes) {                                        \
-      const __m256i wq0 = unpack(w);                                                          \
-      const __m256i wq1 = unpack(w + block_bytes);                                            \
-      const float dw0 = half(w), dw1 = half(w + block_bytes);                                 \
-      const float mw0 = has_min ? half(w + 2) : 0.0f;                                         \
-      const float mw1 = has_min ? half(w + block_bytes + 2) : 0.0f;                           \
-      TK_BLOCK(COUNT, even, i, wq0, dw0, mw0, lanes, has_min)                                 \
-      TK_BLOCK(COUNT, odd, i + 1, wq1, dw1, mw1, lanes, has_min)                              \
+    for (int i = 0; i < nb; i++, w += block_bytes) {                                          \
+      const __m256i wq = unpack(w);                                                           \
+      const float dw = half(w);                                                               \
+      const float mw = has_min ? half(w + 2) : 0.0f;                                          \
+      for (int t = 0; t < COUNT; t++) {                                                       \
+        const tk_block_q8 *xb = &x[t][i];                                                     \
+        const __m256 f = _mm256_cvtepi32_ps(lanes(wq, xb->qs));                               \
+        acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xb->d), f, acc[t]);                      \
+        if (has_min) minimums[t] = fmaf(mw, xb->s, minimums[t]);                              \
+      }                                                                                       \
     }                                                                                         \
-    if (i < nb) {                                                                             \
-      const __m256i wq0 = unpack(w);                                                          \
-      const float dw0 = half(w);                                                              \
-      const float mw0 = has_min ? half(w + 2) : 0.0f;                                         \
-      TK_BLOCK(COUNT, even, i, wq0, dw0, mw0, lanes, has_min)                                 \
-    }                                                                                         \
-    for (int t = 0; t < COUNT; t++) out[t] = (tree8(even[t]) + tree8(odd[t])) + minimums[t];  \
+    for (int t = 0; t < COUNT; t++) out[t] = sum8(acc[t]) + minimums[t];                      \
   }
 
 #define TK_ROWS_AVX2(name, block_bytes, unpack, lanes, has_min)                                \

@@ -15,7 +15,7 @@ void tk_quantize_q8(const float *x, int n, tk_block_q8 *out) {
       amax = a > amax ? a : amax;
     }
     const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;  // as ggml computes it
     int sum = 0;
     for (int j = 0; j < 32; j++) {
       // Round half to even (the SIMD rounding mode), never a libm-dependent rounding.
@@ -77,10 +77,10 @@ void tk_dequantize_row(int type, const void *row, int n, float *out) {
 }
 
 // The quantized dot products, written lane by lane as the contract in tessera_kernels.h
-// states them. `weight(block, e)` is the block's e-th integer weight.
+// states them. `weight` is the block's e-th integer weight.
 #define TK_QUANT_DOT(name, block_bytes, qs_offset, weight, has_min)                            \
   float name(const uint8_t *w, const tk_block_q8 *x, int nb) {                                 \
-    float acc[2][8] = {{0}};                                                                   \
+    float acc[8] = {0};                                                                        \
     float minimums = 0.0f;                                                                     \
     for (int i = 0; i < nb; i++, w += block_bytes) {                                           \
       const uint8_t *qs = w + qs_offset;                                                       \
@@ -88,11 +88,11 @@ void tk_dequantize_row(int type, const void *row, int n, float *out) {
       for (int g = 0; g < 8; g++) {                                                            \
         int sumi = 0;                                                                          \
         for (int e = 4 * g; e < 4 * g + 4; e++) sumi += (weight) * x[i].qs[e];                 \
-        acc[i & 1][g] = acc[i & 1][g] + (float)sumi * scale;                                   \
+        acc[g] = fmaf(scale, (float)sumi, acc[g]);                                             \
       }                                                                                        \
-      if (has_min) minimums = minimums + tk_f16_to_f32(tk_load_u16(w + 2)) * x[i].s;           \
+      if (has_min) minimums = fmaf(tk_f16_to_f32(tk_load_u16(w + 2)), x[i].s, minimums);       \
     }                                                                                          \
-    return (tk_lane_tree8(acc[0]) + tk_lane_tree8(acc[1])) + minimums;                         \
+    return tk_lane_sum8(acc) + minimums;                                                       \
   }
 
 TK_QUANT_DOT(tk_dot_q8_0_portable, 34, 2, (int8_t)qs[e], 0)

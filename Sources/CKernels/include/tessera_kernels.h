@@ -6,15 +6,16 @@
 // The arithmetic contract (what makes Tessera's results reproducible):
 // - Quantized weights (Q4_0, Q4_1, Q8_0) multiply 8-bit quantized activations (tk_block_q8).
 //   In block i, lane g (0..7) holds the exact integer sum of elements 4g..4g+3, converted to
-//   float and multiplied by the block's scale (dw * dx); lanes accumulate in block order into
-//   one of two 8-lane accumulators, even blocks in one and odd blocks in the other. Q4_1's
-//   minimum terms (mw * sx) add up in block order in a scalar. The result is
-//   (tree(even) + tree(odd)) + minimums, tree(l) = ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)).
-//   This is the order SIMD computes in naturally (AVX2 maddubs+madd, AVX-512 VNNI dpbusd).
+//   float; one 8-lane accumulator takes acc[g] = fma(dw * dx, lane[g], acc[g]) block after
+//   block, and Q4_1's minimum terms add up in order as m = fma(mw, sx, m). The result is
+//   sum8(acc) + m with sum8(l) = ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). This is the order
+//   llama.cpp's AVX2 kernels use, so Tessera rounds where the reference rounds; fused
+//   multiply-adds are exact operations, so software fmaf gives the same bits.
 // - Float weights (F32, F16, BF16) multiply f32 activations; within a 32-block, lane l adds
 //   w[8k+l]*x[8k+l] for k = 0..3 in order, the lanes combine by the same tree, blocks add in
 //   order.
-// - Compiled with -ffp-contract=off: no fused multiply-adds, so every implementation (portable,
+// - Compiled with -ffp-contract=off: the compiler fuses nothing on its own; fused
+//   multiply-adds appear only where the contract says, so every implementation (portable,
 //   AVX2, AVX-512) of a kernel gives the same bits for the same inputs, on any machine.
 // - A row's result never depends on the batch it is in or the thread that computes it.
 #ifndef TESSERA_KERNELS_H
