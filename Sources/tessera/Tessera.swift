@@ -6,6 +6,6 @@ struct Tessera: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "tessera",
     abstract: "A distributed LLM inference cluster.",
-    subcommands: [TokenizeCommand.self]
+    subcommands: [GenerateCommand.self, ScoreCommand.self, BenchCommand.self, TokenizeCommand.self]
   )
 }

@@ -1,0 +1,87 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Why a generation ended, as OpenAI spells it.
+public enum FinishReason: String, Sendable, Codable, Equatable {
+  /// The model produced an end-of-generation token (or a stop sequence matched).
+  case stop
+  /// The token limit (or the context) was reached.
+  case length
+}
+
+/// One prompt's generation on a single-process engine: prefill, then sample and decode one
+/// token at a time until an end-of-generation token or the limit.
+public struct GenerationResult: Sendable {
+  public var promptTokens: [TokenID]
+  /// Generated tokens, without the final end-of-generation token.
+  public var tokens: [TokenID]
+  public var finishReason: FinishReason
+  public var promptMilliseconds: Double
+  public var generateMilliseconds: Double
+}
+
+public final class Generator {
+  public let engine: InferenceEngine
+  public let vocabulary: Vocabulary
+
+  public init(engine: InferenceEngine, vocabulary: Vocabulary) {
+    self.engine = engine
+    self.vocabulary = vocabulary
+  }
+
+  /// Generates up to `maxTokens` tokens after `prompt`.
+  ///
+  /// - Parameters:
+  ///   - choiceIndex: which of several parallel choices this is (part of the RNG key).
+  ///   - onStep: called with each generated token and the logits it was sampled from.
+  public func generate(
+    prompt: [TokenID], maxTokens: Int, sampling: SamplingParameters, choiceIndex: Int = 0,
+    sequence: Int = 0, onStep: (TokenID, UnsafeBufferPointer<Float>) -> Void = { _, _ in }
+  ) throws(ModelError) -> GenerationResult {
+    guard !prompt.isEmpty else { throw .invalidConfig("the prompt is empty") }
+    defer { engine.release(sequence: sequence) }
+    let context = engine.model.config.contextLength
+    guard prompt.count < context else {
+      throw .contextFull(sequenceLength: prompt.count, limit: context)
+    }
+    let start = Clock.now()
+    var logits = try engine.feed(sequence: sequence, tokens: prompt, logitsAt: [prompt.count - 1])
+    let promptDone = Clock.now()
+    var sampler = Sampler(parameters: sampling)
+    var history = prompt
+    var generated: [TokenID] = []
+    var reason = FinishReason.length
+    while generated.count < maxTokens {
+      let token = logits.withUnsafeBufferPointer { row in
+        sampler.sample(
+          logits: row, history: history, choiceIndex: choiceIndex, position: history.count)
+      }
+      logits.withUnsafeBufferPointer { onStep(token, $0) }
+      if vocabulary.endOfGenerationIDs.contains(token) {
+        reason = .stop
+        break
+      }
+      generated.append(token)
+      history.append(token)
+      guard generated.count < maxTokens, history.count < context else { break }
+      logits = try engine.step([
+        InferenceEngine.Entry(sequence: sequence, tokens: [token], logitRows: [0])
+      ])
+    }
+    let end = Clock.now()
+    return GenerationResult(
+      promptTokens: prompt, tokens: generated, finishReason: reason,
+      promptMilliseconds: (promptDone - start) * 1000,
+      generateMilliseconds: (end - promptDone) * 1000)
+  }
+}
+
+/// Monotonic seconds, for timings.
+public enum Clock {
+  public static func now() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+  }
+}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import Core
+import Foundation
+
+struct GenerateCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "generate", abstract: "Generate text from a prompt on one process.")
+
+  @OptionGroup var model: ModelOption
+  @Option(help: "The prompt text (special tokens such as <|im_start|> are parsed).")
+  var prompt: String
+  @Flag(help: "Treat the prompt as one user message and apply the model's chat template.")
+  var chat = false
+  @Option(help: "Most tokens to generate.") var maxTokens = 128
+  @OptionGroup var sampling: SamplingOptions
+  @OptionGroup var threads: ThreadsOption
+  @Flag(
+    help: "Print one JSON object: prompt_tokens, tokens, text, finish_reason, timings.")
+  var json = false
+
+  func validate() throws {
+    guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be at least 0") }
+  }
+
+  func run() throws {
+    let file = try model.open()
+    let vocabulary = try Vocabulary(gguf: file)
+    let text =
+      chat
+      ? try ChatFormatter(gguf: file, vocabulary: vocabulary).render([
+        ChatMessage(role: "user", content: prompt)
+      ]) : prompt
+    let promptTokens = BPETokenizer(vocabulary: vocabulary).encode(text)
+    let parameters = try sampling.parameters()
+    let engine = InferenceEngine(
+      model: try ModelLoader.load(file), threads: threads.count,
+      kvTokens: min(promptTokens.count + maxTokens + 1, try ModelConfig(gguf: file).contextLength))
+    var detokenizer = StreamingDetokenizer(vocabulary: vocabulary)
+    var output = ""
+    let result = try Generator(engine: engine, vocabulary: vocabulary).generate(
+      prompt: promptTokens, maxTokens: maxTokens, sampling: parameters
+    ) { token, _ in
+      guard !vocabulary.endOfGenerationIDs.contains(token) else { return }
+      let piece = detokenizer.append(token)
+      output += piece
+      if !json {
+        FileHandle.standardOutput.write(Data(piece.utf8))
+      }
+    }
+    let tail = detokenizer.finish()
+    output += tail
+    if json {
+      try printJSON(
+        GenerateOutput(
+          promptTokens: result.promptTokens, tokens: result.tokens, text: output,
+          finishReason: result.finishReason.rawValue,
+          timings: .init(
+            promptMs: result.promptMilliseconds, generateMs: result.generateMilliseconds)))
+    } else {
+      print(tail)
+      let rate = Double(result.tokens.count) / max(result.generateMilliseconds / 1000, 1e-9)
+      FileHandle.standardError.write(
+        Data(
+          String(
+            format:
+              "\n[%d prompt tokens in %.1f ms, %d generated in %.1f ms (%.1f tok/s), %@, "
+              + "peak RSS %.1f MB]\n",
+            result.promptTokens.count, result.promptMilliseconds, result.tokens.count,
+            result.generateMilliseconds, rate, result.finishReason.rawValue,
+            Double(ProcessStats.peakResidentBytes) / 1e6
+          ).utf8))
+    }
+  }
+}
+
+struct GenerateOutput: Encodable {
+  struct Timings: Encodable {
+    let promptMs: Double
+    let generateMs: Double
+    enum CodingKeys: String, CodingKey {
+      case promptMs = "prompt_ms"
+      case generateMs = "generate_ms"
+    }
+  }
+  let promptTokens: [TokenID]
+  let tokens: [TokenID]
+  let text: String
+  let finishReason: String
+  let timings: Timings
+
+  enum CodingKeys: String, CodingKey {
+    case promptTokens = "prompt_tokens"
+    case tokens, text
+    case finishReason = "finish_reason"
+    case timings
+  }
+}
+
+/// `--threads N`, defaulting to the machine's cores.
+struct ThreadsOption: ParsableArguments {
+  @Option(name: .customLong("threads"), help: "Compute threads (default: all cores).")
+  var count: Int = ProcessInfo.processInfo.activeProcessorCount
+
+  func validate() throws {
+    guard (1...256).contains(count) else { throw ValidationError("--threads must be 1...256") }
+  }
+}
+
+/// The sampling flags shared by `generate` (and later the router's defaults).
+struct SamplingOptions: ParsableArguments {
+  @Option(help: "0 is greedy.") var temperature: Float = 0
+  @Option(help: "Keep the k most likely tokens (0 = off).") var topK = 0
+  @Option(help: "Nucleus sampling mass (1 = off).") var topP: Float = 1
+  @Option(help: "Drop tokens below min-p × the top probability (0 = off).") var minP: Float = 0
+  @Option(help: "llama.cpp-style repetition penalty (1 = off).") var repeatPenalty: Float = 1
+  @Option(help: "OpenAI presence penalty.") var presencePenalty: Float = 0
+  @Option(help: "OpenAI frequency penalty.") var frequencyPenalty: Float = 0
+  @Option(help: "RNG seed (default: random, printed to stderr when sampling).") var seed: UInt64?
+
+  func parameters() throws -> SamplingParameters {
+    let chosenSeed = seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
+    if seed == nil && temperature > 0 {
+      FileHandle.standardError.write(Data("[seed \(chosenSeed)]\n".utf8))
+    }
+    do {
+      return try SamplingParameters(
+        temperature: temperature, topK: topK, topP: topP, minP: minP,
+        repetitionPenalty: repeatPenalty, presencePenalty: presencePenalty,
+        frequencyPenalty: frequencyPenalty, seed: chosenSeed
+      ).validated()
+    } catch {
+      throw ValidationError("\(error)")
+    }
+  }
+}
