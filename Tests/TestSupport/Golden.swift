@@ -47,7 +47,17 @@ public struct Golden: Decodable, Sendable {
   public let tokenizer: [TokenizerCase]?
 
   public static func smolLM2() throws -> Golden {
-    let url = FixturePaths.golden.appendingPathComponent("smollm2.json")
-    return try JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
+    try load(FixturePaths.golden.appendingPathComponent("smollm2.json"))
+  }
+
+  /// More cases in the same format (code, JSON, other languages, a ~1,000-token prompt, chats
+  /// with system and assistant turns), made with current llama.cpp by
+  /// `scripts/gen-extra-goldens.py`.
+  public static func smolLM2Extra() throws -> Golden {
+    try load(FixturePaths.url("golden/smollm2-extra.json"))
+  }
+
+  static func load(_ url: URL) throws -> Golden {
+    try JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
   }
 }

@@ -3,10 +3,13 @@ import TestSupport
 import Testing
 
 @Suite(.serialized) struct GoldenLogitsTests {
-  @Test func everyGoldenCaseMeetsTheCriteria() throws {
+  @Test(arguments: ["shared", "extra"]) func everyGoldenCaseMeetsTheCriteria(set: String) throws {
     let engine = try Engines.smolLM2()
     let criteria = GoldenCriteria()
-    for goldenCase in try Golden.smolLM2().cases {
+    let golden = set == "shared" ? try Golden.smolLM2() : try Golden.smolLM2Extra()
+    let tokenizer = try Tokenizers.smolLM2()
+    for goldenCase in golden.cases {
+      #expect(tokenizer.encode(goldenCase.prompt) == goldenCase.promptIDs, "\(goldenCase.name)")
       let logits = try Engines.score(
         engine, prompt: goldenCase.promptIDs, continuation: goldenCase.steps.map(\.id))
       let report = criteria.evaluate(steps: goldenCase.steps, logits: logits)
