@@ -1,10 +1,20 @@
 // Causal attention over a paged f16 KV cache. Each (token, head) pair visits its keys in
 // order 0...position, the same whether the token came in a prefill batch or alone in a
 // decode step, so prefill and decode give the same bits. Threads split (token, head) pairs.
+//
+// Per pair: q is rounded to f16 (as ggml feeds it to its f16 K product); score_j = (q·k_j) ·
+// 1/sqrt(dim), with q·k in the float-dot order of tessera_kernels.h; softmax with the
+// probabilities normalized, then rounded to f16 (as ggml feeds them to its f16 V product);
+// out = Σ_j p_j v_j, adding one key after another. The AVX2 version computes the same
+// operations in the same order, eight dimensions at a time.
 #include <math.h>
 
-#include "tessera_kernels.h"
 #include "internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
+#endif
 
 void tk_kv_store(uint16_t *keys, uint16_t *values, int kv_dim, const float *k, const float *v,
                  const int32_t *slots, int rows) {
@@ -18,20 +28,106 @@ void tk_kv_store(uint16_t *keys, uint16_t *values, int kv_dim, const float *k, c
   }
 }
 
-static float dot_q_k(const float *q, const uint16_t *k, int n) {
-  float sum = 0.0f;
-  for (int i = 0; i < n; i += 32) {
-    float lane[8] = {0};
-    for (int j = 0; j < 4; j++) {
-      for (int l = 0; l < 8; l++) {
-        const int e = i + 8 * j + l;
-        lane[l] = lane[l] + tk_round_f16(q[e]) * tk_f16_to_f32(k[e]);
-      }
-    }
-    sum = sum + tk_lane_tree8(lane);
-  }
-  return sum;
+typedef struct {
+  const uint16_t *keys;    // this head's keys: key j at keys + slot(j) * kv_dim
+  const uint16_t *values;  // likewise
+  const int32_t *table;
+  int block_size;
+  int kv_dim;
+  int key_count;
+  int dim;
+  float scale;
+} head_view;
+
+static inline size_t slot_of(const head_view *h, int j) {
+  return ((size_t)h->table[j / h->block_size] * h->block_size + j % h->block_size) * h->kv_dim;
 }
+
+static void attend_portable(const head_view *h, const float *q_in, float *out, float *scores) {
+  float q[512];
+  for (int i = 0; i < h->dim; i++) q[i] = tk_round_f16(q_in[i]);
+  float max = -INFINITY;
+  for (int j = 0; j < h->key_count; j++) {
+    const uint16_t *k = h->keys + slot_of(h, j);
+    float dot = 0.0f;
+    for (int b = 0; b < h->dim; b += 32) {
+      float lane[8] = {0};
+      for (int step = 0; step < 4; step++) {
+        for (int l = 0; l < 8; l++) {
+          const int e = b + 8 * step + l;
+          lane[l] = lane[l] + q[e] * tk_f16_to_f32(k[e]);
+        }
+      }
+      dot = dot + tk_lane_tree8(lane);
+    }
+    const float s = dot * h->scale;
+    scores[j] = s;
+    max = s > max ? s : max;
+  }
+  float sum = 0.0f;
+  for (int j = 0; j < h->key_count; j++) {
+    scores[j] = expf(scores[j] - max);
+    sum = sum + scores[j];
+  }
+  const float inv = 1.0f / sum;
+  for (int i = 0; i < h->dim; i++) out[i] = 0.0f;
+  for (int j = 0; j < h->key_count; j++) {
+    const uint16_t *v = h->values + slot_of(h, j);
+    const float p = tk_round_f16(scores[j] * inv);
+    for (int i = 0; i < h->dim; i++) out[i] = out[i] + p * tk_f16_to_f32(v[i]);
+  }
+}
+
+#if defined(__x86_64__)
+TK_AVX2 static inline float tree8_avx2(__m256 v) {
+  __m256 h = _mm256_hadd_ps(v, v);  // (l0+l1, l2+l3, …) in each half
+  h = _mm256_hadd_ps(h, h);         // ((l0+l1)+(l2+l3)) low, ((l4+l5)+(l6+l7)) high
+  return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+}
+
+TK_AVX2 static inline __m256 load_f16x8(const uint16_t *p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+TK_AVX2 static void attend_avx2(const head_view *h, const float *q_in, float *out, float *scores) {
+  __m256 q[64];  // dim ≤ 512
+  const int vectors = h->dim / 8;
+  for (int i = 0; i < vectors; i++) {
+    q[i] = _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(q_in + 8 * i), _MM_FROUND_TO_NEAREST_INT));
+  }
+  float max = -INFINITY;
+  for (int j = 0; j < h->key_count; j++) {
+    const uint16_t *k = h->keys + slot_of(h, j);
+    float dot = 0.0f;
+    for (int b = 0; b < vectors; b += 4) {
+      __m256 lane = _mm256_mul_ps(q[b], load_f16x8(k + 8 * b));
+      lane = _mm256_add_ps(lane, _mm256_mul_ps(q[b + 1], load_f16x8(k + 8 * b + 8)));
+      lane = _mm256_add_ps(lane, _mm256_mul_ps(q[b + 2], load_f16x8(k + 8 * b + 16)));
+      lane = _mm256_add_ps(lane, _mm256_mul_ps(q[b + 3], load_f16x8(k + 8 * b + 24)));
+      dot = dot + tree8_avx2(lane);
+    }
+    const float s = dot * h->scale;
+    scores[j] = s;
+    max = s > max ? s : max;
+  }
+  float sum = 0.0f;
+  for (int j = 0; j < h->key_count; j++) {
+    scores[j] = expf(scores[j] - max);
+    sum = sum + scores[j];
+  }
+  const float inv = 1.0f / sum;
+  __m256 acc[64];
+  for (int i = 0; i < vectors; i++) acc[i] = _mm256_setzero_ps();
+  for (int j = 0; j < h->key_count; j++) {
+    const uint16_t *v = h->values + slot_of(h, j);
+    const __m256 p = _mm256_set1_ps(tk_round_f16(scores[j] * inv));
+    for (int i = 0; i < vectors; i++) {
+      acc[i] = _mm256_add_ps(acc[i], _mm256_mul_ps(p, load_f16x8(v + 8 * i)));
+    }
+  }
+  for (int i = 0; i < vectors; i++) _mm256_storeu_ps(out + 8 * i, acc[i]);
+}
+#endif
 
 typedef struct {
   const tk_attention_desc *d;
@@ -46,41 +142,34 @@ static void attention_task(void *raw, int thread, int threads) {
   const int group = d->head_count / d->kv_head_count;
   const int dim = d->head_dim;
   const int q_stride = d->head_count * dim;
-  const int bs = d->layer.block_size;
-  const int kv_dim = d->layer.kv_dim;
-  const float scale = 1.0f / sqrtf((float)dim);
   float *scores = d->scratch + (size_t)thread * d->max_keys;
+#if defined(__x86_64__)
+  const int avx2 = tk_has_avx2();
+#endif
 
   for (int item = start; item < end; item++) {
     const int t = item / d->head_count;
-    const int h = item % d->head_count;
-    const int kvh = h / group;
-    const int key_count = d->positions[t] + 1;
-    const int32_t *table = d->block_tables + d->table_offsets[t];
-    const float *q = d->q + (size_t)t * q_stride + (size_t)h * dim;
-    float *out = d->out + (size_t)t * q_stride + (size_t)h * dim;
-
-    float max = -INFINITY;
-    for (int j = 0; j < key_count; j++) {
-      const size_t slot = (size_t)table[j / bs] * bs + j % bs;
-      const float s = dot_q_k(q, d->layer.keys + slot * kv_dim + (size_t)kvh * dim, dim) * scale;
-      scores[j] = s;
-      max = s > max ? s : max;
+    const int head = item % d->head_count;
+    const int kvh = head / group;
+    const head_view view = {
+        .keys = d->layer.keys + (size_t)kvh * dim,
+        .values = d->layer.values + (size_t)kvh * dim,
+        .table = d->block_tables + d->table_offsets[t],
+        .block_size = d->layer.block_size,
+        .kv_dim = d->layer.kv_dim,
+        .key_count = d->positions[t] + 1,
+        .dim = dim,
+        .scale = 1.0f / sqrtf((float)dim),
+    };
+    const float *q = d->q + (size_t)t * q_stride + (size_t)head * dim;
+    float *out = d->out + (size_t)t * q_stride + (size_t)head * dim;
+#if defined(__x86_64__)
+    if (avx2) {
+      attend_avx2(&view, q, out, scores);
+      continue;
     }
-    float sum = 0.0f;
-    for (int j = 0; j < key_count; j++) {
-      scores[j] = expf(scores[j] - max);
-      sum = sum + scores[j];
-    }
-    // Probabilities are normalized, then rounded to f16 as ggml feeds them to its f16 V product.
-    const float inv = 1.0f / sum;
-    for (int i = 0; i < dim; i++) out[i] = 0.0f;
-    for (int j = 0; j < key_count; j++) {
-      const size_t slot = (size_t)table[j / bs] * bs + j % bs;
-      const uint16_t *v = d->layer.values + slot * kv_dim + (size_t)kvh * dim;
-      const float p = tk_round_f16(scores[j] * inv);
-      for (int i = 0; i < dim; i++) out[i] = out[i] + p * tk_f16_to_f32(v[i]);
-    }
+#endif
+    attend_portable(&view, q, out, scores);
   }
 }
 

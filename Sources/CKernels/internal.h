@@ -84,12 +84,18 @@ float tk_dot_q4_0_portable(const uint8_t *w, const tk_block_q8 *x, int nb);
 float tk_dot_q4_1_portable(const uint8_t *w, const tk_block_q8 *x, int nb);
 float tk_dot_float_portable(int type, const uint8_t *w, const float *x, int n);
 
-/// out[t] = row · x[t] for t < count (count ≤ TK_MAX_ROWS_AT_ONCE), nb blocks.
-typedef void (*tk_quant_rows_fn)(const uint8_t *w, const tk_block_q8 *const *x, int count, int nb,
-                                 float *out);
-enum { TK_MAX_ROWS_AT_ONCE = 4 };
+/// out[t * out_stride + r] = row_r · x[t] for r < rows, t < count (count ≤ TK_TILE_ACTIVATIONS),
+/// nb blocks per row; weight rows start row_bytes apart at w.
+typedef void (*tk_quant_tile_fn)(const uint8_t *w, size_t row_bytes, int rows,
+                                 const tk_block_q8 *const *x, int count, int nb, float *out,
+                                 size_t out_stride);
+enum { TK_TILE_ACTIVATIONS = 4 };
 
-/// The quantized kernels chosen for this CPU, indexed by weight type.
-tk_quant_rows_fn tk_quant_rows(int type);
+/// Whether the AVX2 kernels are in use (the CPU has AVX2, FMA and F16C, and tests have not
+/// forced the portable ones).
+int tk_has_avx2(void);
+
+/// The quantized tile kernel chosen for this CPU for a weight type (NULL for float types).
+tk_quant_tile_fn tk_quant_tile(int type);
 
 #endif

@@ -11,24 +11,30 @@ typedef struct {
 
 static void run_desc(const tk_matmul_desc *d, int row_start, int row_end) {
   const size_t col_offset = tk_type_bytes(d->type, d->col_begin);
-  const tk_quant_rows_fn rows = tk_quant_rows(d->type);
-  for (int r = row_start; r < row_end; r++) {
-    const uint8_t *row = d->weight + (size_t)(d->row_begin + r) * d->row_bytes + col_offset;
-    if (!rows) {  // float weights
+  const uint8_t *weights = d->weight + col_offset;
+  const tk_quant_tile_fn tile = tk_quant_tile(d->type);
+  if (!tile) {  // float weights
+    for (int r = row_start; r < row_end; r++) {
+      const uint8_t *row = weights + (size_t)(d->row_begin + r) * d->row_bytes;
       for (int b = 0; b < d->batch; b++) {
         d->out[(size_t)b * d->out_stride + r] =
             tk_dot_row(d->type, row, NULL, d->xf + (size_t)b * d->x_stride, d->col_count);
       }
-      continue;
     }
-    // Up to four activation rows share each unpacked weight block.
-    for (int b = 0; b < d->batch; b += TK_MAX_ROWS_AT_ONCE) {
-      const int count = d->batch - b < TK_MAX_ROWS_AT_ONCE ? d->batch - b : TK_MAX_ROWS_AT_ONCE;
-      const tk_block_q8 *x[TK_MAX_ROWS_AT_ONCE];
-      float out[TK_MAX_ROWS_AT_ONCE];
-      for (int t = 0; t < count; t++) x[t] = d->xq + (size_t)(b + t) * (d->x_stride / 32);
-      rows(row, x, count, d->col_count / 32, out);
-      for (int t = 0; t < count; t++) d->out[(size_t)(b + t) * d->out_stride + r] = out[t];
+    return;
+  }
+  // Groups of up to four activation rows; within a group, tiles of rows (4 for one or two
+  // activations, 2 for more). The thread's rows stay in cache across groups.
+  const int nb = d->col_count / 32;
+  for (int b = 0; b < d->batch; b += TK_TILE_ACTIVATIONS) {
+    const int count = d->batch - b < TK_TILE_ACTIVATIONS ? d->batch - b : TK_TILE_ACTIVATIONS;
+    const tk_block_q8 *x[TK_TILE_ACTIVATIONS];
+    for (int t = 0; t < count; t++) x[t] = d->xq + (size_t)(b + t) * (d->x_stride / 32);
+    const int tile_rows = count <= 2 ? 4 : 2;
+    for (int r = row_start; r < row_end; r += tile_rows) {
+      const int rows = row_end - r < tile_rows ? row_end - r : tile_rows;
+      tile(weights + (size_t)(d->row_begin + r) * d->row_bytes, d->row_bytes, rows, x, count, nb,
+           d->out + (size_t)b * d->out_stride + r, (size_t)d->out_stride);
     }
   }
 }

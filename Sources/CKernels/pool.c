@@ -2,6 +2,7 @@
 // short while (a 1536×576 product is ~30 µs of work, so dispatch must cost far less), then
 // sleep on a condition variable so an idle process does not burn its cores.
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -14,7 +15,7 @@
 #define TK_RELAX() ((void)0)
 #endif
 
-enum { SPINS_BEFORE_SLEEP = 1 << 15 };
+enum { SPINS_BEFORE_SLEEP = 1 << 15, SPINS_BEFORE_YIELD = 1 << 12 };
 
 struct tk_pool {
   int thread_count;
@@ -115,5 +116,13 @@ void tk_pool_run(tk_pool *pool, tk_task_fn fn, void *ctx) {
     pthread_mutex_unlock(&pool->mutex);
   }
   fn(ctx, 0, pool->thread_count);
-  while (atomic_load(&pool->pending) > 0) TK_RELAX();
+  // Spin while the workers finish; if one was descheduled (more threads than free cores),
+  // give the core away instead of burning the timeslice it needs.
+  for (int spins = 0; atomic_load(&pool->pending) > 0; spins++) {
+    if (spins < SPINS_BEFORE_YIELD) {
+      TK_RELAX();
+    } else {
+      sched_yield();
+    }
+  }
 }

@@ -14,7 +14,9 @@ struct ModelOption: ParsableArguments {
       throw ValidationError(
         "model file \(model) not found (run scripts/setup, or pass --model PATH)")
     }
-    return try GGUFFile(path: model)
+    let loading: MappedFile.Loading =
+      ProcessInfo.processInfo.environment["TESSERA_HUGEPAGES"] == "1" ? .hugePages : .mapped
+    return try GGUFFile(path: model, loading: loading)
   }
 }
 

@@ -29,8 +29,8 @@ public final class GGUFFile: Sendable {
   private let storage: MappedFile
 
   /// Maps and parses the file at `path`.
-  public convenience init(path: String) throws(GGUFError) {
-    try self.init(storage: MappedFile(path: path))
+  public convenience init(path: String, loading: MappedFile.Loading = .mapped) throws(GGUFError) {
+    try self.init(storage: MappedFile(path: path, loading: loading))
   }
 
   public init(storage: MappedFile) throws(GGUFError) {

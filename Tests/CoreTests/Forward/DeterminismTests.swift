@@ -1,3 +1,4 @@
+import CKernels
 import Core
 import TestSupport
 import Testing
@@ -32,6 +33,17 @@ import Testing
     let three = try prefillLogits(Engines.smolLM2(threads: 3))
     #expect(bits(one) == bits(two))
     #expect(bits(one) == bits(three))
+  }
+
+  /// The CPU-specific kernels (AVX2 here) and the portable ones compute the same bits, so a
+  /// cluster of machines with different CPUs still agrees.
+  @Test func portableKernelsGiveTheSameBitsAsTheFastOnes() throws {
+    let engine = try Engines.smolLM2(threads: 2)
+    let fast = try prefillLogits(engine)
+    tk_force_portable(1)
+    defer { tk_force_portable(0) }
+    let portable = try prefillLogits(engine)
+    #expect(bits(fast) == bits(portable))
   }
 
   @Test func chunkedPrefillGivesTheSameBits() throws {
