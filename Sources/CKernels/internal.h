@@ -79,17 +79,47 @@ static inline size_t tk_type_bytes(int type, int count) {
 
 #include "tessera_kernels.h"
 
-float tk_dot_q8_0_portable(const uint8_t *w, const tk_block_q8 *x, int nb);
-float tk_dot_q4_0_portable(const uint8_t *w, const tk_block_q8 *x, int nb);
-float tk_dot_q4_1_portable(const uint8_t *w, const tk_block_q8 *x, int nb);
+/// Element e (0..31) of a block of 16 nibble bytes: low nibbles are 0..15, high 16..31.
+static inline int tk_nibble(const uint8_t *qs, int e) {
+  return e < 16 ? (qs[e] & 0xF) : (qs[e - 16] >> 4);
+}
+
+/// Where the parts of a packed weight row are, from block `block` on.
+typedef struct {
+  const uint8_t *qs;
+  const float *d;
+  const float *m;
+} tk_w_view;
+
+/// Where the parts of an activation row are, from block `block` on.
+typedef struct {
+  const int8_t *qs;
+  const float *d;
+  const float *s;
+} tk_q8_view;
+
+static inline tk_w_view tk_packed_view(int type, const uint8_t *row, int n, int block) {
+  const int nb = n / 32;
+  const int quant_bytes = type == TK_TYPE_Q8_0 ? 32 : 16;
+  const float *d = (const float *)(row + (size_t)nb * quant_bytes);
+  tk_w_view view = {row + (size_t)block * quant_bytes, d + block, d + nb + block};
+  return view;
+}
+
+static inline tk_q8_view tk_q8_row_view(const uint8_t *row, int n, int block) {
+  const float *d = (const float *)(row + n);
+  tk_q8_view view = {(const int8_t *)row + (size_t)block * 32, d + block, d + n / 32 + block};
+  return view;
+}
+
+float tk_dot_packed_portable(int type, tk_w_view w, tk_q8_view x, int nb);
 float tk_dot_float_portable(int type, const uint8_t *w, const float *x, int n);
 
-/// out[t * out_stride + r] = row_r · x[t] for r < rows, t < count (count ≤ TK_TILE_ACTIVATIONS),
-/// nb blocks per row; weight rows start row_bytes apart at w.
-typedef void (*tk_quant_tile_fn)(const uint8_t *w, size_t row_bytes, int rows,
-                                 const tk_block_q8 *const *x, int count, int nb, float *out,
-                                 size_t out_stride);
-enum { TK_TILE_ACTIVATIONS = 4 };
+/// out[t * out_stride + r] = w[r] · x[t] for r < rows, t < count (count ≤ TK_TILE_ACTIVATIONS),
+/// over nb blocks.
+typedef void (*tk_quant_tile_fn)(const tk_w_view *w, int rows, const tk_q8_view *x, int count,
+                                 int nb, float *out, size_t out_stride);
+enum { TK_TILE_ACTIVATIONS = 4, TK_TILE_ROWS = 4 };
 
 /// Whether the AVX2 kernels are in use (the CPU has AVX2, FMA and F16C, and tests have not
 /// forced the portable ones).

@@ -1,6 +1,12 @@
-// AVX2 implementations of the quantized dot products, computing exactly what the portable
-// ones in quant.c compute (see the contract in tessera_kernels.h): maddubs + madd give lane g
-// the integer sum of elements 4g..4g+3, converted and fused into one accumulator per pair.
+// SIMD implementations of the quantized dot products over packed rows, computing exactly what
+// tk_dot_packed_portable computes (the contract in tessera_kernels.h): lane g of a block is the
+// integer sum of elements 4g..4g+3 (AVX2 maddubs + madd, or one AVX-512 VNNI dpbusd), converted
+// and fused into one accumulator per (row, activation) with the block's scale dw·dx.
+//
+// A tile is R weight rows × T activation rows: each weight block is unpacked once for the T
+// activations and each activation block loaded once for the R rows, and the R×T accumulators
+// are independent chains that hide the fused multiply-add's latency. Scale products are made
+// eight blocks at a time from the packed f32 scales.
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <math.h>
@@ -8,53 +14,41 @@
 #include "internal.h"
 
 #define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define TK_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
 
 /// ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), the contract's lane sum.
-TK_AVX2 static inline float sum8(__m256 v) {
-  __m128 r = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-  r = _mm_add_ss(r, _mm_movehdup_ps(r));
-  return _mm_cvtss_f32(r);
-}
-
-TK_AVX2 static inline float half(const uint8_t *p) {
-  return _cvtsh_ss(tk_load_u16(p));
-}
+#define TK_SUM8(v)                                                                            \
+  ({                                                                                          \
+    __m128 r_ = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));           \
+    r_ = _mm_add_ps(r_, _mm_movehl_ps(r_, r_));                                               \
+    r_ = _mm_add_ss(r_, _mm_movehdup_ps(r_));                                                 \
+    _mm_cvtss_f32(r_);                                                                        \
+  })
 
 /// 16 bytes of nibbles → 32 bytes: low nibbles (elements 0..15), then high (16..31).
-TK_AVX2 static inline __m256i unpack_nibbles(const uint8_t *qs) {
-  const __m128i q = _mm_loadu_si128((const __m128i *)qs);
-  const __m128i mask = _mm_set1_epi8(0x0F);
-  const __m128i lo = _mm_and_si128(q, mask);
-  const __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
-  return _mm256_set_m128i(hi, lo);
-}
+#define TK_UNPACK_NIBBLES(qs)                                                                 \
+  ({                                                                                          \
+    const __m256i both_ = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(qs))); \
+    const __m256i shifted_ = _mm256_srli_epi16(both_, 4);                                     \
+    _mm256_and_si256(_mm256_blend_epi32(both_, shifted_, 0xF0), _mm256_set1_epi8(0x0F));      \
+  })
 
-/// Lane g = Σ_{e=4g}^{4g+3} w[e]·x[e] for unsigned weights 0..15.
-TK_AVX2 static inline __m256i lanes_unsigned(__m256i w, __m256i x) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
-}
+#define UNPACK_Q4_1(qs) TK_UNPACK_NIBBLES(qs)
+#define UNPACK_Q4_0(qs) _mm256_sub_epi8(TK_UNPACK_NIBBLES(qs), _mm256_set1_epi8(8))
+#define UNPACK_Q8_0(qs) _mm256_loadu_si256((const __m256i *)(qs))
 
-/// The same for signed weights: |w| times x carrying w's sign.
-TK_AVX2 static inline __m256i lanes_signed(__m256i w, __m256i x) {
-  const __m256i product = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-  return _mm256_madd_epi16(product, _mm256_set1_epi16(1));
-}
+// Lane sums: unsigned weights (Q4_1 nibbles) directly; signed ones as |w| times x·sign(w).
+#define LANES_U_AVX2(w, x) _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1))
+#define LANES_S_AVX2(w, x)                                                                    \
+  _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)),     \
+                    _mm256_set1_epi16(1))
+#define LANES_U_VNNI(w, x) _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, x)
+#define LANES_S_VNNI(w, x)                                                                    \
+  _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w))
 
-TK_AVX2 static inline __m256i unpack_q4_1(const uint8_t *w) { return unpack_nibbles(w + 4); }
-TK_AVX2 static inline __m256i unpack_q4_0(const uint8_t *w) {
-  return _mm256_sub_epi8(unpack_nibbles(w + 2), _mm256_set1_epi8(8));
-}
-TK_AVX2 static inline __m256i unpack_q8_0(const uint8_t *w) {
-  return _mm256_loadu_si256((const __m256i *)(w + 2));
-}
+enum { CHUNK = 16 };  // blocks whose scale products are made at once
 
-// A tile of R weight rows × T activation rows. Each weight block is unpacked once for the T
-// activations and each activation block loaded once for the R rows; the R×T accumulators
-// are independent chains, which hides the latency of the fused multiply-add. R and T are
-// constants at every expansion, so the accumulators live in registers. Each (row, activation)
-// pair still computes exactly the contract's sequence of operations.
-#define TK_TILE(R, T, block_bytes, unpack, lanes, has_min)                                      \
+#define TK_TILE(R, T, QB, UNPACK, LANES, HAS_MIN)                                             \
   {                                                                                           \
     __m256 acc[R][T];                                                                         \
     float minimums[R][T];                                                                     \
@@ -63,58 +57,76 @@ TK_AVX2 static inline __m256i unpack_q8_0(const uint8_t *w) {
         acc[r][t] = _mm256_setzero_ps();                                                      \
         minimums[r][t] = 0.0f;                                                                \
       }                                                                                       \
-    for (int i = 0; i < nb; i++) {                                                            \
-      __m256i wq[R];                                                                          \
-      float dw[R], mw[R];                                                                     \
-      for (int r = 0; r < R; r++) {                                                           \
-        const uint8_t *b = w + (size_t)r * row_bytes + (size_t)i * block_bytes;               \
-        wq[r] = unpack(b);                                                                    \
-        dw[r] = half(b);                                                                      \
-        mw[r] = has_min ? half(b + 2) : 0.0f;                                                 \
-      }                                                                                       \
-      for (int t = 0; t < T; t++) {                                                           \
-        const tk_block_q8 *xb = &x[t][i];                                                     \
-        const __m256i xv = _mm256_loadu_si256((const __m256i *)xb->qs);                       \
-        for (int r = 0; r < R; r++) {                                                         \
-          const __m256 f = _mm256_cvtepi32_ps(lanes(wq[r], xv));                              \
-          acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * xb->d), f, acc[r][t]);           \
-          if (has_min) minimums[r][t] = fmaf(mw[r], xb->s, minimums[r][t]);                   \
+    for (int start = 0; start < nb; start += CHUNK) {                                         \
+      const int end = start + CHUNK < nb ? start + CHUNK : nb;                                \
+      float scales[R][T][CHUNK] __attribute__((aligned(32)));                                 \
+      for (int r = 0; r < R; r++)                                                             \
+        for (int t = 0; t < T; t++) {                                                         \
+          int i = start;                                                                      \
+          for (; i + 8 <= end; i += 8)                                                        \
+            _mm256_store_ps(&scales[r][t][i - start],                                         \
+                            _mm256_mul_ps(_mm256_loadu_ps(w[r].d + i), _mm256_loadu_ps(x[t].d + i))); \
+          for (; i < end; i++) scales[r][t][i - start] = w[r].d[i] * x[t].d[i];               \
+        }                                                                                     \
+      for (int i = start; i < end; i++) {                                                     \
+        __m256i wq[R];                                                                        \
+        for (int r = 0; r < R; r++) wq[r] = UNPACK(w[r].qs + (size_t)i * QB);                 \
+        for (int t = 0; t < T; t++) {                                                         \
+          const __m256i xv = _mm256_loadu_si256((const __m256i *)(x[t].qs + (size_t)i * 32)); \
+          for (int r = 0; r < R; r++) {                                                       \
+            const __m256 f = _mm256_cvtepi32_ps(LANES(wq[r], xv));                            \
+            acc[r][t] = _mm256_fmadd_ps(_mm256_broadcast_ss(&scales[r][t][i - start]), f, acc[r][t]); \
+            if (HAS_MIN) minimums[r][t] = fmaf(w[r].m[i], x[t].s[i], minimums[r][t]);        \
+          }                                                                                   \
         }                                                                                     \
       }                                                                                       \
     }                                                                                         \
     for (int r = 0; r < R; r++)                                                               \
-      for (int t = 0; t < T; t++) out[(size_t)t * out_stride + r] = sum8(acc[r][t]) + minimums[r][t]; \
+      for (int t = 0; t < T; t++)                                                             \
+        out[(size_t)t * out_stride + r] = TK_SUM8(acc[r][t]) + minimums[r][t];                \
   }
 
-#define TK_TILES_AVX2(name, block_bytes, unpack, lanes, has_min)                               \
-  TK_AVX2 static void name(const uint8_t *w, size_t row_bytes, int rows,                       \
-                           const tk_block_q8 *const *x, int count, int nb, float *out,          \
-                           size_t out_stride) {                                                 \
-    if (rows == 4 && count == 1) TK_TILE(4, 1, block_bytes, unpack, lanes, has_min)            \
-    else if (rows == 4 && count == 2) TK_TILE(4, 2, block_bytes, unpack, lanes, has_min)       \
-    else if (rows == 2 && count == 3) TK_TILE(2, 3, block_bytes, unpack, lanes, has_min)       \
-    else if (rows == 2 && count == 4) TK_TILE(2, 4, block_bytes, unpack, lanes, has_min)       \
-    else {                                                                                      \
-      for (int row = 0; row < rows; row++, w += row_bytes, out++) {                             \
+#define TK_TILES(name, TARGET, QB, UNPACK, LANES, HAS_MIN)                                      \
+  TARGET static void name(const tk_w_view *w_all, int rows, const tk_q8_view *x, int count,     \
+                          int nb, float *out_all, size_t out_stride) {                           \
+    if (rows == 4 && count == 1) {                                                              \
+      const tk_w_view *w = w_all;                                                               \
+      float *out = out_all;                                                                     \
+      TK_TILE(4, 1, QB, UNPACK, LANES, HAS_MIN)                                                 \
+    } else if (rows == 4 && count == 2) {                                                       \
+      const tk_w_view *w = w_all;                                                               \
+      float *out = out_all;                                                                     \
+      TK_TILE(4, 2, QB, UNPACK, LANES, HAS_MIN)                                                 \
+    } else if (rows == 2 && count == 4) {                                                       \
+      const tk_w_view *w = w_all;                                                               \
+      float *out = out_all;                                                                     \
+      TK_TILE(2, 4, QB, UNPACK, LANES, HAS_MIN)                                                 \
+    } else {                                                                                    \
+      for (int row = 0; row < rows; row++) {                                                    \
+        const tk_w_view *w = w_all + row;                                                       \
+        float *out = out_all + row;                                                             \
         switch (count) {                                                                        \
-        case 4: TK_TILE(1, 4, block_bytes, unpack, lanes, has_min) break;                      \
-        case 3: TK_TILE(1, 3, block_bytes, unpack, lanes, has_min) break;                      \
-        case 2: TK_TILE(1, 2, block_bytes, unpack, lanes, has_min) break;                      \
-        default: TK_TILE(1, 1, block_bytes, unpack, lanes, has_min) break;                     \
+        case 4: TK_TILE(1, 4, QB, UNPACK, LANES, HAS_MIN) break;                                \
+        case 3: TK_TILE(1, 3, QB, UNPACK, LANES, HAS_MIN) break;                                \
+        case 2: TK_TILE(1, 2, QB, UNPACK, LANES, HAS_MIN) break;                                \
+        default: TK_TILE(1, 1, QB, UNPACK, LANES, HAS_MIN) break;                               \
         }                                                                                       \
       }                                                                                         \
     }                                                                                           \
   }
 
-TK_TILES_AVX2(tile_q4_1_avx2, 20, unpack_q4_1, lanes_unsigned, 1)
-TK_TILES_AVX2(tile_q4_0_avx2, 18, unpack_q4_0, lanes_signed, 0)
-TK_TILES_AVX2(tile_q8_0_avx2, 34, unpack_q8_0, lanes_signed, 0)
+TK_TILES(tile_q4_1_avx2, TK_AVX2, 16, UNPACK_Q4_1, LANES_U_AVX2, 1)
+TK_TILES(tile_q4_0_avx2, TK_AVX2, 16, UNPACK_Q4_0, LANES_S_AVX2, 0)
+TK_TILES(tile_q8_0_avx2, TK_AVX2, 32, UNPACK_Q8_0, LANES_S_AVX2, 0)
+TK_TILES(tile_q4_1_vnni, TK_VNNI, 16, UNPACK_Q4_1, LANES_U_VNNI, 1)
+TK_TILES(tile_q4_0_vnni, TK_VNNI, 16, UNPACK_Q4_0, LANES_S_VNNI, 0)
+TK_TILES(tile_q8_0_vnni, TK_VNNI, 32, UNPACK_Q8_0, LANES_S_VNNI, 0)
 
-tk_quant_tile_fn tk_quant_tile_avx2(int type) {
+tk_quant_tile_fn tk_quant_tile_avx2(int type, int vnni) {
   switch (type) {
-  case TK_TYPE_Q4_1: return tile_q4_1_avx2;
-  case TK_TYPE_Q4_0: return tile_q4_0_avx2;
-  case TK_TYPE_Q8_0: return tile_q8_0_avx2;
+  case TK_TYPE_Q4_1: return vnni ? tile_q4_1_vnni : tile_q4_1_avx2;
+  case TK_TYPE_Q4_0: return vnni ? tile_q4_0_vnni : tile_q4_0_avx2;
+  case TK_TYPE_Q8_0: return vnni ? tile_q8_0_vnni : tile_q8_0_avx2;
   default: return 0;
   }
 }

@@ -10,15 +10,14 @@ typedef struct {
 } matmul_job;
 
 static void run_desc(const tk_matmul_desc *d, int row_start, int row_end) {
-  const size_t col_offset = tk_type_bytes(d->type, d->col_begin);
-  const uint8_t *weights = d->weight + col_offset;
   const tk_quant_tile_fn tile = tk_quant_tile(d->type);
-  if (!tile) {  // float weights
+  if (!tile) {  // float weights, in ggml's layout
+    const size_t col_offset = tk_type_bytes(d->type, d->col_begin);
     for (int r = row_start; r < row_end; r++) {
-      const uint8_t *row = weights + (size_t)(d->row_begin + r) * d->row_bytes;
+      const uint8_t *row = d->weight + (size_t)(d->row_begin + r) * d->row_bytes + col_offset;
       for (int b = 0; b < d->batch; b++) {
-        d->out[(size_t)b * d->out_stride + r] =
-            tk_dot_row(d->type, row, NULL, d->xf + (size_t)b * d->x_stride, d->col_count);
+        const float *x = d->xf + (size_t)b * d->x_row_elements + d->x_col_begin;
+        d->out[(size_t)b * d->out_stride + r] = tk_dot_float_portable(d->type, row, x, d->col_count);
       }
     }
     return;
@@ -26,15 +25,32 @@ static void run_desc(const tk_matmul_desc *d, int row_start, int row_end) {
   // Groups of up to four activation rows; within a group, tiles of rows (4 for one or two
   // activations, 2 for more). The thread's rows stay in cache across groups.
   const int nb = d->col_count / 32;
+  const size_t x_row_bytes = tk_q8_row_bytes(d->x_row_elements);
   for (int b = 0; b < d->batch; b += TK_TILE_ACTIVATIONS) {
     const int count = d->batch - b < TK_TILE_ACTIVATIONS ? d->batch - b : TK_TILE_ACTIVATIONS;
-    const tk_block_q8 *x[TK_TILE_ACTIVATIONS];
-    for (int t = 0; t < count; t++) x[t] = d->xq + (size_t)(b + t) * (d->x_stride / 32);
+    tk_q8_view x[TK_TILE_ACTIVATIONS];
+    for (int t = 0; t < count; t++) {
+      x[t] = tk_q8_row_view(d->xq + (size_t)(b + t) * x_row_bytes, d->x_row_elements,
+                            d->x_col_begin / 32);
+    }
     const int tile_rows = count <= 2 ? 4 : 2;
     for (int r = row_start; r < row_end; r += tile_rows) {
       const int rows = row_end - r < tile_rows ? row_end - r : tile_rows;
-      tile(weights + (size_t)(d->row_begin + r) * d->row_bytes, d->row_bytes, rows, x, count, nb,
-           d->out + (size_t)b * d->out_stride + r, (size_t)d->out_stride);
+      // Fetch the rows two tiles ahead: decode streams every weight once per token, and the
+      // hardware prefetcher alone leaves the loads waiting on memory.
+      const int ahead = r + 2 * tile_rows;
+      if (ahead + tile_rows <= row_end) {
+        const uint8_t *next = d->weight + (size_t)(d->row_begin + ahead) * d->row_bytes;
+        for (size_t line = 0; line < (size_t)tile_rows * d->row_bytes; line += 64) {
+          __builtin_prefetch(next + line, 0, 0);
+        }
+      }
+      tk_w_view w[TK_TILE_ROWS];
+      for (int i = 0; i < rows; i++) {
+        w[i] = tk_packed_view(d->type, d->weight + (size_t)(d->row_begin + r + i) * d->row_bytes,
+                              d->row_elements, d->col_begin / 32);
+      }
+      tile(w, rows, x, count, nb, d->out + (size_t)b * d->out_stride + r, (size_t)d->out_stride);
     }
   }
 }

@@ -14,9 +14,7 @@ struct ModelOption: ParsableArguments {
       throw ValidationError(
         "model file \(model) not found (run scripts/setup, or pass --model PATH)")
     }
-    let loading: MappedFile.Loading =
-      ProcessInfo.processInfo.environment["TESSERA_HUGEPAGES"] == "1" ? .hugePages : .mapped
-    return try GGUFFile(path: model, loading: loading)
+    return try GGUFFile(path: model)
   }
 }
 

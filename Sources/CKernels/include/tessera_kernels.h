@@ -4,7 +4,7 @@
 // products where C reached 66–75. Everything around these kernels stays in Swift.
 //
 // The arithmetic contract (what makes Tessera's results reproducible):
-// - Quantized weights (Q4_0, Q4_1, Q8_0) multiply 8-bit quantized activations (tk_block_q8).
+// - Quantized weights (Q4_0, Q4_1, Q8_0) multiply 8-bit quantized activations.
 //   In block i, lane g (0..7) holds the exact integer sum of elements 4g..4g+3, converted to
 //   float; one 8-lane accumulator takes acc[g] = fma(dw * dx, lane[g], acc[g]) block after
 //   block, and Q4_1's minimum terms add up in order as m = fma(mw, sx, m). The result is
@@ -38,15 +38,33 @@ enum {
   TK_TYPE_BF16 = 30,
 };
 
-/// 32 activations quantized to int8: x[j] ≈ qs[j] * d, with s = d * Σ qs (for Q4_1's minimum).
-typedef struct {
-  float d;
-  float s;
-  int8_t qs[32];
-} tk_block_q8;
+// MARK: - Packed layouts
+//
+// Quantized weights are repacked at load, row by row, so SIMD loads what it needs without
+// per-block conversions: a row of n elements (nb = n/32 blocks) of Q4_0/Q4_1/Q8_0 becomes
+//   qs[nb × QB] | d[nb] f32 | m[nb] f32 (Q4_1 only)
+// with QB = 16 (nibbles, ggml's order: low nibbles are elements 0..15) or 32 (int8).
+// Activations are quantized into the same kind of row: qs[n] int8 | d[nb] f32 | s[nb] f32,
+// x[j] ≈ qs[j]·d[block], s = d·Σqs (for Q4_1's minimum), d and s rounded to f16 as ggml
+// stores them.
 
-/// Quantizes `n` floats (a multiple of 32) into n/32 blocks.
-void tk_quantize_q8(const float *x, int n, tk_block_q8 *out);
+/// Bytes of one packed row of `n` elements of `type` (0 for types that are not packed).
+size_t tk_packed_row_bytes(int type, int n);
+
+/// Repacks `rows` rows from ggml's layout. Each source row holds `src_row_elements` elements
+/// (src_row_bytes apart); the packed rows keep `n` of them starting at element `col_begin`
+/// (both multiples of 32), so a tensor-parallel shard packs only its own columns.
+void tk_pack_rows(int type, const void *src, size_t src_row_bytes, int col_begin, int n,
+                  int rows, uint8_t *dst);
+
+/// Expands one packed row (`n` elements) back into floats.
+void tk_dequantize_packed_row(int type, const uint8_t *row, int n, float *out);
+
+/// Bytes of one quantized activation row of `n` elements.
+size_t tk_q8_row_bytes(int n);
+
+/// Quantizes `rows` rows of `n` floats (n % 32 == 0) into packed activation rows.
+void tk_quantize_rows_q8(const float *x, int rows, int n, uint8_t *out);
 
 /// The kernels' f16 conversions (round to nearest even), exposed for tests.
 uint16_t tk_f16_from_f32(float value);
@@ -55,15 +73,16 @@ float tk_f32_from_f16(uint16_t bits);
 /// Whether the type multiplies quantized activations (else float activations).
 int tk_type_uses_q8(int type);
 
-/// Expands `n` elements of `type` into floats.
+/// Expands `n` elements of `type` in ggml's layout into floats.
 void tk_dequantize_row(int type, const void *row, int n, float *out);
 
-/// One row of `type` (column range already applied) times activations over `n` elements,
-/// with the portable implementation of the contract.
-float tk_dot_row(int type, const void *row, const tk_block_q8 *xq, const float *xf, int n);
+/// A whole packed row (`n` elements) times a whole activation row: `xq` (a packed activation
+/// row) for quantized types, `xf` for float types (whose rows are in ggml's layout). The
+/// portable implementation of the contract.
+float tk_dot_row(int type, const uint8_t *row, int n, const uint8_t *xq, const float *xf);
 
 /// The same with the fastest implementation this CPU supports (the one products use).
-float tk_dot_row_fast(int type, const void *row, const tk_block_q8 *xq, const float *xf, int n);
+float tk_dot_row_fast(int type, const uint8_t *row, int n, const uint8_t *xq, const float *xf);
 
 /// The name of the kernel set chosen for this CPU: "avx512vnni", "avx2" or "portable".
 const char *tk_kernel_name(void);
@@ -88,21 +107,22 @@ void tk_pool_run(tk_pool *pool, tk_task_fn fn, void *ctx);
 
 // MARK: - Matrix products
 
-/// out[b][r] = Σ_{c < col_count} W[row_begin + r][col_begin + c] · x[b][c], for r < row_count
-/// and b < batch. The activations start at the product's first column: xq/xf point at
-/// column 0 of this product in activation row 0, and rows are x_stride elements apart.
+/// out[b][r] = Σ_{c < col_count} W[row_begin + r][col_begin + c] · x[b][x_col_begin + c], for
+/// r < row_count and b < batch.
 typedef struct {
   int type;
-  const uint8_t *weight;  // row-major, row_bytes per (whole) row
+  const uint8_t *weight;  // packed rows (quantized types) or ggml rows (float types)
   size_t row_bytes;
-  int col_begin;  // first weight column used; 32-aligned
-  int col_count;  // a multiple of 32
+  int row_elements;       // elements in a whole weight row
+  int col_begin;          // first weight column used; 32-aligned
+  int col_count;          // a multiple of 32
   int row_begin;
   int row_count;
   int batch;
-  const tk_block_q8 *xq;  // quantized activations, for quantized weight types
-  const float *xf;        // f32 activations, for float weight types
-  int x_stride;           // elements between activation rows (a multiple of 32)
+  const uint8_t *xq;      // packed activation rows, for quantized weight types
+  const float *xf;        // f32 activation rows, for float weight types
+  int x_row_elements;     // elements per activation row
+  int x_col_begin;        // where this product's columns start in an activation row
   float *out;             // [batch][out_stride]
   int out_stride;
 } tk_matmul_desc;

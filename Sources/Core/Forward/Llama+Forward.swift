@@ -9,10 +9,8 @@ extension LlamaModel {
     guard let embedding else { throw .invalidConfig("this shard holds no token embedding") }
     let d = config.embeddingLength
     for (row, token) in tokens.enumerated() {
-      guard token >= 0, Int(token) < embedding.rows else { throw .invalidToken(token) }
-      tk_dequantize_row(
-        Int32(embedding.type.rawValue), embedding.base + Int(token) * embedding.rowByteCount,
-        Int32(d), state.x.pointer + (first + row) * d)
+      guard embedding.rows.contains(Int(token)) else { throw .invalidToken(token) }
+      embedding.dequantize(row: Int(token), into: state.x.pointer + (first + row) * d)
     }
   }
 
@@ -22,22 +20,24 @@ extension LlamaModel {
     let d = config.embeddingLength
     let x = state.x.pointer  // [n, d] residual stream
     let xb = state.xb.pointer  // [n, d]
-    let qLocal = queryRows.count
-    let kvLocal = kvRows.count
-    let ffLocal = ffnRows.count
+    let queryRows = geometry.queryRows
+    let kvRows = geometry.kvRows
+    let ffnRows = geometry.ffnRows
     let localHeads = shard.kvGroups.count * config.headsPerKVGroup
+    let input = Activations(q8: state.xq.pointer, f32: xb, columns: 0..<d)
+    let attended = Activations(q8: state.attq.pointer, f32: state.att.pointer, columns: queryRows)
+    let hidden = Activations(q8: state.hq.pointer, f32: state.hb.pointer, columns: ffnRows)
+    let products = state.products
 
     for (local, layer) in layers.enumerated() {
       // Attention: xb = rmsnorm(x); q, k, v = xb·Wq, xb·Wk, xb·Wv   [n, qLocal], [n, kvLocal]
       tk_rmsnorm(x, layer.attentionNorm.base, xb, Int32(n), Int32(d), config.rmsNormEpsilon)
-      tk_quantize_q8(xb, Int32(n * d), state.xq.pointer)
-      let input = Activations(q8: state.xq.pointer, f32: xb, stride: d)
-      multiply(
-        [
-          product(layer.query, rows: queryRows, columns: 0..<d, input, n, state.q.pointer, qLocal),
-          product(layer.key, rows: kvRows, columns: 0..<d, input, n, state.k.pointer, kvLocal),
-          product(layer.value, rows: kvRows, columns: 0..<d, input, n, state.v.pointer, kvLocal),
-        ], pool)
+      input.quantize(rows: n)
+      products.run(pool) { add in
+        add(product(layer.query, rows: queryRows, columns: 0..<d, input, n, state.q.pointer))
+        add(product(layer.key, rows: kvRows, columns: 0..<d, input, n, state.k.pointer))
+        add(product(layer.value, rows: kvRows, columns: 0..<d, input, n, state.v.pointer))
+      }
       tk_rope(
         state.q.pointer, state.positions.pointer, Int32(n), Int32(localHeads),
         Int32(headDimension), Int32(config.ropeDimensionCount), config.ropeFreqBase)
@@ -49,39 +49,36 @@ extension LlamaModel {
       attend(layer: local, rowCount: n, heads: localHeads, state: state, cache: cache, pool: pool)
 
       // Output projection, one partial per KV-head group, folded into x   [units, n, d]
-      tk_quantize_q8(state.att.pointer, Int32(n * qLocal), state.attq.pointer)
-      let attended = Activations(q8: state.attq.pointer, f32: state.att.pointer, stride: qLocal)
-      multiply(
-        shard.kvGroups.map { unit in
-          let columns = units.attentionUnitColumns[unit]
-          return product(
-            layer.attentionOutput, rows: 0..<d, columns: columns,
-            attended.offset(by: columns.lowerBound - queryRows.lowerBound), n,
-            state.partials.pointer + unit * n * d, d)
-        }, pool)
+      attended.quantize(rows: n)
+      products.run(pool) { add in
+        for unit in shard.kvGroups {
+          add(
+            product(
+              layer.attentionOutput, rows: 0..<d, columns: units.attentionUnitColumns[unit],
+              attended, n, state.partials.pointer + unit * n * d))
+        }
+      }
       fold(unitCount: units.attentionUnitCount, rowCount: n, state: state)
 
       // FFN: xb = rmsnorm(x); h = silu(xb·Wgate) * (xb·Wup)   [n, ffLocal]
       tk_rmsnorm(x, layer.ffnNorm.base, xb, Int32(n), Int32(d), config.rmsNormEpsilon)
-      tk_quantize_q8(xb, Int32(n * d), state.xq.pointer)
-      multiply(
-        [
-          product(layer.gate, rows: ffnRows, columns: 0..<d, input, n, state.gate.pointer, ffLocal),
-          product(layer.up, rows: ffnRows, columns: 0..<d, input, n, state.up.pointer, ffLocal),
-        ], pool)
-      tk_swiglu(state.gate.pointer, state.up.pointer, state.hb.pointer, Int32(n * ffLocal))
+      input.quantize(rows: n)
+      products.run(pool) { add in
+        add(product(layer.gate, rows: ffnRows, columns: 0..<d, input, n, state.gate.pointer))
+        add(product(layer.up, rows: ffnRows, columns: 0..<d, input, n, state.up.pointer))
+      }
+      tk_swiglu(state.gate.pointer, state.up.pointer, state.hb.pointer, Int32(n * ffnRows.count))
 
       // Down projection, one partial per FFN unit, folded into x   [units, n, d]
-      tk_quantize_q8(state.hb.pointer, Int32(n * ffLocal), state.hq.pointer)
-      let hidden = Activations(q8: state.hq.pointer, f32: state.hb.pointer, stride: ffLocal)
-      multiply(
-        shard.ffnUnits.map { unit in
-          let columns = units.ffnUnitColumns[unit]
-          return product(
-            layer.down, rows: 0..<d, columns: columns,
-            hidden.offset(by: columns.lowerBound - ffnRows.lowerBound), n,
-            state.partials.pointer + unit * n * d, d)
-        }, pool)
+      hidden.quantize(rows: n)
+      products.run(pool) { add in
+        for unit in shard.ffnUnits {
+          add(
+            product(
+              layer.down, rows: 0..<d, columns: units.ffnUnitColumns[unit], hidden, n,
+              state.partials.pointer + unit * n * d))
+        }
+      }
       fold(unitCount: units.ffnUnitCount, rowCount: n, state: state)
     }
   }
@@ -99,14 +96,16 @@ extension LlamaModel {
         state.x.pointer + row * d, outputNorm.base, state.xb.pointer + index * d, 1, Int32(d),
         config.rmsNormEpsilon)
     }
-    tk_quantize_q8(state.xb.pointer, Int32(rows.count * d), state.xq.pointer)
-    let input = Activations(q8: state.xq.pointer, f32: state.xb.pointer, stride: d)
-    multiply(
-      [product(output, rows: vocabulary, columns: 0..<d, input, rows.count, out, vocabulary.count)],
-      pool)
+    let input = Activations(q8: state.xq.pointer, f32: state.xb.pointer, columns: 0..<d)
+    input.quantize(rows: rows.count)
+    state.products.run(pool) { add in
+      add(product(output, rows: vocabulary, columns: 0..<d, input, rows.count, out))
+    }
   }
 
   // MARK: Steps
+
+  var headDimension: Int { config.headDimension }
 
   private func attend(
     layer: Int, rowCount n: Int, heads: Int, state: RunState, cache: PagedKVCache,
@@ -132,33 +131,34 @@ extension LlamaModel {
         Int32(d))
     }
   }
-
-  private func multiply(_ products: [tk_matmul_desc], _ pool: ComputePool) {
-    products.withUnsafeBufferPointer { tk_matmul(pool.raw, $0.baseAddress, Int32($0.count)) }
-  }
 }
 
-/// Activations of a product: quantized and f32 forms of the same rows, `stride` apart.
+/// Activation rows of a product, quantized and f32, covering `columns` of the model's
+/// numbering (a shard's query or FFN columns, or all of d).
 struct Activations {
-  var q8: UnsafePointer<tk_block_q8>
-  var f32: UnsafePointer<Float>
-  var stride: Int
+  var q8: UnsafeMutablePointer<UInt8>
+  var f32: UnsafeMutablePointer<Float>
+  var columns: Range<Int>
 
-  /// The same rows starting `columns` further in (a multiple of 32).
-  func offset(by columns: Int) -> Activations {
-    Activations(q8: q8 + columns / 32, f32: f32 + columns, stride: stride)
+  /// Quantizes the first `rows` f32 rows into the q8 buffer.
+  func quantize(rows: Int) {
+    tk_quantize_rows_q8(f32, Int32(rows), Int32(columns.count), q8)
   }
 }
 
-/// out[b][r] = W[rows][columns] · x[b] for the first `batch` rows of x.
+/// out[b][r] = W[rows][columns] · x[b][columns] for the first `batch` rows of x; `out` has one
+/// row of `rows.count` per activation row.
 func product(
-  _ weight: WeightMatrix, rows: Range<Int>, columns: Range<Int>, _ x: Activations, _ batch: Int,
-  _ out: UnsafeMutablePointer<Float>, _ outStride: Int
+  _ weight: PackedMatrix, rows: Range<Int>, columns: Range<Int>, _ x: Activations, _ batch: Int,
+  _ out: UnsafeMutablePointer<Float>
 ) -> tk_matmul_desc {
   tk_matmul_desc(
     type: Int32(weight.type.rawValue), weight: weight.base.assumingMemoryBound(to: UInt8.self),
-    row_bytes: weight.rowByteCount, col_begin: Int32(columns.lowerBound),
-    col_count: Int32(columns.count), row_begin: Int32(rows.lowerBound),
+    row_bytes: weight.rowByteCount, row_elements: Int32(weight.columns.count),
+    col_begin: Int32(columns.lowerBound - weight.columns.lowerBound),
+    col_count: Int32(columns.count), row_begin: Int32(rows.lowerBound - weight.rows.lowerBound),
     row_count: Int32(rows.count), batch: Int32(batch), xq: x.q8, xf: x.f32,
-    x_stride: Int32(x.stride), out: out, out_stride: Int32(outStride))
+    x_row_elements: Int32(x.columns.count),
+    x_col_begin: Int32(columns.lowerBound - x.columns.lowerBound), out: out,
+    out_stride: Int32(rows.count))
 }

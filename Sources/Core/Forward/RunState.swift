@@ -7,17 +7,17 @@ public final class RunState {
   public let capacity: Int
   let x: ScratchBuffer<Float>  // [capacity, d] residual stream
   let xb: ScratchBuffer<Float>  // [capacity, d] normed input of a sublayer
-  let xq: ScratchBuffer<tk_block_q8>  // [capacity, d/32] xb quantized
+  let xq: ScratchBuffer<UInt8>  // [capacity] quantized rows of xb (tk_q8_row_bytes(d) each)
   let q: ScratchBuffer<Float>  // [capacity, qLocal]
   let k: ScratchBuffer<Float>  // [capacity, kvLocal]
   let v: ScratchBuffer<Float>  // [capacity, kvLocal]
   let att: ScratchBuffer<Float>  // [capacity, qLocal] attention output
-  let attq: ScratchBuffer<tk_block_q8>  // [capacity, qLocal/32]
+  let attq: ScratchBuffer<UInt8>  // [capacity] quantized rows of att
   let partials: ScratchBuffer<Float>  // [units, capacity, d] canonical-unit partial sums
   let gate: ScratchBuffer<Float>  // [capacity, ffLocal]
   let up: ScratchBuffer<Float>  // [capacity, ffLocal]
   let hb: ScratchBuffer<Float>  // [capacity, ffLocal] silu(gate) * up
-  let hq: ScratchBuffer<tk_block_q8>  // [capacity, ffLocal/32]
+  let hq: ScratchBuffer<UInt8>  // [capacity] quantized rows of hb
   let scores: ScratchBuffer<Float>  // [threads, maxKeys] attention scores per thread
   let maxKeys: Int
   // Per-step token bookkeeping, reused across steps.
@@ -25,6 +25,7 @@ public final class RunState {
   let slots: ScratchBuffer<Int32>  // [capacity] KV cache slot of each token
   let tableOffsets: ScratchBuffer<Int32>  // [capacity] where each token's block table starts
   var blockTables: [Int32] = []  // block tables of the step's sequences, concatenated
+  let products: ProductBatch
 
   init(
     capacity: Int, config: ModelConfig, shard: ShardSpec, units: CanonicalUnits,
@@ -35,28 +36,49 @@ public final class RunState {
     let kvLocal = shard.kvGroups.count * config.headDimension
     let ffLocal = shard.ffnUnits.reduce(0) { $0 + units.ffnUnitColumns[$1].count }
     let unitCount = max(units.attentionUnitCount, units.ffnUnitCount)
-    let zeroBlock = tk_block_q8()
+    func q8Bytes(_ elements: Int) -> Int { capacity * tk_q8_row_bytes(Int32(elements)) }
     self.capacity = capacity
     self.maxKeys = maxKeys
     x = ScratchBuffer(count: capacity * d, zero: 0)
     xb = ScratchBuffer(count: capacity * d, zero: 0)
-    xq = ScratchBuffer(count: capacity * d / 32, zero: zeroBlock)
+    xq = ScratchBuffer(count: q8Bytes(d), zero: 0)
     q = ScratchBuffer(count: capacity * qLocal, zero: 0)
     k = ScratchBuffer(count: capacity * kvLocal, zero: 0)
     v = ScratchBuffer(count: capacity * kvLocal, zero: 0)
     att = ScratchBuffer(count: capacity * qLocal, zero: 0)
-    attq = ScratchBuffer(count: capacity * qLocal / 32, zero: zeroBlock)
+    attq = ScratchBuffer(count: q8Bytes(qLocal), zero: 0)
     partials = ScratchBuffer(count: unitCount * capacity * d, zero: 0)
     gate = ScratchBuffer(count: capacity * ffLocal, zero: 0)
     up = ScratchBuffer(count: capacity * ffLocal, zero: 0)
     hb = ScratchBuffer(count: capacity * ffLocal, zero: 0)
-    hq = ScratchBuffer(count: capacity * ffLocal / 32, zero: zeroBlock)
+    hq = ScratchBuffer(count: q8Bytes(ffLocal), zero: 0)
     scores = ScratchBuffer(count: threadCount * maxKeys, zero: 0)
     positions = ScratchBuffer(count: capacity, zero: 0)
     slots = ScratchBuffer(count: capacity, zero: 0)
     tableOffsets = ScratchBuffer(count: capacity, zero: 0)
+    products = ProductBatch(capacity: unitCount + 4)
   }
 
   /// The residual stream: the hidden state a pipeline stage receives and passes on.
   public var hidden: UnsafeMutablePointer<Float> { x.pointer }
+}
+
+/// Matrix products handed to the kernels in one dispatch, from a buffer allocated once.
+final class ProductBatch {
+  private let descriptions: ScratchBuffer<tk_matmul_desc>
+
+  init(capacity: Int) {
+    descriptions = ScratchBuffer(count: capacity, zero: tk_matmul_desc())
+  }
+
+  /// Collects the products `build` adds, then runs them all in one pool dispatch.
+  func run(_ pool: ComputePool, _ build: ((tk_matmul_desc) -> Void) -> Void) {
+    var count = 0
+    build { description in
+      precondition(count < descriptions.count, "more products than the batch holds")
+      descriptions.pointer[count] = description
+      count += 1
+    }
+    tk_matmul(pool.raw, descriptions.pointer, Int32(count))
+  }
 }

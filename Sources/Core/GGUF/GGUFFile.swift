@@ -29,8 +29,17 @@ public final class GGUFFile: Sendable {
   private let storage: MappedFile
 
   /// Maps and parses the file at `path`.
-  public convenience init(path: String, loading: MappedFile.Loading = .mapped) throws(GGUFError) {
-    try self.init(storage: MappedFile(path: path, loading: loading))
+  public convenience init(path: String) throws(GGUFError) {
+    try self.init(storage: MappedFile(path: path))
+  }
+
+  /// Drops the file's pages from resident memory (see `MappedFile.releaseResidentPages`).
+  public func releaseResidentPages() { storage.releaseResidentPages() }
+
+  /// Drops one tensor's pages from resident memory once it has been copied elsewhere.
+  public func releaseResidentPages(of tensor: GGUFTensorInfo) {
+    let start = dataOffset + tensor.offset
+    storage.releaseResidentPages(in: start..<start + tensor.byteCount)
   }
 
   public init(storage: MappedFile) throws(GGUFError) {

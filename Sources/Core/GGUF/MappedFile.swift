@@ -6,21 +6,11 @@
 
 /// The bytes of a whole file in memory, read-only.
 ///
-/// Mapped (the default), pages load on first touch, so mapping a model costs address space,
+/// Mapped, pages load on first touch, so mapping a model costs address space,
 /// not resident memory: a worker that reads only its shard's tensors only faults in those
 /// pages. The storage is immutable and released when the last reference goes away, which is
 /// why the type can be shared across threads.
 public final class MappedFile: @unchecked Sendable {
-  /// How the file's bytes come into memory.
-  public enum Loading: Sendable {
-    /// Map the file: pages load on first touch and stay shared with the page cache.
-    case mapped
-    /// Read the file into private anonymous memory backed by transparent huge pages where the
-    /// kernel allows: one TLB entry covers 2 MiB instead of 4 KiB, which matters when every
-    /// token streams all the weights (decode is memory-bound).
-    case hugePages
-  }
-
   private enum Ownership {
     case mapping(length: Int)
     case allocation
@@ -37,7 +27,7 @@ public final class MappedFile: @unchecked Sendable {
     self.ownership = ownership
   }
 
-  public convenience init(path: String, loading: Loading = .mapped) throws(GGUFError) {
+  public convenience init(path: String) throws(GGUFError) {
     let fd = open(path, O_RDONLY)
     guard fd >= 0 else { throw .cannotOpen(path: path, reason: Self.errnoText()) }
     defer { close(fd) }
@@ -52,38 +42,30 @@ public final class MappedFile: @unchecked Sendable {
         path: path, bytes: UnsafeRawBufferPointer(start: nil, count: 0), ownership: .allocation)
       return
     }
-    switch loading {
-    case .mapped:
-      let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
-      guard let address, address != MAP_FAILED else {
-        throw .cannotOpen(path: path, reason: "mmap failed: \(Self.errnoText())")
-      }
-      self.init(
-        path: path, bytes: UnsafeRawBufferPointer(start: address, count: size),
-        ownership: .mapping(length: size))
-    case .hugePages:
-      let hugePage = 2 << 20
-      let length = (size + hugePage - 1) / hugePage * hugePage
-      let address = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-      guard let address, address != MAP_FAILED else {
-        throw .cannotOpen(path: path, reason: "mmap failed: \(Self.errnoText())")
-      }
-      _ = madvise(address, length, MADV_HUGEPAGE)
-      var done = 0
-      while done < size {
-        let count = read(fd, address + done, min(size - done, 1 << 26))
-        guard count > 0 else {
-          let reason = count < 0 ? Self.errnoText() : "unexpected end of file"
-          munmap(address, length)
-          throw .cannotOpen(path: path, reason: "read failed: \(reason)")
-        }
-        done += count
-      }
-      _ = mprotect(address, length, PROT_READ)
-      self.init(
-        path: path, bytes: UnsafeRawBufferPointer(start: address, count: size),
-        ownership: .mapping(length: length))
+    let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+    guard let address, address != MAP_FAILED else {
+      throw .cannotOpen(path: path, reason: "mmap failed: \(Self.errnoText())")
     }
+    self.init(
+      path: path, bytes: UnsafeRawBufferPointer(start: address, count: size),
+      ownership: .mapping(length: size))
+  }
+
+  /// Lets the kernel drop the pages read so far from this process's resident memory (they
+  /// come back from the page cache if touched again). Called once a model's weights have been
+  /// packed elsewhere, so the file's pages stop counting against the process.
+  public func releaseResidentPages() {
+    releaseResidentPages(in: 0..<bytes.count)
+  }
+
+  /// The same for the whole pages inside `range` (byte offsets into the file).
+  public func releaseResidentPages(in range: Range<Int>) {
+    guard case .mapping = ownership, let base = bytes.baseAddress else { return }
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let start = (range.lowerBound + page - 1) / page * page
+    let end = min(range.upperBound, bytes.count) / page * page
+    guard start < end else { return }
+    _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
   }
 
   /// Holds a copy of `bytes` in memory as if it were a mapped file; for tests and for files

@@ -7,6 +7,8 @@ public struct WeightMatrix: @unchecked Sendable {
   public let rows: Int
   public let columns: Int
   public let rowByteCount: Int
+  let file: GGUFFile
+  let info: GGUFTensorInfo
 
   /// Types the matrix kernels multiply with.
   public static let kernelTypes: Set<GGMLType> = [.f32, .f16, .bf16, .q4_0, .q4_1, .q8_0]
@@ -24,12 +26,18 @@ public struct WeightMatrix: @unchecked Sendable {
     let data = file.data(of: info)
     guard let base = data.baseAddress else { throw .badTensor(name: name, reason: "no data") }
     self.name = name
+    self.file = file
+    self.info = info
     self.type = info.type
     self.base = base
     self.rows = rows
     self.columns = columns
     self.rowByteCount = info.rowByteCount
   }
+
+  /// Drops the tensor's file pages from resident memory (after it was packed elsewhere), so
+  /// loading never holds the whole file and the packed copy at once.
+  func releaseSource() { file.releaseResidentPages(of: info) }
 
   /// Bytes of `rowCount` rows.
   public func byteCount(rows rowCount: Int) -> Int { rowCount * rowByteCount }

@@ -14,50 +14,83 @@ import Testing
     return (0..<count).map { _ in Float.random(in: -scale...scale, using: &generator) }
   }
 
-  func quantizeActivations(_ x: [Float]) -> [tk_block_q8] {
-    var blocks = [tk_block_q8](repeating: tk_block_q8(), count: x.count / 32)
-    tk_quantize_q8(x, Int32(x.count), &blocks)
-    return blocks
+  /// Packed activation rows of `x` (rows of `n`).
+  func quantizeActivations(_ x: [Float], n: Int) -> [UInt8] {
+    let rows = x.count / n
+    var out = [UInt8](repeating: 0, count: rows * tk_q8_row_bytes(Int32(n)))
+    tk_quantize_rows_q8(x, Int32(rows), Int32(n), &out)
+    return out
+  }
+
+  /// Weights of `rows` rows of `n` in ggml's layout and packed.
+  func weights(_ type: GGMLType, rows: Int, n: Int, seed: UInt64) throws -> (
+    ggml: [UInt8], packed: [UInt8]
+  ) {
+    let ggml = try Quantization.quantize(random(rows * n, seed: seed, scale: 2), as: type)
+    let rowBytes = ggml.count / rows
+    var packed = [UInt8](
+      repeating: 0, count: rows * tk_packed_row_bytes(Int32(type.rawValue), Int32(n)))
+    tk_pack_rows(Int32(type.rawValue), ggml, rowBytes, 0, Int32(n), Int32(rows), &packed)
+    return (ggml, packed)
+  }
+
+  /// The activation row's quants and scales, read back from the packed layout.
+  func decode(_ row: [UInt8], n: Int) -> (qs: [Int8], d: [Float], s: [Float]) {
+    row.withUnsafeBytes { raw in
+      let qs = Array(raw.bindMemory(to: Int8.self)[0..<n])
+      let floats = UnsafeRawBufferPointer(rebasing: raw[n...]).bindMemory(to: Float.self)
+      return (qs, Array(floats[0..<(n / 32)]), Array(floats[(n / 32)..<(n / 16)]))
+    }
   }
 
   @Test func activationQuantizationRoundTripsWithinHalfAStep() {
     for size in Self.sizes {
       let x = random(size, seed: UInt64(size), scale: 3)
-      let blocks = quantizeActivations(x)
-      for (index, block) in blocks.enumerated() {
-        let values = withUnsafeBytes(of: block.qs) { Array($0.bindMemory(to: Int8.self)) }
-        let slice = x[(32 * index)..<(32 * index + 32)]
+      let (qs, d, s) = decode(quantizeActivations(x, n: size), n: size)
+      for block in 0..<(size / 32) {
+        let slice = x[(32 * block)..<(32 * block + 32)]
         let amax = slice.map(abs).max() ?? 0
-        // d is amax/127 rounded to f16 (relative error ≤ 2^-11): a step, plus that error.
-        for (q, value) in zip(values, slice) {
-          #expect(abs(Float(q) * block.d - value) <= block.d * 0.5 + amax * 1e-3)
+        // d is amax/127 rounded to f16 (relative error ≤ 2^-11): half a step, plus that error.
+        for (q, value) in zip(qs[(32 * block)..<(32 * block + 32)], slice) {
+          #expect(abs(Float(q) * d[block] - value) <= d[block] * 0.5 + amax * 1e-3)
         }
-        #expect(
-          abs(block.s - block.d * Float(values.reduce(0) { $0 + Int($1) })) <= abs(block.s) * 1e-3
-            + 1e-6)
+        let sum = qs[(32 * block)..<(32 * block + 32)].reduce(0) { $0 + Int($1) }
+        #expect(abs(s[block] - d[block] * Float(sum)) <= abs(s[block]) * 1e-3 + 1e-6)
+      }
+    }
+  }
+
+  @Test(arguments: quantTypes) func packingKeepsEveryValue(type: GGMLType) throws {
+    for size in Self.sizes {
+      let (ggml, packed) = try weights(type, rows: 3, n: size, seed: UInt64(size))
+      let rowBytes = ggml.count / 3
+      let packedRowBytes = packed.count / 3
+      for row in 0..<3 {
+        var fromGGML = [Float](repeating: 0, count: size)
+        var fromPacked = [Float](repeating: 0, count: size)
+        ggml.withUnsafeBytes {
+          tk_dequantize_row(
+            Int32(type.rawValue), $0.baseAddress! + row * rowBytes, Int32(size), &fromGGML)
+        }
+        packed.withUnsafeBufferPointer {
+          tk_dequantize_packed_row(
+            Int32(type.rawValue), $0.baseAddress! + row * packedRowBytes, Int32(size), &fromPacked)
+        }
+        #expect(fromGGML.map(\.bitPattern) == fromPacked.map(\.bitPattern), "\(type) \(size)")
       }
     }
   }
 
   @Test(arguments: quantTypes) func quantizedDotMatchesTheNaiveProduct(type: GGMLType) throws {
     for size in Self.sizes {
-      let weights = try Quantization.quantize(random(size, seed: 1 &+ UInt64(size)), as: type)
-      let x = random(size, seed: 2 &+ UInt64(size))
-      let blocks = quantizeActivations(x)
+      let (ggml, packed) = try weights(type, rows: 1, n: size, seed: 1 &+ UInt64(size))
+      let x = quantizeActivations(random(size, seed: 2 &+ UInt64(size)), n: size)
       // Naive: dequantize both sides, multiply in Double.
-      let w = try weights.withUnsafeBytes { try Quantization.dequantize(type, $0, count: size) }
+      let w = try ggml.withUnsafeBytes { try Quantization.dequantize(type, $0, count: size) }
+      let (qs, d, _) = decode(x, n: size)
       var expected = 0.0
-      for (index, block) in blocks.enumerated() {
-        let values = withUnsafeBytes(of: block.qs) { Array($0.bindMemory(to: Int8.self)) }
-        for j in 0..<32 {
-          expected += Double(w[32 * index + j]) * Double(values[j]) * Double(block.d)
-        }
-      }
-      let got = weights.withUnsafeBytes { row in
-        blocks.withUnsafeBufferPointer {
-          tk_dot_row(Int32(type.rawValue), row.baseAddress, $0.baseAddress, nil, Int32(size))
-        }
-      }
+      for j in 0..<size { expected += Double(w[j]) * Double(qs[j]) * Double(d[j / 32]) }
+      let got = tk_dot_row(Int32(type.rawValue), packed, Int32(size), x, nil)
       // Q4_1's minimum uses s = d·Σq rounded to f16; the rest is exact up to f32 sums.
       #expect(
         abs(Double(got) - expected) <= 2e-3 * Double(size).squareRoot() + abs(expected) * 2e-3,
@@ -68,45 +101,36 @@ import Testing
   @Test(arguments: quantTypes) func fastKernelsEqualPortableBitForBit(type: GGMLType) throws {
     for size in Self.sizes {
       for seed in 0..<8 as Range<UInt64> {
-        let weights = try Quantization.quantize(
-          random(size, seed: seed &* 31 &+ UInt64(size), scale: 2), as: type)
-        let blocks = quantizeActivations(random(size, seed: seed &* 17 &+ 5, scale: 4))
-        let (portable, fast) = weights.withUnsafeBytes { row in
-          blocks.withUnsafeBufferPointer { x in
-            (
-              tk_dot_row(Int32(type.rawValue), row.baseAddress, x.baseAddress, nil, Int32(size)),
-              tk_dot_row_fast(
-                Int32(type.rawValue), row.baseAddress, x.baseAddress, nil, Int32(size))
-            )
-          }
-        }
+        let (_, packed) = try weights(type, rows: 1, n: size, seed: seed &* 31 &+ UInt64(size))
+        let x = quantizeActivations(random(size, seed: seed &* 17 &+ 5, scale: 4), n: size)
+        let portable = tk_dot_row(Int32(type.rawValue), packed, Int32(size), x, nil)
+        let fast = tk_dot_row_fast(Int32(type.rawValue), packed, Int32(size), x, nil)
         #expect(portable.bitPattern == fast.bitPattern, "\(type) \(size) seed \(seed)")
       }
     }
   }
 
-  @Test(arguments: quantTypes) func productRowsDoNotDependOnBatchOrThreads(type: GGMLType) throws {
+  @Test(arguments: quantTypes) func productRowsDoNotDependOnBatchThreadsOrKernels(type: GGMLType)
+    throws
+  {
     let rows = 37
     let columns = 160
-    let weights = try Quantization.quantize(random(rows * columns, seed: 9), as: type)
+    let (_, packed) = try weights(type, rows: rows, n: columns, seed: 9)
     let batch = 11
-    let x = random(batch * columns, seed: 10)
-    let blocks = quantizeActivations(x)
-    func multiply(threads: Int, batch: Int) -> [Float] {
+    let x = quantizeActivations(random(batch * columns, seed: 10), n: columns)
+    func multiply(threads: Int, batch: Int, columns range: Range<Int> = 0..<160) -> [Float] {
       let pool = ComputePool(threadCount: threads)
       var out = [Float](repeating: 0, count: batch * rows)
-      weights.withUnsafeBytes { w in
-        blocks.withUnsafeBufferPointer { xq in
-          x.withUnsafeBufferPointer { xf in
-            out.withUnsafeMutableBufferPointer { o in
-              var desc = tk_matmul_desc(
-                type: Int32(type.rawValue),
-                weight: w.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                row_bytes: w.count / rows, col_begin: 0, col_count: Int32(columns), row_begin: 0,
-                row_count: Int32(rows), batch: Int32(batch), xq: xq.baseAddress, xf: xf.baseAddress,
-                x_stride: Int32(columns), out: o.baseAddress, out_stride: Int32(rows))
-              pool.withRaw { tk_matmul($0, &desc, 1) }
-            }
+      packed.withUnsafeBufferPointer { w in
+        x.withUnsafeBufferPointer { xq in
+          out.withUnsafeMutableBufferPointer { o in
+            var desc = tk_matmul_desc(
+              type: Int32(type.rawValue), weight: w.baseAddress, row_bytes: w.count / rows,
+              row_elements: Int32(columns), col_begin: Int32(range.lowerBound),
+              col_count: Int32(range.count), row_begin: 0, row_count: Int32(rows),
+              batch: Int32(batch), xq: xq.baseAddress, xf: nil, x_row_elements: Int32(columns),
+              x_col_begin: Int32(range.lowerBound), out: o.baseAddress, out_stride: Int32(rows))
+            pool.withRaw { tk_matmul($0, &desc, 1) }
           }
         }
       }
@@ -118,6 +142,14 @@ import Testing
     // Each row alone gives the same bits as inside the batch.
     let single = multiply(threads: 1, batch: 1)
     #expect(single.map(\.bitPattern) == Array(reference[0..<rows]).map(\.bitPattern))
+    // The portable kernels give the same bits, for whole rows and for column ranges (units).
+    let unit = multiply(threads: 2, batch: batch, columns: 64..<128)
+    tk_force_portable(1)
+    defer { tk_force_portable(0) }
+    #expect(multiply(threads: 2, batch: batch).map(\.bitPattern) == reference.map(\.bitPattern))
+    #expect(
+      multiply(threads: 2, batch: batch, columns: 64..<128).map(\.bitPattern)
+        == unit.map(\.bitPattern))
   }
 
   @Test func f16ConversionsMatchIEEE() {

@@ -1,0 +1,75 @@
+import CKernels
+
+/// The part of a weight matrix a shard uses, copied into its arena in the kernels' layout:
+/// quantized types repacked row by row (quants, then f32 scales, see tessera_kernels.h), float
+/// types as they are. Rows and columns keep their global numbering through `firstRow` and
+/// `firstColumn`, so the forward pass speaks in the model's coordinates.
+public struct PackedMatrix: @unchecked Sendable {
+  public let type: GGMLType
+  public let base: UnsafeRawPointer
+  public let rows: Range<Int>
+  public let columns: Range<Int>
+  public let rowByteCount: Int
+
+  /// Packs rows `rows` and columns `columns` (32-aligned) of `matrix` into `arena`.
+  init(
+    _ matrix: WeightMatrix, rows: Range<Int>, columns: Range<Int>, arena: WeightArena
+  ) throws(ModelError) {
+    guard rows.lowerBound >= 0, rows.upperBound <= matrix.rows, columns.lowerBound >= 0,
+      columns.upperBound <= matrix.columns, columns.lowerBound % 32 == 0, columns.count % 32 == 0
+    else {
+      throw .badTensor(name: matrix.name, reason: "slice \(rows) × \(columns) does not fit")
+    }
+    let type = Int32(matrix.type.rawValue)
+    let source = matrix.base + rows.lowerBound * matrix.rowByteCount
+    if tk_type_uses_q8(type) != 0 {
+      rowByteCount = tk_packed_row_bytes(type, Int32(columns.count))
+      let destination = try arena.allocate(rowByteCount * rows.count)
+      tk_pack_rows(
+        type, source, matrix.rowByteCount, Int32(columns.lowerBound), Int32(columns.count),
+        Int32(rows.count), destination.assumingMemoryBound(to: UInt8.self))
+      base = UnsafeRawPointer(destination)
+    } else {
+      let elementBytes = matrix.rowByteCount / matrix.columns
+      rowByteCount = columns.count * elementBytes
+      let destination = try arena.allocate(rowByteCount * rows.count)
+      for row in 0..<rows.count {
+        (destination + row * rowByteCount).copyMemory(
+          from: source + row * matrix.rowByteCount + columns.lowerBound * elementBytes,
+          byteCount: rowByteCount)
+      }
+      base = UnsafeRawPointer(destination)
+    }
+    self.type = matrix.type
+    self.rows = rows
+    self.columns = columns
+    matrix.releaseSource()
+  }
+
+  public var byteCount: Int { rowByteCount * rows.count }
+
+  /// Expands global row `row` into floats (all of the packed columns).
+  func dequantize(row: Int, into out: UnsafeMutablePointer<Float>) {
+    let pointer = (base + (row - rows.lowerBound) * rowByteCount).assumingMemoryBound(
+      to: UInt8.self)
+    let type = Int32(self.type.rawValue)
+    if tk_type_uses_q8(type) != 0 {
+      tk_dequantize_packed_row(type, pointer, Int32(columns.count), out)
+    } else {
+      tk_dequantize_row(type, pointer, Int32(columns.count), out)
+    }
+  }
+}
+
+/// A norm's f32 scale vector, copied into the arena.
+public struct PackedVector: @unchecked Sendable {
+  public let base: UnsafePointer<Float>
+  public let count: Int
+
+  init(_ vector: WeightVector, arena: WeightArena) throws(ModelError) {
+    let destination = try arena.allocate(vector.count * MemoryLayout<Float>.size)
+    destination.copyMemory(from: vector.base, byteCount: vector.count * MemoryLayout<Float>.size)
+    base = UnsafePointer(destination.assumingMemoryBound(to: Float.self))
+    count = vector.count
+  }
+}
