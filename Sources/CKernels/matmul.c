@@ -36,13 +36,13 @@ static void run_desc(const tk_matmul_desc *d, int row_start, int row_end) {
     const int tile_rows = count <= 2 ? 4 : 2;
     for (int r = row_start; r < row_end; r += tile_rows) {
       const int rows = row_end - r < tile_rows ? row_end - r : tile_rows;
-      // Fetch the rows two tiles ahead: decode streams every weight once per token, and the
+      // Fetch the next tile's rows: decode streams every weight once per token, and the
       // hardware prefetcher alone leaves the loads waiting on memory.
-      const int ahead = r + 2 * tile_rows;
+      const int ahead = r + tile_rows;
       if (ahead + tile_rows <= row_end) {
         const uint8_t *next = d->weight + (size_t)(d->row_begin + ahead) * d->row_bytes;
         for (size_t line = 0; line < (size_t)tile_rows * d->row_bytes; line += 64) {
-          __builtin_prefetch(next + line, 0, 0);
+          __builtin_prefetch(next + line, 0, 3);
         }
       }
       tk_w_view w[TK_TILE_ROWS];

@@ -147,6 +147,18 @@ void tk_swiglu(const float *gate, const float *up, float *out, int n);
 /// partials is [unit_count][n] with stride `unit_stride` between units.
 void tk_fold_partials(float *x, const float *partials, int unit_count, size_t unit_stride, int n);
 
+// MARK: - Row-parallel versions of the small ops
+//
+// The same operations split by rows across the pool (each row computed exactly as by the
+// single-threaded version), so prefill's element-wise work does not leave the other threads
+// idle — idle long enough, they go to sleep, and waking them costs more than the work.
+
+void tk_quantize_rows_q8_parallel(tk_pool *pool, const float *x, int rows, int n, uint8_t *out);
+void tk_rmsnorm_parallel(tk_pool *pool, const float *x, const float *weight, float *out, int rows,
+                         int n, float eps);
+void tk_swiglu_parallel(tk_pool *pool, const float *gate, const float *up, float *out, int rows,
+                        int n);
+
 // MARK: - Attention over a paged KV cache
 
 /// Keys and values of one layer: [block][block_size][kv_dim] in f16, separately for K and V.

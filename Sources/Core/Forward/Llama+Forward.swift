@@ -31,8 +31,9 @@ extension LlamaModel {
 
     for (local, layer) in layers.enumerated() {
       // Attention: xb = rmsnorm(x); q, k, v = xb·Wq, xb·Wk, xb·Wv   [n, qLocal], [n, kvLocal]
-      tk_rmsnorm(x, layer.attentionNorm.base, xb, Int32(n), Int32(d), config.rmsNormEpsilon)
-      input.quantize(rows: n)
+      tk_rmsnorm_parallel(
+        pool.raw, x, layer.attentionNorm.base, xb, Int32(n), Int32(d), config.rmsNormEpsilon)
+      input.quantize(rows: n, pool)
       products.run(pool) { add in
         add(product(layer.query, rows: queryRows, columns: 0..<d, input, n, state.q.pointer))
         add(product(layer.key, rows: kvRows, columns: 0..<d, input, n, state.k.pointer))
@@ -49,7 +50,7 @@ extension LlamaModel {
       attend(layer: local, rowCount: n, heads: localHeads, state: state, cache: cache, pool: pool)
 
       // Output projection, one partial per KV-head group, folded into x   [units, n, d]
-      attended.quantize(rows: n)
+      attended.quantize(rows: n, pool)
       products.run(pool) { add in
         for unit in shard.kvGroups {
           add(
@@ -61,16 +62,19 @@ extension LlamaModel {
       fold(unitCount: units.attentionUnitCount, rowCount: n, state: state)
 
       // FFN: xb = rmsnorm(x); h = silu(xb·Wgate) * (xb·Wup)   [n, ffLocal]
-      tk_rmsnorm(x, layer.ffnNorm.base, xb, Int32(n), Int32(d), config.rmsNormEpsilon)
-      input.quantize(rows: n)
+      tk_rmsnorm_parallel(
+        pool.raw, x, layer.ffnNorm.base, xb, Int32(n), Int32(d), config.rmsNormEpsilon)
+      input.quantize(rows: n, pool)
       products.run(pool) { add in
         add(product(layer.gate, rows: ffnRows, columns: 0..<d, input, n, state.gate.pointer))
         add(product(layer.up, rows: ffnRows, columns: 0..<d, input, n, state.up.pointer))
       }
-      tk_swiglu(state.gate.pointer, state.up.pointer, state.hb.pointer, Int32(n * ffnRows.count))
+      tk_swiglu_parallel(
+        pool.raw, state.gate.pointer, state.up.pointer, state.hb.pointer, Int32(n),
+        Int32(ffnRows.count))
 
       // Down projection, one partial per FFN unit, folded into x   [units, n, d]
-      hidden.quantize(rows: n)
+      hidden.quantize(rows: n, pool)
       products.run(pool) { add in
         for unit in shard.ffnUnits {
           add(
@@ -97,7 +101,7 @@ extension LlamaModel {
         config.rmsNormEpsilon)
     }
     let input = Activations(q8: state.xq.pointer, f32: state.xb.pointer, columns: 0..<d)
-    input.quantize(rows: rows.count)
+    input.quantize(rows: rows.count, pool)
     state.products.run(pool) { add in
       add(product(output, rows: vocabulary, columns: 0..<d, input, rows.count, out))
     }
@@ -140,9 +144,9 @@ struct Activations {
   var f32: UnsafeMutablePointer<Float>
   var columns: Range<Int>
 
-  /// Quantizes the first `rows` f32 rows into the q8 buffer.
-  func quantize(rows: Int) {
-    tk_quantize_rows_q8(f32, Int32(rows), Int32(columns.count), q8)
+  /// Quantizes the first `rows` f32 rows into the q8 buffer, rows split across the pool.
+  func quantize(rows: Int, _ pool: ComputePool) {
+    tk_quantize_rows_q8_parallel(pool.raw, f32, Int32(rows), Int32(columns.count), q8)
   }
 }
 
