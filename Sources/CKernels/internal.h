@@ -87,8 +87,8 @@ static inline int tk_nibble(const uint8_t *qs, int e) {
 /// Where the parts of a packed weight row are, from block `block` on.
 typedef struct {
   const uint8_t *qs;
-  const float *d;
-  const float *m;
+  const uint16_t *d;  // f16
+  const uint16_t *m;  // f16 (Q4_1)
 } tk_w_view;
 
 /// Where the parts of an activation row are, from block `block` on.
@@ -101,7 +101,7 @@ typedef struct {
 static inline tk_w_view tk_packed_view(int type, const uint8_t *row, int n, int block) {
   const int nb = n / 32;
   const int quant_bytes = type == TK_TYPE_Q8_0 ? 32 : 16;
-  const float *d = (const float *)(row + (size_t)nb * quant_bytes);
+  const uint16_t *d = (const uint16_t *)(row + (size_t)nb * quant_bytes);
   tk_w_view view = {row + (size_t)block * quant_bytes, d + block, d + nb + block};
   return view;
 }

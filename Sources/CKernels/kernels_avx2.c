@@ -60,14 +60,23 @@ enum { CHUNK = 16 };  // blocks whose scale products are made at once
     for (int start = 0; start < nb; start += CHUNK) {                                         \
       const int end = start + CHUNK < nb ? start + CHUNK : nb;                                \
       float scales[R][T][CHUNK] __attribute__((aligned(32)));                                 \
-      for (int r = 0; r < R; r++)                                                             \
-        for (int t = 0; t < T; t++) {                                                         \
-          int i = start;                                                                      \
-          for (; i + 8 <= end; i += 8)                                                        \
-            _mm256_store_ps(&scales[r][t][i - start],                                         \
-                            _mm256_mul_ps(_mm256_loadu_ps(w[r].d + i), _mm256_loadu_ps(x[t].d + i))); \
-          for (; i < end; i++) scales[r][t][i - start] = w[r].d[i] * x[t].d[i];               \
+      float mins[R][CHUNK] __attribute__((aligned(32)));                                      \
+      for (int r = 0; r < R; r++) {                                                           \
+        int i = start;                                                                        \
+        for (; i + 8 <= end; i += 8) {                                                        \
+          const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w[r].d + i)));  \
+          for (int t = 0; t < T; t++)                                                         \
+            _mm256_store_ps(&scales[r][t][i - start], _mm256_mul_ps(dw, _mm256_loadu_ps(x[t].d + i))); \
+          if (HAS_MIN)                                                                        \
+            _mm256_store_ps(&mins[r][i - start],                                              \
+                            _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w[r].m + i)))); \
         }                                                                                     \
+        for (; i < end; i++) {                                                                \
+          const float dw = _cvtsh_ss(w[r].d[i]);                                              \
+          for (int t = 0; t < T; t++) scales[r][t][i - start] = dw * x[t].d[i];               \
+          if (HAS_MIN) mins[r][i - start] = _cvtsh_ss(w[r].m[i]);                             \
+        }                                                                                     \
+      }                                                                                       \
       for (int i = start; i < end; i++) {                                                     \
         __m256i wq[R];                                                                        \
         for (int r = 0; r < R; r++) wq[r] = UNPACK(w[r].qs + (size_t)i * QB);                 \
@@ -76,7 +85,7 @@ enum { CHUNK = 16 };  // blocks whose scale products are made at once
           for (int r = 0; r < R; r++) {                                                       \
             const __m256 f = _mm256_cvtepi32_ps(LANES(wq[r], xv));                            \
             acc[r][t] = _mm256_fmadd_ps(_mm256_broadcast_ss(&scales[r][t][i - start]), f, acc[r][t]); \
-            if (HAS_MIN) minimums[r][t] = fmaf(w[r].m[i], x[t].s[i], minimums[r][t]);        \
+            if (HAS_MIN) minimums[r][t] = fmaf(mins[r][i - start], x[t].s[i], minimums[r][t]); \
           }                                                                                   \
         }                                                                                     \
       }                                                                                       \

@@ -44,9 +44,9 @@ int tk_type_uses_q8(int type) {
 size_t tk_packed_row_bytes(int type, int n) {
   const size_t nb = (size_t)n / 32;
   switch (type) {
-  case TK_TYPE_Q4_0: return nb * (16 + 4);
-  case TK_TYPE_Q4_1: return nb * (16 + 8);
-  case TK_TYPE_Q8_0: return nb * (32 + 4);
+  case TK_TYPE_Q4_0: return nb * (16 + 2);
+  case TK_TYPE_Q4_1: return nb * (16 + 4);
+  case TK_TYPE_Q8_0: return nb * (32 + 2);
   default: return 0;
   }
 }
@@ -64,8 +64,8 @@ void tk_pack_rows(int type, const void *src, size_t src_row_bytes, int col_begin
     for (int i = 0; i < nb; i++) {
       const uint8_t *block = row + (size_t)i * block_bytes;
       memcpy((uint8_t *)view.qs + (size_t)i * quant_bytes, block + header, (size_t)quant_bytes);
-      ((float *)view.d)[i] = tk_f16_to_f32(tk_load_u16(block));
-      if (type == TK_TYPE_Q4_1) ((float *)view.m)[i] = tk_f16_to_f32(tk_load_u16(block + 2));
+      ((uint16_t *)view.d)[i] = tk_load_u16(block);
+      if (type == TK_TYPE_Q4_1) ((uint16_t *)view.m)[i] = tk_load_u16(block + 2);
     }
   }
 }
@@ -80,7 +80,8 @@ void tk_dequantize_packed_row(int type, const uint8_t *row, int n, float *out) {
       case TK_TYPE_Q4_0: q = (float)(tk_nibble(w.qs + 16 * i, e) - 8); break;
       default: q = (float)tk_nibble(w.qs + 16 * i, e); break;
       }
-      out[32 * i + e] = type == TK_TYPE_Q4_1 ? q * w.d[i] + w.m[i] : q * w.d[i];
+      const float d = tk_f16_to_f32(w.d[i]);
+      out[32 * i + e] = type == TK_TYPE_Q4_1 ? q * d + tk_f16_to_f32(w.m[i]) : q * d;
     }
   }
 }
@@ -127,7 +128,7 @@ float tk_dot_packed_portable(int type, tk_w_view w, tk_q8_view x, int nb) {
   float acc[8] = {0};
   float minimums = 0.0f;
   for (int i = 0; i < nb; i++) {
-    const float scale = w.d[i] * x.d[i];
+    const float scale = tk_f16_to_f32(w.d[i]) * x.d[i];
     for (int g = 0; g < 8; g++) {
       int sumi = 0;
       for (int e = 4 * g; e < 4 * g + 4; e++) {
@@ -141,7 +142,7 @@ float tk_dot_packed_portable(int type, tk_w_view w, tk_q8_view x, int nb) {
       }
       acc[g] = fmaf(scale, (float)sumi, acc[g]);
     }
-    if (type == TK_TYPE_Q4_1) minimums = fmaf(w.m[i], x.s[i], minimums);
+    if (type == TK_TYPE_Q4_1) minimums = fmaf(tk_f16_to_f32(w.m[i]), x.s[i], minimums);
   }
   return tk_lane_sum8(acc) + minimums;
 }

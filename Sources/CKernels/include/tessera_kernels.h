@@ -40,9 +40,9 @@ enum {
 
 // MARK: - Packed layouts
 //
-// Quantized weights are repacked at load, row by row, so SIMD loads what it needs without
-// per-block conversions: a row of n elements (nb = n/32 blocks) of Q4_0/Q4_1/Q8_0 becomes
-//   qs[nb × QB] | d[nb] f32 | m[nb] f32 (Q4_1 only)
+// Quantized weights are repacked at load, row by row, so SIMD loads eight blocks' scales at
+// once: a row of n elements (nb = n/32 blocks) of Q4_0/Q4_1/Q8_0 becomes
+//   qs[nb × QB] | d[nb] f16 | m[nb] f16 (Q4_1 only)   — the same bytes as ggml's, reordered
 // with QB = 16 (nibbles, ggml's order: low nibbles are elements 0..15) or 32 (int8).
 // Activations are quantized into the same kind of row: qs[n] int8 | d[nb] f32 | s[nb] f32,
 // x[j] ≈ qs[j]·d[block], s = d·Σqs (for Q4_1's minimum), d and s rounded to f16 as ggml
