@@ -37,7 +37,9 @@ struct BenchCommand: ParsableCommand {
 
     func timePrompt() throws -> Double {
       let start = Clock.now()
-      _ = try engine.step([.init(sequence: 0, tokens: prompt, logitRows: [prompt.count - 1])])
+      _ = try engine.stepKeepingLogits([
+        .init(sequence: 0, tokens: prompt, logitRows: [prompt.count - 1])
+      ])
       let elapsed = Clock.now() - start
       engine.release(sequence: 0)
       return elapsed
@@ -45,7 +47,7 @@ struct BenchCommand: ParsableCommand {
     func timeGeneration() throws -> Double {
       let start = Clock.now()
       for token in steps {
-        _ = try engine.step([.init(sequence: 0, tokens: [token], logitRows: [0])])
+        _ = try engine.stepKeepingLogits([.init(sequence: 0, tokens: [token], logitRows: [0])])
       }
       let elapsed = Clock.now() - start
       engine.release(sequence: 0)

@@ -46,18 +46,17 @@ public final class Generator {
       throw .contextFull(sequenceLength: prompt.count, limit: context)
     }
     let start = Clock.now()
-    var logits = try engine.feed(sequence: sequence, tokens: prompt, logitsAt: [prompt.count - 1])
+    // The engine's reused logits buffer: valid until the next step, never copied.
+    var logits = try engine.prefill(sequence: sequence, tokens: prompt)
     let promptDone = Clock.now()
     var sampler = Sampler(parameters: sampling)
     var history = prompt
     var generated: [TokenID] = []
     var reason = FinishReason.length
     while generated.count < maxTokens {
-      let token = logits.withUnsafeBufferPointer { row in
-        sampler.sample(
-          logits: row, history: history, choiceIndex: choiceIndex, position: history.count)
-      }
-      logits.withUnsafeBufferPointer { onStep(token, $0) }
+      let token = sampler.sample(
+        logits: logits, history: history, choiceIndex: choiceIndex, position: history.count)
+      onStep(token, logits)
       if vocabulary.endOfGenerationIDs.contains(token) {
         reason = .stop
         break
@@ -65,7 +64,7 @@ public final class Generator {
       generated.append(token)
       history.append(token)
       guard generated.count < maxTokens, history.count < context else { break }
-      logits = try engine.step([
+      logits = try engine.stepKeepingLogits([
         InferenceEngine.Entry(sequence: sequence, tokens: [token], logitRows: [0])
       ])
     }

@@ -10,6 +10,7 @@ public final class InferenceEngine {
   /// Most tokens one step may carry; longer prompts are fed in chunks of this size.
   public let maxBatch: Int
   let state: RunState
+  private var logits = ScratchBuffer<Float>(count: 0, zero: 0)
 
   /// One sequence's part of a step.
   public struct Entry: Sendable {
@@ -46,6 +47,14 @@ public final class InferenceEngine {
   /// Runs one step. Returns the logits of every requested row, entry by entry and row by row
   /// in the order asked, as one flat `[rows, vocabularySize]` array.
   public func step(_ entries: [Entry]) throws(ModelError) -> [Float] {
+    Array(try stepKeepingLogits(entries))
+  }
+
+  /// Like `step`, but the logits stay in a buffer the engine reuses, valid until the next
+  /// step: a decode step then allocates nothing for its vocabulary-sized row of logits.
+  public func stepKeepingLogits(_ entries: [Entry]) throws(ModelError)
+    -> UnsafeBufferPointer<Float>
+  {
     let rowCount = entries.reduce(0) { $0 + $1.tokens.count }
     guard rowCount <= maxBatch else {
       throw .invalidConfig("step of \(rowCount) tokens exceeds the batch limit \(maxBatch)")
@@ -90,12 +99,10 @@ public final class InferenceEngine {
       first += entry.tokens.count
     }
     model.forwardLayers(rowCount: rowCount, state: state, cache: cache, pool: pool)
-    var logits = [Float](repeating: 0, count: logitRows.count * vocabularySize)
-    logits.withUnsafeMutableBufferPointer { out in
-      guard let base = out.baseAddress else { return }
-      model.logits(rows: logitRows, state: state, pool: pool, into: base)
-    }
-    return logits
+    let count = logitRows.count * vocabularySize
+    if logits.count < count { logits = ScratchBuffer(count: count, zero: 0) }
+    model.logits(rows: logitRows, state: state, pool: pool, into: logits.pointer)
+    return UnsafeBufferPointer(start: logits.pointer, count: count)
   }
 
   /// Feeds a sequence's tokens in chunks of `maxBatch`; returns the logits of the given
@@ -114,6 +121,22 @@ public final class InferenceEngine {
       start = end
     }
     return logits
+  }
+
+  /// Feeds a prompt in chunks and returns the logits after its last token, in the engine's
+  /// reused buffer (valid until the next step).
+  public func prefill(sequence: Int, tokens: [TokenID]) throws(ModelError)
+    -> UnsafeBufferPointer<Float>
+  {
+    guard !tokens.isEmpty else { throw .invalidConfig("nothing to prefill") }
+    let lastChunk = (tokens.count - 1) / maxBatch * maxBatch
+    if lastChunk > 0 {
+      _ = try feed(sequence: sequence, tokens: Array(tokens[..<lastChunk]), logitsAt: [])
+    }
+    let tail = Array(tokens[lastChunk...])
+    return try stepKeepingLogits([
+      Entry(sequence: sequence, tokens: tail, logitRows: [tail.count - 1])
+    ])
   }
 
   /// Frees a sequence's KV blocks.
