@@ -35,7 +35,7 @@ let package = Package(
     .executableTarget(
       name: "tessera",
       dependencies: [
-        "Core", "Worker", "Router",
+        "Core", "Worker", "Router", "CKernels",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strictSwift

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CKernels
 import Core
 import Foundation
 
@@ -12,9 +13,16 @@ struct BenchCommand: ParsableCommand {
   @Option(help: "Prompt tokens, processed as one batch from an empty cache.") var promptTokens = 512
   @Option(help: "Generated tokens, single-token steps from an empty cache.") var genTokens = 128
   @Option(help: "Timed repetitions after one warm-up; the median is reported.") var repetitions = 3
+  @Option(
+    help: """
+      Memory bandwidth in GB/s that decode's ceiling is computed from (decode streams every \
+      weight once per token). Default: 43, one core of the project's reference machine.
+      """)
+  var memoryBandwidth: Double = 43
   @Flag(help: "Print one JSON object.") var json = false
 
   func validate() throws {
+    guard memoryBandwidth > 0 else { throw ValidationError("--memory-bandwidth must be > 0") }
     guard promptTokens >= 1, genTokens >= 1, (1...100).contains(repetitions) else {
       throw ValidationError("--prompt-tokens and --gen-tokens must be ≥ 1, --repetitions 1...100")
     }
@@ -63,10 +71,12 @@ struct BenchCommand: ParsableCommand {
     }
     let promptRate = Double(promptTokens) / median(promptTimes)
     let genRate = Double(genTokens) / median(genTimes)
+    let ceiling = memoryBandwidth * 1e9 / Double(loaded.weightByteCount)
     let result = BenchOutput(
       promptTokPerS: promptRate, genTokPerS: genRate, threads: engine.pool.threadCount,
       promptTokens: promptTokens, genTokens: genTokens, repetitions: repetitions,
-      weightBytes: loaded.weightByteCount)
+      weightBytes: loaded.weightByteCount, decodeCeilingTokPerS: ceiling,
+      bandwidthFraction: genRate / ceiling, kernels: String(cString: tk_kernel_name()))
     if json {
       try printJSON(result)
     } else {
@@ -74,6 +84,11 @@ struct BenchCommand: ParsableCommand {
       print("|---|---|---|")
       print(String(format: "| pp%d | %d | %.1f |", promptTokens, result.threads, promptRate))
       print(String(format: "| tg%d | %d | %.1f |", genTokens, result.threads, genRate))
+      print(
+        String(
+          format: "decode: %.0f%% of the %.0f tok/s bandwidth ceiling (%.1f MB of weights at %.0f GB/s); kernels: %@",
+          100 * result.bandwidthFraction, ceiling, Double(loaded.weightByteCount) / 1e6,
+          memoryBandwidth, result.kernels))
     }
   }
 
@@ -91,6 +106,9 @@ struct BenchOutput: Encodable {
   let genTokens: Int
   let repetitions: Int
   let weightBytes: Int
+  let decodeCeilingTokPerS: Double
+  let bandwidthFraction: Double
+  let kernels: String
 
   enum CodingKeys: String, CodingKey {
     case promptTokPerS = "prompt_tok_per_s"
@@ -100,5 +118,8 @@ struct BenchOutput: Encodable {
     case genTokens = "gen_tokens"
     case repetitions
     case weightBytes = "weight_bytes"
+    case decodeCeilingTokPerS = "decode_ceiling_tok_per_s"
+    case bandwidthFraction = "bandwidth_fraction"
+    case kernels
   }
 }
