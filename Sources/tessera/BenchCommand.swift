@@ -86,7 +86,8 @@ struct BenchCommand: ParsableCommand {
       print(String(format: "| tg%d | %d | %.1f |", genTokens, result.threads, genRate))
       print(
         String(
-          format: "decode: %.0f%% of the %.0f tok/s bandwidth ceiling (%.1f MB of weights at %.0f GB/s); kernels: %@",
+          format: "decode: %.0f%% of the %.0f tok/s bandwidth ceiling "
+            + "(%.1f MB of weights at %.0f GB/s); kernels: %@",
           100 * result.bandwidthFraction, ceiling, Double(loaded.weightByteCount) / 1e6,
           memoryBandwidth, result.kernels))
     }
