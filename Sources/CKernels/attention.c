@@ -43,6 +43,16 @@ static inline size_t slot_of(const head_view *h, int j) {
   return ((size_t)h->table[j / h->block_size] * h->block_size + j % h->block_size) * h->kv_dim;
 }
 
+/// scores[j] = exp(scores[j] - max), summed in key order; returns 1 / the sum.
+static inline float exponentiate(float *scores, int count, float max) {
+  float sum = 0.0f;
+  for (int j = 0; j < count; j++) {
+    scores[j] = expf(scores[j] - max);
+    sum = sum + scores[j];
+  }
+  return 1.0f / sum;
+}
+
 static void attend_portable(const head_view *h, const float *q_in, float *out, float *scores) {
   float q[512];
   for (int i = 0; i < h->dim; i++) q[i] = tk_round_f16(q_in[i]);
@@ -64,12 +74,7 @@ static void attend_portable(const head_view *h, const float *q_in, float *out, f
     scores[j] = s;
     max = s > max ? s : max;
   }
-  float sum = 0.0f;
-  for (int j = 0; j < h->key_count; j++) {
-    scores[j] = expf(scores[j] - max);
-    sum = sum + scores[j];
-  }
-  const float inv = 1.0f / sum;
+  const float inv = exponentiate(scores, h->key_count, max);
   for (int i = 0; i < h->dim; i++) out[i] = 0.0f;
   for (int j = 0; j < h->key_count; j++) {
     const uint16_t *v = h->values + slot_of(h, j);
@@ -110,12 +115,7 @@ TK_AVX2 static void attend_avx2(const head_view *h, const float *q_in, float *ou
     scores[j] = s;
     max = s > max ? s : max;
   }
-  float sum = 0.0f;
-  for (int j = 0; j < h->key_count; j++) {
-    scores[j] = expf(scores[j] - max);
-    sum = sum + scores[j];
-  }
-  const float inv = 1.0f / sum;
+  const float inv = exponentiate(scores, h->key_count, max);
   __m256 acc[64];
   for (int i = 0; i < vectors; i++) acc[i] = _mm256_setzero_ps();
   for (int j = 0; j < h->key_count; j++) {
