@@ -25,6 +25,8 @@ format:
 
 test: setup lint
 	$(SWIFT) test
+	# Allocation counts only mean something in an optimized build.
+	$(SWIFT) test -c release -Xswiftc -enable-testing --filter AllocationTests
 
 clean:
 	rm -rf .build

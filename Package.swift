@@ -44,9 +44,11 @@ let package = Package(
     .target(
       name: "TestSupport", dependencies: ["Core"], path: "Tests/TestSupport",
       swiftSettings: strictSwift),
+    // Counts the test thread's heap allocations (interposes malloc in the test process).
+    .target(name: "MallocCounter", path: "Tests/MallocCounter"),
     .testTarget(
       name: "CoreTests",
-      dependencies: ["Core", "CKernels", "TestSupport"],
+      dependencies: ["Core", "CKernels", "TestSupport", "MallocCounter"],
       swiftSettings: strictSwift
     ),
     // Tests that run the tessera executable (and later, clusters of real processes).

@@ -55,7 +55,7 @@ struct BenchCommand: ParsableCommand {
     func timeGeneration() throws -> Double {
       let start = Clock.now()
       for token in steps {
-        _ = try engine.stepKeepingLogits([.init(sequence: 0, tokens: [token], logitRows: [0])])
+        _ = try engine.decode(sequence: 0, token: token)
       }
       let elapsed = Clock.now() - start
       engine.release(sequence: 0)

@@ -51,7 +51,9 @@ public final class Generator {
     let promptDone = Clock.now()
     var sampler = Sampler(parameters: sampling)
     var history = prompt
+    history.reserveCapacity(prompt.count + maxTokens)
     var generated: [TokenID] = []
+    generated.reserveCapacity(maxTokens)
     var reason = FinishReason.length
     while generated.count < maxTokens {
       let token = sampler.sample(
@@ -64,9 +66,7 @@ public final class Generator {
       generated.append(token)
       history.append(token)
       guard generated.count < maxTokens, history.count < context else { break }
-      logits = try engine.stepKeepingLogits([
-        InferenceEngine.Entry(sequence: sequence, tokens: [token], logitRows: [0])
-      ])
+      logits = try engine.decode(sequence: sequence, token: token)
     }
     let end = Clock.now()
     return GenerationResult(

@@ -11,6 +11,8 @@ public final class InferenceEngine {
   public let maxBatch: Int
   let state: RunState
   private var logits = ScratchBuffer<Float>(count: 0, zero: 0)
+  private var decodeToken: [TokenID] = [0]
+  private let firstRow = [0]
 
   /// One sequence's part of a step.
   public struct Entry: Sendable {
@@ -121,6 +123,33 @@ public final class InferenceEngine {
       start = end
     }
     return logits
+  }
+
+  /// One decode step of one sequence: appends `token` and returns the logits predicting the
+  /// next one, in the engine's reused buffer (valid until the next step). In the steady state
+  /// it allocates nothing on the heap (a new KV block every `blockSize` tokens aside); the
+  /// general `step` builds arrays per call.
+  public func decode(sequence: Int, token: TokenID) throws(ModelError)
+    -> UnsafeBufferPointer<Float>
+  {
+    guard token >= 0, Int(token) < model.config.vocabularySize else { throw .invalidToken(token) }
+    let position = cache.length(of: sequence)
+    guard position < model.config.contextLength else {
+      throw .contextFull(sequenceLength: position + 1, limit: model.config.contextLength)
+    }
+    let slot = try cache.appendOne(to: sequence)
+    state.positions.pointer[0] = Int32(position)
+    state.slots.pointer[0] = slot
+    state.tableOffsets.pointer[0] = 0
+    state.blockTables.removeAll(keepingCapacity: true)
+    cache.withBlockTable(of: sequence) { state.blockTables.append(contentsOf: $0) }
+    decodeToken[0] = token
+    try model.embed(decodeToken[...], state: state, at: 0)
+    model.forwardLayers(rowCount: 1, state: state, cache: cache, pool: pool)
+    let count = vocabularySize
+    if logits.count < count { logits = ScratchBuffer(count: count, zero: 0) }
+    model.logits(rows: firstRow, state: state, pool: pool, into: logits.pointer)
+    return UnsafeBufferPointer(start: logits.pointer, count: count)
   }
 
   /// Feeds a prompt in chunks and returns the logits after its last token, in the engine's

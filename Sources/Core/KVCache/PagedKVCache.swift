@@ -70,6 +70,27 @@ public final class PagedKVCache: @unchecked Sendable {
     return slots
   }
 
+  /// Reserves room for one more token and returns its slot; allocates a block (and nothing
+  /// else) only when the sequence's last block is full. Used by the decode path.
+  public func appendOne(to sequence: Int) throws(ModelError) -> Int32 {
+    let position = length(of: sequence)
+    if position % blockSize == 0 {
+      guard let block = allocator.allocate() else { throw .outOfKVBlocks }
+      tables[sequence, default: []].append(block)
+    }
+    lengths[sequence] = position + 1
+    guard let block = tables[sequence]?[position / blockSize] else { throw .outOfKVBlocks }
+    return block * Int32(blockSize) + Int32(position % blockSize)
+  }
+
+  /// Calls `body` with the sequence's block table, without copying it.
+  func withBlockTable<R>(of sequence: Int, _ body: (UnsafeBufferPointer<Int32>) -> R) -> R {
+    guard let table = tables[sequence] else {
+      return body(UnsafeBufferPointer(start: nil, count: 0))
+    }
+    return table.withUnsafeBufferPointer(body)
+  }
+
   /// Forgets the last tokens of a sequence (keeps its first `length`), freeing whole blocks.
   public func truncate(_ sequence: Int, to length: Int) {
     guard var table = tables[sequence], length < self.length(of: sequence) else { return }
