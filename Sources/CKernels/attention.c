@@ -94,38 +94,74 @@ TK_AVX2 static inline __m256 load_f16x8(const uint16_t *p) {
   return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
 }
 
-TK_AVX2 static void attend_avx2(const head_view *h, const float *q_in, float *out, float *scores) {
-  __m256 q[64];  // dim ≤ 512
+#endif
+
+#if defined(__x86_64__)
+/// Up to four consecutive query rows of one sequence and head: each key and value is loaded
+/// once for all of them, and every (query, key) pair computes exactly what attend_portable does.
+TK_AVX2 static void attend_tile_avx2(const head_view *h, const int *key_counts, int n,
+                                     const float *const *q_in, float *const *outs,
+                                     float *scores, int max_keys) {
+  enum { TILE = 4 };
+  __m256 q[TILE][64];
+  __m256 acc[TILE][64];
+  float max[TILE], inv[TILE];  // inv: 1 / Σ exp, per query
   const int vectors = h->dim / 8;
-  for (int i = 0; i < vectors; i++) {
-    q[i] = _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(q_in + 8 * i), _MM_FROUND_TO_NEAREST_INT));
+  int last = 0;
+  for (int i = 0; i < n; i++) {
+    for (int v = 0; v < vectors; v++) {
+      q[i][v] = _mm256_cvtph_ps(
+          _mm256_cvtps_ph(_mm256_loadu_ps(q_in[i] + 8 * v), _MM_FROUND_TO_NEAREST_INT));
+    }
+    max[i] = -INFINITY;
+    last = key_counts[i] > last ? key_counts[i] : last;
   }
-  float max = -INFINITY;
-  for (int j = 0; j < h->key_count; j++) {
+  for (int j = 0; j < last; j++) {
     const uint16_t *k = h->keys + slot_of(h, j);
-    float dot = 0.0f;
-    for (int b = 0; b < vectors; b += 4) {
-      __m256 lane = _mm256_mul_ps(q[b], load_f16x8(k + 8 * b));
-      lane = _mm256_add_ps(lane, _mm256_mul_ps(q[b + 1], load_f16x8(k + 8 * b + 8)));
-      lane = _mm256_add_ps(lane, _mm256_mul_ps(q[b + 2], load_f16x8(k + 8 * b + 16)));
-      lane = _mm256_add_ps(lane, _mm256_mul_ps(q[b + 3], load_f16x8(k + 8 * b + 24)));
-      dot = dot + tree8_avx2(lane);
-    }
-    const float s = dot * h->scale;
-    scores[j] = s;
-    max = s > max ? s : max;
-  }
-  const float inv = exponentiate(scores, h->key_count, max);
-  __m256 acc[64];
-  for (int i = 0; i < vectors; i++) acc[i] = _mm256_setzero_ps();
-  for (int j = 0; j < h->key_count; j++) {
-    const uint16_t *v = h->values + slot_of(h, j);
-    const __m256 p = _mm256_set1_ps(tk_round_f16(scores[j] * inv));
-    for (int i = 0; i < vectors; i++) {
-      acc[i] = _mm256_add_ps(acc[i], _mm256_mul_ps(p, load_f16x8(v + 8 * i)));
+    __m256 kv[64];
+    for (int v = 0; v < vectors; v++) kv[v] = load_f16x8(k + 8 * v);
+    for (int i = 0; i < n; i++) {
+      if (j >= key_counts[i]) continue;
+      float dot = 0.0f;
+      for (int b = 0; b < vectors; b += 4) {
+        __m256 lane = _mm256_mul_ps(q[i][b], kv[b]);
+        lane = _mm256_add_ps(lane, _mm256_mul_ps(q[i][b + 1], kv[b + 1]));
+        lane = _mm256_add_ps(lane, _mm256_mul_ps(q[i][b + 2], kv[b + 2]));
+        lane = _mm256_add_ps(lane, _mm256_mul_ps(q[i][b + 3], kv[b + 3]));
+        dot = dot + tree8_avx2(lane);
+      }
+      const float s = dot * h->scale;
+      scores[(size_t)i * max_keys + j] = s;
+      max[i] = s > max[i] ? s : max[i];
     }
   }
-  for (int i = 0; i < vectors; i++) _mm256_storeu_ps(out + 8 * i, acc[i]);
+  for (int i = 0; i < n; i++) {
+    float *row = scores + (size_t)i * max_keys;
+    inv[i] = exponentiate(row, key_counts[i], max[i]);
+    // The probabilities, normalized and rounded to f16, eight at a time (the same rounding as
+    // tk_round_f16, to nearest even).
+    const __m256 scale = _mm256_set1_ps(inv[i]);
+    int j = 0;
+    for (; j + 8 <= key_counts[i]; j += 8) {
+      const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(row + j), scale);
+      _mm256_storeu_ps(row + j, _mm256_cvtph_ps(_mm256_cvtps_ph(p, _MM_FROUND_TO_NEAREST_INT)));
+    }
+    for (; j < key_counts[i]; j++) row[j] = tk_round_f16(row[j] * inv[i]);
+    for (int v = 0; v < vectors; v++) acc[i][v] = _mm256_setzero_ps();
+  }
+  for (int j = 0; j < last; j++) {
+    const uint16_t *values = h->values + slot_of(h, j);
+    __m256 vv[64];
+    for (int v = 0; v < vectors; v++) vv[v] = load_f16x8(values + 8 * v);
+    for (int i = 0; i < n; i++) {
+      if (j >= key_counts[i]) continue;
+      const __m256 p = _mm256_set1_ps(scores[(size_t)i * max_keys + j]);
+      for (int v = 0; v < vectors; v++) acc[i][v] = _mm256_add_ps(acc[i][v], _mm256_mul_ps(p, vv[v]));
+    }
+  }
+  for (int i = 0; i < n; i++) {
+    for (int v = 0; v < vectors; v++) _mm256_storeu_ps(outs[i] + 8 * v, acc[i][v]);
+  }
 }
 #endif
 
@@ -133,43 +169,65 @@ typedef struct {
   const tk_attention_desc *d;
 } attention_job;
 
+enum { QUERY_TILE = 4 };
+
+// Work items are (four consecutive rows, head); inside an item, rows of one sequence run as a
+// tile (AVX2) or one by one (portable). Threads split the items.
 static void attention_task(void *raw, int thread, int threads) {
   const tk_attention_desc *d = ((attention_job *)raw)->d;
-  const int items = d->rows * d->head_count;
+  const int chunks = (d->rows + QUERY_TILE - 1) / QUERY_TILE;
+  const int items = chunks * d->head_count;
   const int per = (items + threads - 1) / threads;
   const int start = thread * per;
   const int end = start + per < items ? start + per : items;
   const int group = d->head_count / d->kv_head_count;
   const int dim = d->head_dim;
   const int q_stride = d->head_count * dim;
-  float *scores = d->scratch + (size_t)thread * d->max_keys;
+  float *scores = d->scratch + (size_t)thread * QUERY_TILE * d->max_keys;
 #if defined(__x86_64__)
   const int avx2 = tk_has_avx2();
 #endif
 
   for (int item = start; item < end; item++) {
-    const int t = item / d->head_count;
+    const int chunk = item / d->head_count;
     const int head = item % d->head_count;
     const int kvh = head / group;
-    const head_view view = {
-        .keys = d->layer.keys + (size_t)kvh * dim,
-        .values = d->layer.values + (size_t)kvh * dim,
-        .table = d->block_tables + d->table_offsets[t],
-        .block_size = d->layer.block_size,
-        .kv_dim = d->layer.kv_dim,
-        .key_count = d->positions[t] + 1,
-        .dim = dim,
-        .scale = 1.0f / sqrtf((float)dim),
-    };
-    const float *q = d->q + (size_t)t * q_stride + (size_t)head * dim;
-    float *out = d->out + (size_t)t * q_stride + (size_t)head * dim;
+    const int chunk_end = (chunk + 1) * QUERY_TILE < d->rows ? (chunk + 1) * QUERY_TILE : d->rows;
+    for (int t = chunk * QUERY_TILE; t < chunk_end;) {
+      // The run of rows from t that belong to the same sequence (same block table).
+      int n = 1;
+      while (t + n < chunk_end && d->table_offsets[t + n] == d->table_offsets[t]) n++;
+      head_view view = {
+          .keys = d->layer.keys + (size_t)kvh * dim,
+          .values = d->layer.values + (size_t)kvh * dim,
+          .table = d->block_tables + d->table_offsets[t],
+          .block_size = d->layer.block_size,
+          .kv_dim = d->layer.kv_dim,
+          .key_count = 0,
+          .dim = dim,
+          .scale = 1.0f / sqrtf((float)dim),
+      };
+      const float *q[QUERY_TILE];
+      float *out[QUERY_TILE];
+      int key_counts[QUERY_TILE];
+      for (int i = 0; i < n; i++) {
+        q[i] = d->q + (size_t)(t + i) * q_stride + (size_t)head * dim;
+        out[i] = d->out + (size_t)(t + i) * q_stride + (size_t)head * dim;
+        key_counts[i] = d->positions[t + i] + 1;
+      }
 #if defined(__x86_64__)
-    if (avx2) {
-      attend_avx2(&view, q, out, scores);
-      continue;
-    }
+      if (avx2) {
+        attend_tile_avx2(&view, key_counts, n, q, out, scores, d->max_keys);
+        t += n;
+        continue;
+      }
 #endif
-    attend_portable(&view, q, out, scores);
+      for (int i = 0; i < n; i++) {
+        view.key_count = key_counts[i];
+        attend_portable(&view, q[i], out[i], scores);
+      }
+      t += n;
+    }
   }
 }
 

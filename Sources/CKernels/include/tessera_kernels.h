@@ -177,7 +177,7 @@ void tk_kv_store(uint16_t *keys, uint16_t *values, int kv_dim, const float *k, c
 /// Causal attention for `rows` query tokens. Token t attends to keys 0...positions[t] of its
 /// sequence, found through block_tables + table_offsets[t] (a list of physical blocks).
 /// q is [rows][head_count * head_dim]; out likewise. scratch holds per-thread score buffers of
-/// at least max_keys floats each (thread_count of them).
+/// 4 × max_keys floats each (thread_count of them): up to four query rows run at once.
 typedef struct {
   tk_kv_layer layer;
   const float *q;

@@ -18,7 +18,7 @@ public final class RunState {
   let up: ScratchBuffer<Float>  // [capacity, ffLocal]
   let hb: ScratchBuffer<Float>  // [capacity, ffLocal] silu(gate) * up
   let hq: ScratchBuffer<UInt8>  // [capacity] quantized rows of hb
-  let scores: ScratchBuffer<Float>  // [threads, maxKeys] attention scores per thread
+  let scores: ScratchBuffer<Float>  // [threads, 4, maxKeys] attention scores per thread
   let maxKeys: Int
   // Per-step token bookkeeping, reused across steps.
   let positions: ScratchBuffer<Int32>  // [capacity]
@@ -52,7 +52,8 @@ public final class RunState {
     up = ScratchBuffer(count: capacity * ffLocal, zero: 0)
     hb = ScratchBuffer(count: capacity * ffLocal, zero: 0)
     hq = ScratchBuffer(count: q8Bytes(ffLocal), zero: 0)
-    scores = ScratchBuffer(count: threadCount * maxKeys, zero: 0)
+    // Attention runs up to four query rows at once per thread.
+    scores = ScratchBuffer(count: threadCount * 4 * maxKeys, zero: 0)
     positions = ScratchBuffer(count: capacity, zero: 0)
     slots = ScratchBuffer(count: capacity, zero: 0)
     tableOffsets = ScratchBuffer(count: capacity, zero: 0)
