@@ -18,10 +18,10 @@ run: release
 	scripts/demo $(RELEASE_BIN) $(MODEL)
 
 lint:
-	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests Benchmarks
 
 format:
-	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
+	$(SWIFT) format --in-place --recursive Package.swift Sources Tests Benchmarks
 
 test: setup lint
 	# Allocation counts only mean something in an optimized build; then the whole suite.

@@ -44,6 +44,13 @@ let package = Package(
     .target(
       name: "TestSupport", dependencies: ["Core"], path: "Tests/TestSupport",
       swiftSettings: strictSwift),
+    // Times the kernels on the kernel tests' cases: swift run -c release kernel-bench
+    .executableTarget(
+      name: "kernel-bench",
+      dependencies: ["Core", "CKernels", "TestSupport"],
+      path: "Benchmarks/KernelBench",
+      swiftSettings: strictSwift
+    ),
     // Counts the test thread's heap allocations (interposes malloc in the test process).
     .target(name: "MallocCounter", path: "Tests/MallocCounter"),
     .testTarget(

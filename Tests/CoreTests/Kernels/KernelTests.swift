@@ -6,12 +6,11 @@ import Testing
 /// Every kernel against the naive reference, and every implementation of a kernel against
 /// the portable one bit for bit (the arithmetic contract in tessera_kernels.h).
 @Suite(.serialized) struct KernelTests {
-  static let quantTypes: [GGMLType] = [.q4_0, .q4_1, .q8_0]
-  static let sizes = [32, 64, 96, 160, 576, 1536]
+  static let quantTypes = KernelCases.quantTypes
+  static let sizes = KernelCases.rowLengths
 
   func random(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
-    var generator = SplitMix64(seed: seed)
-    return (0..<count).map { _ in Float.random(in: -scale...scale, using: &generator) }
+    KernelCases.random(count, seed: seed, scale: scale)
   }
 
   /// Packed activation rows of `x` (rows of `n`).

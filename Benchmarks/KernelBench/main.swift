@@ -1,0 +1,56 @@
+// Times the quantized matrix kernels on the kernel tests' cases (KernelCases): every quant
+// type on every product of a SmolLM2 forward pass, one activation row (decode) and sixteen
+// (prefill), one thread. Prints GMAC/s and the weight bytes streamed per second.
+import CKernels
+import Core
+import Foundation
+import TestSupport
+
+let pool = ComputePool(threadCount: 1)
+print("kernels: \(String(cString: tk_kernel_name()))")
+print("| type | product | batch | GMAC/s | weight GB/s |")
+print("|---|---|---|---|---|")
+for type in KernelCases.quantTypes {
+  for product in KernelCases.modelProducts {
+    let rawType = Int32(type.rawValue)
+    let ggml = try Quantization.quantize(
+      KernelCases.random(product.rows * product.columns, seed: 1), as: type)
+    let rowBytes = tk_packed_row_bytes(rawType, Int32(product.columns))
+    var packed = [UInt8](repeating: 0, count: rowBytes * product.rows)
+    tk_pack_rows(
+      rawType, ggml, ggml.count / product.rows, 0, Int32(product.columns), Int32(product.rows),
+      &packed)
+    for batch in [1, 16] {
+      let x = KernelCases.random(batch * product.columns, seed: 2)
+      var xq = [UInt8](repeating: 0, count: batch * tk_q8_row_bytes(Int32(product.columns)))
+      tk_quantize_rows_q8(x, Int32(batch), Int32(product.columns), &xq)
+      var out = [Float](repeating: 0, count: batch * product.rows)
+      var iterations = 0
+      let start = Clock.now()
+      while Clock.now() - start < 0.3 {
+        packed.withUnsafeBufferPointer { w in
+          xq.withUnsafeBufferPointer { q in
+            out.withUnsafeMutableBufferPointer { o in
+              var desc = tk_matmul_desc(
+                type: rawType, weight: w.baseAddress, row_bytes: rowBytes,
+                row_elements: Int32(product.columns), col_begin: 0,
+                col_count: Int32(product.columns), row_begin: 0, row_count: Int32(product.rows),
+                batch: Int32(batch), xq: q.baseAddress, xf: nil,
+                x_row_elements: Int32(product.columns), x_col_begin: 0, out: o.baseAddress,
+                out_stride: Int32(product.rows))
+              pool.withRaw { tk_matmul($0, &desc, 1) }
+            }
+          }
+        }
+        iterations += 1
+      }
+      let seconds = Clock.now() - start
+      let macs = Double(iterations * batch * product.rows * product.columns)
+      let bytes = Double(iterations * packed.count)
+      print(
+        String(
+          format: "| %@ | %@ | %d | %.1f | %.1f |", type.description, product.name, batch,
+          macs / seconds / 1e9, bytes / seconds / 1e9))
+    }
+  }
+}
