@@ -106,6 +106,10 @@ enum { CHUNK = 16 };  // blocks whose scale products are made at once
       const tk_w_view *w = w_all;                                                               \
       float *out = out_all;                                                                     \
       TK_TILE(4, 2, QB, UNPACK, LANES, HAS_MIN)                                                 \
+    } else if (rows == 2 && count == 1 && QB == 16) {                                          \
+      const tk_w_view *w = w_all;                                                               \
+      float *out = out_all;                                                                     \
+      TK_TILE(2, 1, QB, UNPACK, LANES, HAS_MIN)                                                 \
     } else if (rows == 2 && count == 4) {                                                       \
       const tk_w_view *w = w_all;                                                               \
       float *out = out_all;                                                                     \
