@@ -226,14 +226,7 @@ struct TemplateInterpreter {
   func iterate(
     _ value: TemplateRuntimeValue, at location: TemplateSourceLocation
   ) throws(ChatTemplateError) -> [TemplateValue] {
-    switch value {
-    case .undefined: return []
-    case .value(.array(let items)): return items
-    case .value(.dictionary(let dictionary)): return dictionary.keys.map { .string($0) }
-    case .value(.string(let text)): return text.unicodeScalars.map { .string(String($0)) }
-    default:
-      throw .invalidOperation("'\(value.typeName)' object is not iterable", at: location)
-    }
+    try TemplateFilters.items(value, at: location)
   }
 
   /// Python `str()` of a runtime value, as `{{ }}` prints it.
