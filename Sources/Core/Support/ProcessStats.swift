@@ -26,7 +26,8 @@ public enum ProcessStats {
       let text = String(
         decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
       guard text.hasPrefix(name) else { continue }
-      return Int(text.dropFirst(name.count).split(separator: " ").first ?? "")
+      let fields = text.dropFirst(name.count).split { $0 == " " || $0 == "\t" || $0 == "\n" }
+      return fields.first.flatMap { Int($0) }
     }
     return nil
   }
