@@ -101,10 +101,7 @@ public final class InferenceEngine {
       first += entry.tokens.count
     }
     model.forwardLayers(rowCount: rowCount, state: state, cache: cache, pool: pool)
-    let count = logitRows.count * vocabularySize
-    if logits.count < count { logits = ScratchBuffer(count: count, zero: 0) }
-    model.logits(rows: logitRows, state: state, pool: pool, into: logits.pointer)
-    return UnsafeBufferPointer(start: logits.pointer, count: count)
+    return computeLogits(rows: logitRows)
   }
 
   /// Feeds a sequence's tokens in chunks of `maxBatch`; returns the logits of the given
@@ -146,10 +143,7 @@ public final class InferenceEngine {
     decodeToken[0] = token
     try model.embed(decodeToken[...], state: state, at: 0)
     model.forwardLayers(rowCount: 1, state: state, cache: cache, pool: pool)
-    let count = vocabularySize
-    if logits.count < count { logits = ScratchBuffer(count: count, zero: 0) }
-    model.logits(rows: firstRow, state: state, pool: pool, into: logits.pointer)
-    return UnsafeBufferPointer(start: logits.pointer, count: count)
+    return computeLogits(rows: firstRow)
   }
 
   /// Feeds a prompt in chunks and returns the logits after its last token, in the engine's
@@ -166,6 +160,15 @@ public final class InferenceEngine {
     return try stepKeepingLogits([
       Entry(sequence: sequence, tokens: tail, logitRows: [tail.count - 1])
     ])
+  }
+
+  /// The logits of the given rows of the step just run, in the reused buffer (grown, never
+  /// per step, when a step asks for more rows than any before).
+  private func computeLogits(rows: [Int]) -> UnsafeBufferPointer<Float> {
+    let count = rows.count * vocabularySize
+    if logits.count < count { logits = ScratchBuffer(count: count, zero: 0) }
+    model.logits(rows: rows, state: state, pool: pool, into: logits.pointer)
+    return UnsafeBufferPointer(start: logits.pointer, count: count)
   }
 
   /// Frees a sequence's KV blocks.
