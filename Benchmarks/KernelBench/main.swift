@@ -15,9 +15,11 @@ for type in KernelCases.quantTypes {
     let rawType = Int32(type.rawValue)
     let ggml = try Quantization.quantize(
       KernelCases.random(product.rows * product.columns, seed: 1), as: type)
-    let rowBytes = tk_packed_row_bytes(rawType, Int32(product.columns))
-    var packed = [UInt8](repeating: 0, count: rowBytes * product.rows)
-    tk_pack_rows(
+    let stride = tk_packed_panel_bytes(rawType, Int32(product.columns))
+    var packed = [UInt8](
+      repeating: 0,
+      count: tk_packed_matrix_bytes(rawType, Int32(product.rows), Int32(product.columns)))
+    tk_pack_matrix(
       rawType, ggml, ggml.count / product.rows, 0, Int32(product.columns), Int32(product.rows),
       &packed)
     for batch in [1, 16] {
@@ -32,7 +34,7 @@ for type in KernelCases.quantTypes {
           xq.withUnsafeBufferPointer { q in
             out.withUnsafeMutableBufferPointer { o in
               var desc = tk_matmul_desc(
-                type: rawType, weight: w.baseAddress, row_bytes: rowBytes,
+                type: rawType, weight: w.baseAddress, stride_bytes: stride,
                 row_elements: Int32(product.columns), col_begin: 0,
                 col_count: Int32(product.columns), row_begin: 0, row_count: Int32(product.rows),
                 batch: Int32(batch), xq: q.baseAddress, xf: nil,

@@ -4,27 +4,31 @@
 #include "internal.h"
 
 #if defined(__x86_64__)
-tk_quant_tile_fn tk_quant_tile_avx2(int type, int vnni);
+tk_panel_fn tk_panel_kernel_avx2(int type, int vnni);
 #endif
 
-static void tile_portable(int type, const tk_w_view *w, int rows, const tk_q8_view *x, int count,
-                          int nb, float *out, size_t out_stride) {
-  for (int r = 0; r < rows; r++)
-    for (int t = 0; t < count; t++)
-      out[(size_t)t * out_stride + r] = tk_dot_packed_portable(type, w[r], x[t], nb);
+static void panel_portable(int type, const uint8_t *blocks, int nb, const tk_q8_view *x,
+                           int count, float out[][TK_PANEL_ROWS]) {
+  for (int t = 0; t < count; t++)
+    for (int r = 0; r < TK_PANEL_ROWS; r++)
+      out[t][r] = tk_dot_panel_portable(type, blocks, r, x[t], nb);
 }
 
-#define TK_TILE_PORTABLE(name, type)                                                           \
-  static void name(const tk_w_view *w, int rows, const tk_q8_view *x, int count, int nb,       \
-                   float *out, size_t out_stride) {                                             \
-    tile_portable(type, w, rows, x, count, nb, out, out_stride);                               \
+#define TK_PANEL_PORTABLE(name, type)                                                          \
+  static void name(const uint8_t *blocks, int nb, const tk_q8_view *x, int count,             \
+                   float out[][TK_PANEL_ROWS]) {                                               \
+    panel_portable(type, blocks, nb, x, count, out);                                           \
   }
 
-TK_TILE_PORTABLE(tile_q8_0_portable, TK_TYPE_Q8_0)
-TK_TILE_PORTABLE(tile_q4_0_portable, TK_TYPE_Q4_0)
-TK_TILE_PORTABLE(tile_q4_1_portable, TK_TYPE_Q4_1)
+TK_PANEL_PORTABLE(panel_q8_0_portable, TK_TYPE_Q8_0)
+TK_PANEL_PORTABLE(panel_q4_0_portable, TK_TYPE_Q4_0)
+TK_PANEL_PORTABLE(panel_q4_1_portable, TK_TYPE_Q4_1)
 
-enum { LEVEL_PORTABLE = 0, LEVEL_AVX2 = 1, LEVEL_VNNI = 2 };
+enum {
+  LEVEL_PORTABLE = TK_KERNELS_PORTABLE,
+  LEVEL_AVX2 = TK_KERNELS_AVX2,
+  LEVEL_VNNI = TK_KERNELS_AVX512_VNNI
+};
 
 static int detect_level(void) {
 #if defined(__x86_64__)
@@ -33,6 +37,7 @@ static int detect_level(void) {
         __builtin_cpu_supports("f16c")))
     return LEVEL_PORTABLE;
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vnni"))
     return LEVEL_VNNI;
   return LEVEL_AVX2;
@@ -41,14 +46,19 @@ static int detect_level(void) {
 #endif
 }
 
-static int forced_portable;
+static int limit = -1;
 
-void tk_force_portable(int on) { forced_portable = on; }
+void tk_limit_kernels(int level) { limit = level; }
 
-static int level(void) {
+int tk_kernels_supported(void) {
   static int detected = -1;
   if (detected < 0) detected = detect_level();
-  return forced_portable ? LEVEL_PORTABLE : detected;
+  return detected;
+}
+
+static int level(void) {
+  const int supported = tk_kernels_supported();
+  return limit >= 0 && limit < supported ? limit : supported;
 }
 
 int tk_has_avx2(void) { return level() >= LEVEL_AVX2; }
@@ -61,27 +71,28 @@ const char *tk_kernel_name(void) {
   }
 }
 
-tk_quant_tile_fn tk_quant_tile(int type) {
+tk_panel_fn tk_panel_kernel(int type) {
 #if defined(__x86_64__)
   if (level() >= LEVEL_AVX2) {
-    tk_quant_tile_fn fn = tk_quant_tile_avx2(type, level() == LEVEL_VNNI);
+    tk_panel_fn fn = tk_panel_kernel_avx2(type, level() == LEVEL_VNNI);
     if (fn) return fn;
   }
 #endif
   switch (type) {
-  case TK_TYPE_Q8_0: return tile_q8_0_portable;
-  case TK_TYPE_Q4_0: return tile_q4_0_portable;
-  case TK_TYPE_Q4_1: return tile_q4_1_portable;
+  case TK_TYPE_Q8_0: return panel_q8_0_portable;
+  case TK_TYPE_Q4_0: return panel_q4_0_portable;
+  case TK_TYPE_Q4_1: return panel_q4_1_portable;
   default: return 0;
   }
 }
 
-float tk_dot_row_fast(int type, const uint8_t *row, int n, const uint8_t *xq, const float *xf) {
-  tk_quant_tile_fn fn = tk_quant_tile(type);
-  if (!fn) return tk_dot_row(type, row, n, xq, xf);
-  const tk_w_view w = tk_packed_view(type, row, n, 0);
+float tk_dot_row_fast(int type, const uint8_t *matrix, int n, int row, const uint8_t *xq,
+                      const float *xf) {
+  tk_panel_fn fn = tk_panel_kernel(type);
+  if (!fn) return tk_dot_row(type, matrix, n, row, xq, xf);
+  const uint8_t *panel = matrix + (size_t)(row / TK_PANEL_ROWS) * tk_packed_panel_bytes(type, n);
   const tk_q8_view x = tk_q8_row_view(xq, n, 0);
-  float out;
-  fn(&w, 1, &x, 1, n / 32, &out, 1);
-  return out;
+  float out[1][TK_PANEL_ROWS];
+  fn(panel, n / 32, &x, 1, out);
+  return out[0][row % TK_PANEL_ROWS];
 }

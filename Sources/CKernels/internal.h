@@ -59,11 +59,6 @@ static inline float tk_lane_tree8(const float lane[8]) {
   return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
-/// The lane sum of the quantized contract: ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)).
-static inline float tk_lane_sum8(const float l[8]) {
-  return ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
-}
-
 /// Bytes of `count` elements of a type (count a multiple of the block size).
 static inline size_t tk_type_bytes(int type, int count) {
   switch (type) {
@@ -79,53 +74,69 @@ static inline size_t tk_type_bytes(int type, int count) {
 
 #include "tessera_kernels.h"
 
-/// Element e (0..31) of a block of 16 nibble bytes: low nibbles are 0..15, high 16..31.
+/// Element e (0..31) of a ggml block of 16 nibble bytes: low nibbles are 0..15, high 16..31.
 static inline int tk_nibble(const uint8_t *qs, int e) {
   return e < 16 ? (qs[e] & 0xF) : (qs[e - 16] >> 4);
 }
 
-/// Where the parts of a packed weight row are, from block `block` on.
-typedef struct {
-  const uint8_t *qs;
-  const uint16_t *d;  // f16
-  const uint16_t *m;  // f16 (Q4_1)
-} tk_w_view;
+/// Bytes of one panel block's quants: 16 rows × 32 elements.
+static inline size_t tk_panel_quant_bytes(int type) { return type == TK_TYPE_Q8_0 ? 512 : 256; }
+
+/// Bytes of one panel block: quants, 16 f16 scales, and (Q4_1) 16 f16 minimums.
+static inline size_t tk_panel_block_bytes(int type) {
+  return tk_panel_quant_bytes(type) + (type == TK_TYPE_Q4_1 ? 64 : 32);
+}
+
+/// Weight element e (0..31) of row r (0..15) in a panel block, as the integer the contract
+/// multiplies (Q4_0: q − 8).
+static inline int tk_panel_weight(int type, const uint8_t *block, int r, int e) {
+  if (type == TK_TYPE_Q8_0) return (int8_t)block[(e / 4) * 64 + 4 * r + e % 4];
+  const int k = e / 4;
+  const uint8_t byte = block[(k / 2) * 64 + 4 * r + e % 4];
+  const int q = (k & 1) ? byte >> 4 : byte & 0xF;
+  return type == TK_TYPE_Q4_0 ? q - 8 : q;
+}
+
+/// Row r's scale (and minimum) in a panel block, as f16 bits.
+static inline uint16_t tk_panel_scale(int type, const uint8_t *block, int r) {
+  return tk_load_u16(block + tk_panel_quant_bytes(type) + 2 * r);
+}
+static inline uint16_t tk_panel_minimum(int type, const uint8_t *block, int r) {
+  return tk_load_u16(block + tk_panel_quant_bytes(type) + 32 + 2 * r);
+}
 
 /// Where the parts of an activation row are, from block `block` on.
 typedef struct {
   const int8_t *qs;
   const float *d;
   const float *s;
+  const int32_t *sum;
 } tk_q8_view;
 
-static inline tk_w_view tk_packed_view(int type, const uint8_t *row, int n, int block) {
-  const int nb = n / 32;
-  const int quant_bytes = type == TK_TYPE_Q8_0 ? 32 : 16;
-  const uint16_t *d = (const uint16_t *)(row + (size_t)nb * quant_bytes);
-  tk_w_view view = {row + (size_t)block * quant_bytes, d + block, d + nb + block};
-  return view;
-}
-
 static inline tk_q8_view tk_q8_row_view(const uint8_t *row, int n, int block) {
+  const int nb = n / 32;
   const float *d = (const float *)(row + n);
-  tk_q8_view view = {(const int8_t *)row + (size_t)block * 32, d + block, d + n / 32 + block};
+  tk_q8_view view = {(const int8_t *)row + (size_t)block * 32, d + block, d + nb + block,
+                     (const int32_t *)(d + 2 * nb) + block};
   return view;
 }
 
-float tk_dot_packed_portable(int type, tk_w_view w, tk_q8_view x, int nb);
+/// Row r of a panel (from its first used block on) times an activation row over nb blocks.
+float tk_dot_panel_portable(int type, const uint8_t *blocks, int r, tk_q8_view x, int nb);
 float tk_dot_float_portable(int type, const uint8_t *w, const float *x, int n);
 
-/// out[t * out_stride + r] = w[r] · x[t] for r < rows, t < count (count ≤ TK_TILE_ACTIVATIONS),
-/// over nb blocks.
-typedef void (*tk_quant_tile_fn)(const tk_w_view *w, int rows, const tk_q8_view *x, int count,
-                                 int nb, float *out, size_t out_stride);
-enum { TK_TILE_ACTIVATIONS = 4, TK_TILE_ROWS = 4 };
+enum { TK_TILE_ACTIVATIONS = 4 };
+
+/// out[t][r] = row r of a panel · x[t] for all 16 rows and t < count (≤ TK_TILE_ACTIVATIONS),
+/// over nb blocks from `blocks` on (x's views start at the same block).
+typedef void (*tk_panel_fn)(const uint8_t *blocks, int nb, const tk_q8_view *x, int count,
+                            float out[][TK_PANEL_ROWS]);
 
 /// Whether the AVX2 kernels are in use (the CPU has AVX2, FMA and F16C, and tests have not
 /// forced the portable ones).
 int tk_has_avx2(void);
 
-/// The quantized tile kernel chosen for this CPU for a weight type (NULL for float types).
-tk_quant_tile_fn tk_quant_tile(int type);
+/// The panel kernel chosen for this CPU for a weight type (NULL for float types).
+tk_panel_fn tk_panel_kernel(int type);
 
 #endif

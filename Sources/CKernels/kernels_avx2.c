@@ -1,145 +1,191 @@
-// SIMD implementations of the quantized dot products over packed rows, computing exactly what
-// tk_dot_packed_portable computes (the contract in tessera_kernels.h): lane g of a block is the
-// integer sum of elements 4g..4g+3 (AVX2 maddubs + madd, or one AVX-512 VNNI dpbusd), converted
-// and fused into one accumulator per (row, activation) with the block's scale dw·dx.
+// SIMD implementations of the quantized panel products, computing exactly what
+// tk_dot_panel_portable computes (the contract in tessera_kernels.h).
 //
-// A tile is R weight rows × T activation rows: each weight block is unpacked once for the T
-// activations and each activation block loaded once for the R rows, and the R×T accumulators
-// are independent chains that hide the fused multiply-add's latency. Scale products are made
-// eight blocks at a time from the packed f32 scales.
+// A panel holds 16 weight rows interleaved four elements at a time (see the layout in
+// tessera_kernels.h), so one 32-bit lane holds four consecutive elements of one row: a dot
+// product instruction against four activation bytes broadcast to every lane advances all 16
+// rows at once, and eight of them cover a block. The block's integer sums (exact, in any order)
+// then take one fused multiply-add per lane — one accumulator chain per row, 16 rows per
+// vector — so the work per block is a handful of instructions for 16 rows, not per row.
+//
+// AVX-512 VNNI: one 512-bit register is the whole panel (vpdpbusd: unsigned weights × signed
+// activations; Q8_0's signed weights are offset by 128 and the offset's product, 128·Σx,
+// subtracted; Q4_0's −8 likewise). AVX2: two 256-bit halves of 8 rows, with maddubs + madd.
 #if defined(__x86_64__)
 #include <immintrin.h>
-#include <math.h>
+#include <string.h>
 
 #include "internal.h"
 
 #define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
-#define TK_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
+#define TK_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+#define TK_INLINE static inline __attribute__((always_inline))
 
-/// ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), the contract's lane sum.
-#define TK_SUM8(v)                                                                            \
-  ({                                                                                          \
-    __m128 r_ = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));           \
-    r_ = _mm_add_ps(r_, _mm_movehl_ps(r_, r_));                                               \
-    r_ = _mm_add_ss(r_, _mm_movehdup_ps(r_));                                                 \
-    _mm_cvtss_f32(r_);                                                                        \
-  })
+/// The activation's four bytes at element 4k of block i, as one 32-bit value.
+TK_INLINE int32_t activation_word(const tk_q8_view *x, int i, int k) {
+  int32_t word;
+  memcpy(&word, x->qs + 32 * i + 4 * k, 4);
+  return word;
+}
 
-/// 16 bytes of nibbles → 32 bytes: low nibbles (elements 0..15), then high (16..31).
-#define TK_UNPACK_NIBBLES(qs)                                                                 \
-  ({                                                                                          \
-    const __m256i both_ = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(qs))); \
-    const __m256i shifted_ = _mm256_srli_epi16(both_, 4);                                     \
-    _mm256_and_si256(_mm256_blend_epi32(both_, shifted_, 0xF0), _mm256_set1_epi8(0x0F));      \
-  })
+// MARK: AVX-512 VNNI: one panel per 512-bit register
 
-#define UNPACK_Q4_1(qs) TK_UNPACK_NIBBLES(qs)
-#define UNPACK_Q4_0(qs) _mm256_sub_epi8(TK_UNPACK_NIBBLES(qs), _mm256_set1_epi8(8))
-#define UNPACK_Q8_0(qs) _mm256_loadu_si256((const __m256i *)(qs))
+TK_VNNI TK_INLINE void panel_vnni(int type, const uint8_t *blocks, int nb, const tk_q8_view *x,
+                                  int count, float out[][TK_PANEL_ROWS]) {
+  const size_t block_bytes = tk_panel_block_bytes(type);
+  const size_t quant_bytes = tk_panel_quant_bytes(type);
+  const __m512i nibble = _mm512_set1_epi8(0x0F);
+  const __m512i offset = _mm512_set1_epi8((char)0x80);
+  __m512 acc[TK_TILE_ACTIVATIONS];
+  __m512 minimums[TK_TILE_ACTIVATIONS];
+  for (int t = 0; t < count; t++) {
+    acc[t] = _mm512_setzero_ps();
+    minimums[t] = _mm512_setzero_ps();
+  }
+  for (int i = 0; i < nb; i++) {
+    const uint8_t *block = blocks + (size_t)i * block_bytes;
+    __m512i w[8];
+    if (type == TK_TYPE_Q8_0) {
+      for (int k = 0; k < 8; k++) {
+        w[k] = _mm512_xor_si512(_mm512_loadu_si512(block + 64 * k), offset);
+      }
+    } else {
+      for (int q = 0; q < 4; q++) {
+        const __m512i packed = _mm512_loadu_si512(block + 64 * q);
+        w[2 * q] = _mm512_and_si512(packed, nibble);
+        w[2 * q + 1] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), nibble);
+      }
+    }
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(block + quant_bytes)));
+    const __m512 mw =
+        type == TK_TYPE_Q4_1
+            ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(block + quant_bytes + 32)))
+            : _mm512_setzero_ps();
+    for (int t = 0; t < count; t++) {
+      __m512i even = _mm512_setzero_si512();
+      __m512i odd = _mm512_setzero_si512();
+      for (int k = 0; k < 8; k += 2) {
+        even = _mm512_dpbusd_epi32(even, w[k], _mm512_set1_epi32(activation_word(&x[t], i, k)));
+        odd = _mm512_dpbusd_epi32(odd, w[k + 1],
+                                  _mm512_set1_epi32(activation_word(&x[t], i, k + 1)));
+      }
+      __m512i product = _mm512_add_epi32(even, odd);
+      if (type == TK_TYPE_Q8_0) {
+        product = _mm512_sub_epi32(product, _mm512_set1_epi32(128 * x[t].sum[i]));
+      } else if (type == TK_TYPE_Q4_0) {
+        product = _mm512_sub_epi32(product, _mm512_set1_epi32(8 * x[t].sum[i]));
+      }
+      const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(x[t].d[i]));
+      acc[t] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(product), acc[t]);
+      if (type == TK_TYPE_Q4_1) {
+        minimums[t] = _mm512_fmadd_ps(mw, _mm512_set1_ps(x[t].s[i]), minimums[t]);
+      }
+    }
+  }
+  for (int t = 0; t < count; t++) {
+    const __m512 result = type == TK_TYPE_Q4_1 ? _mm512_add_ps(acc[t], minimums[t]) : acc[t];
+    _mm512_storeu_ps(out[t], result);
+  }
+}
 
-// Lane sums: unsigned weights (Q4_1 nibbles) directly; signed ones as |w| times x·sign(w).
-#define LANES_U_AVX2(w, x) _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1))
-#define LANES_S_AVX2(w, x)                                                                    \
-  _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w)),     \
-                    _mm256_set1_epi16(1))
-#define LANES_U_VNNI(w, x) _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, x)
-#define LANES_S_VNNI(w, x)                                                                    \
-  _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w))
+// MARK: AVX2: a panel as two halves of 8 rows
 
-enum { CHUNK = 16 };  // blocks whose scale products are made at once
+/// Products of 8 rows' four elements with the broadcast activation word, summed in pairs
+/// (int16 lanes: |pair| ≤ 2·15·127 for nibbles, so eight of them cannot overflow).
+TK_AVX2 TK_INLINE __m256i pairs_avx2(int type, __m256i w, __m256i x) {
+  if (type == TK_TYPE_Q8_0) {  // signed weights: |w| times x with w's sign
+    return _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+  }
+  return _mm256_maddubs_epi16(w, x);
+}
 
-#define TK_TILE(R, T, QB, UNPACK, LANES, HAS_MIN)                                             \
-  {                                                                                           \
-    __m256 acc[R][T];                                                                         \
-    float minimums[R][T];                                                                     \
-    for (int r = 0; r < R; r++)                                                               \
-      for (int t = 0; t < T; t++) {                                                           \
-        acc[r][t] = _mm256_setzero_ps();                                                      \
-        minimums[r][t] = 0.0f;                                                                \
-      }                                                                                       \
-    for (int start = 0; start < nb; start += CHUNK) {                                         \
-      const int end = start + CHUNK < nb ? start + CHUNK : nb;                                \
-      float scales[R][T][CHUNK] __attribute__((aligned(32)));                                 \
-      float mins[R][CHUNK] __attribute__((aligned(32)));                                      \
-      for (int r = 0; r < R; r++) {                                                           \
-        int i = start;                                                                        \
-        for (; i + 8 <= end; i += 8) {                                                        \
-          const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w[r].d + i)));  \
-          for (int t = 0; t < T; t++)                                                         \
-            _mm256_store_ps(&scales[r][t][i - start], _mm256_mul_ps(dw, _mm256_loadu_ps(x[t].d + i))); \
-          if (HAS_MIN)                                                                        \
-            _mm256_store_ps(&mins[r][i - start],                                              \
-                            _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w[r].m + i)))); \
-        }                                                                                     \
-        for (; i < end; i++) {                                                                \
-          const float dw = _cvtsh_ss(w[r].d[i]);                                              \
-          for (int t = 0; t < T; t++) scales[r][t][i - start] = dw * x[t].d[i];               \
-          if (HAS_MIN) mins[r][i - start] = _cvtsh_ss(w[r].m[i]);                             \
-        }                                                                                     \
-      }                                                                                       \
-      for (int i = start; i < end; i++) {                                                     \
-        __m256i wq[R];                                                                        \
-        for (int r = 0; r < R; r++) wq[r] = UNPACK(w[r].qs + (size_t)i * QB);                 \
-        for (int t = 0; t < T; t++) {                                                         \
-          const __m256i xv = _mm256_loadu_si256((const __m256i *)(x[t].qs + (size_t)i * 32)); \
-          for (int r = 0; r < R; r++) {                                                       \
-            const __m256 f = _mm256_cvtepi32_ps(LANES(wq[r], xv));                            \
-            acc[r][t] = _mm256_fmadd_ps(_mm256_broadcast_ss(&scales[r][t][i - start]), f, acc[r][t]); \
-            if (HAS_MIN) minimums[r][t] = fmaf(mins[r][i - start], x[t].s[i], minimums[r][t]); \
-          }                                                                                   \
-        }                                                                                     \
-      }                                                                                       \
+TK_AVX2 TK_INLINE void panel_avx2(int type, const uint8_t *blocks, int nb, const tk_q8_view *x,
+                                  int count, float out[][TK_PANEL_ROWS]) {
+  const size_t block_bytes = tk_panel_block_bytes(type);
+  const size_t quant_bytes = tk_panel_quant_bytes(type);
+  const __m256i nibble = _mm256_set1_epi8(0x0F);
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int half = 0; half < 2; half++) {
+    __m256 acc[TK_TILE_ACTIVATIONS];
+    __m256 minimums[TK_TILE_ACTIVATIONS];
+    for (int t = 0; t < count; t++) {
+      acc[t] = _mm256_setzero_ps();
+      minimums[t] = _mm256_setzero_ps();
+    }
+    for (int i = 0; i < nb; i++) {
+      const uint8_t *block = blocks + (size_t)i * block_bytes + 32 * half;
+      __m256i w[8];
+      if (type == TK_TYPE_Q8_0) {
+        for (int k = 0; k < 8; k++) w[k] = _mm256_loadu_si256((const __m256i *)(block + 64 * k));
+      } else {
+        for (int q = 0; q < 4; q++) {
+          const __m256i packed = _mm256_loadu_si256((const __m256i *)(block + 64 * q));
+          w[2 * q] = _mm256_and_si256(packed, nibble);
+          w[2 * q + 1] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble);
+        }
+      }
+      const uint8_t *scales = blocks + (size_t)i * block_bytes + quant_bytes + 16 * half;
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)scales));
+      const __m256 mw = type == TK_TYPE_Q4_1
+                            ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(scales + 32)))
+                            : _mm256_setzero_ps();
+      for (int t = 0; t < count; t++) {
+        __m256i product = _mm256_setzero_si256();
+        if (type == TK_TYPE_Q8_0) {  // int16 pairs can reach 2·128·127: widen each
+          for (int k = 0; k < 8; k++) {
+            const __m256i xk = _mm256_set1_epi32(activation_word(&x[t], i, k));
+            product = _mm256_add_epi32(product, _mm256_madd_epi16(pairs_avx2(type, w[k], xk), ones));
+          }
+        } else {
+          __m256i pairs = _mm256_setzero_si256();
+          for (int k = 0; k < 8; k++) {
+            const __m256i xk = _mm256_set1_epi32(activation_word(&x[t], i, k));
+            pairs = _mm256_add_epi16(pairs, pairs_avx2(type, w[k], xk));
+          }
+          product = _mm256_madd_epi16(pairs, ones);
+          if (type == TK_TYPE_Q4_0) {
+            product = _mm256_sub_epi32(product, _mm256_set1_epi32(8 * x[t].sum[i]));
+          }
+        }
+        const __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(x[t].d[i]));
+        acc[t] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(product), acc[t]);
+        if (type == TK_TYPE_Q4_1) {
+          minimums[t] = _mm256_fmadd_ps(mw, _mm256_set1_ps(x[t].s[i]), minimums[t]);
+        }
+      }
+    }
+    for (int t = 0; t < count; t++) {
+      const __m256 result = type == TK_TYPE_Q4_1 ? _mm256_add_ps(acc[t], minimums[t]) : acc[t];
+      _mm256_storeu_ps(out[t] + 8 * half, result);
+    }
+  }
+}
+
+// MARK: Specializations by type and activation count
+
+#define TK_PANEL_KERNEL(name, TARGET, body, type)                                             \
+  TARGET static void name(const uint8_t *blocks, int nb, const tk_q8_view *x, int count,     \
+                          float out[][TK_PANEL_ROWS]) {                                       \
+    switch (count) {                                                                          \
+    case 1: body(type, blocks, nb, x, 1, out); break;                                         \
+    case 2: body(type, blocks, nb, x, 2, out); break;                                         \
+    case 3: body(type, blocks, nb, x, 3, out); break;                                         \
+    default: body(type, blocks, nb, x, 4, out); break;                                        \
     }                                                                                         \
-    for (int r = 0; r < R; r++)                                                               \
-      for (int t = 0; t < T; t++)                                                             \
-        out[(size_t)t * out_stride + r] = TK_SUM8(acc[r][t]) + minimums[r][t];                \
   }
 
-#define TK_TILES(name, TARGET, QB, UNPACK, LANES, HAS_MIN)                                      \
-  TARGET static void name(const tk_w_view *w_all, int rows, const tk_q8_view *x, int count,     \
-                          int nb, float *out_all, size_t out_stride) {                           \
-    if (rows == 4 && count == 1) {                                                              \
-      const tk_w_view *w = w_all;                                                               \
-      float *out = out_all;                                                                     \
-      TK_TILE(4, 1, QB, UNPACK, LANES, HAS_MIN)                                                 \
-    } else if (rows == 4 && count == 2) {                                                       \
-      const tk_w_view *w = w_all;                                                               \
-      float *out = out_all;                                                                     \
-      TK_TILE(4, 2, QB, UNPACK, LANES, HAS_MIN)                                                 \
-    } else if (rows == 2 && count == 1 && QB == 16) {                                          \
-      const tk_w_view *w = w_all;                                                               \
-      float *out = out_all;                                                                     \
-      TK_TILE(2, 1, QB, UNPACK, LANES, HAS_MIN)                                                 \
-    } else if (rows == 2 && count == 4) {                                                       \
-      const tk_w_view *w = w_all;                                                               \
-      float *out = out_all;                                                                     \
-      TK_TILE(2, 4, QB, UNPACK, LANES, HAS_MIN)                                                 \
-    } else {                                                                                    \
-      for (int row = 0; row < rows; row++) {                                                    \
-        const tk_w_view *w = w_all + row;                                                       \
-        float *out = out_all + row;                                                             \
-        switch (count) {                                                                        \
-        case 4: TK_TILE(1, 4, QB, UNPACK, LANES, HAS_MIN) break;                                \
-        case 3: TK_TILE(1, 3, QB, UNPACK, LANES, HAS_MIN) break;                                \
-        case 2: TK_TILE(1, 2, QB, UNPACK, LANES, HAS_MIN) break;                                \
-        default: TK_TILE(1, 1, QB, UNPACK, LANES, HAS_MIN) break;                               \
-        }                                                                                       \
-      }                                                                                         \
-    }                                                                                           \
-  }
+TK_PANEL_KERNEL(panel_q4_0_avx2, TK_AVX2, panel_avx2, TK_TYPE_Q4_0)
+TK_PANEL_KERNEL(panel_q4_1_avx2, TK_AVX2, panel_avx2, TK_TYPE_Q4_1)
+TK_PANEL_KERNEL(panel_q8_0_avx2, TK_AVX2, panel_avx2, TK_TYPE_Q8_0)
+TK_PANEL_KERNEL(panel_q4_0_vnni, TK_VNNI, panel_vnni, TK_TYPE_Q4_0)
+TK_PANEL_KERNEL(panel_q4_1_vnni, TK_VNNI, panel_vnni, TK_TYPE_Q4_1)
+TK_PANEL_KERNEL(panel_q8_0_vnni, TK_VNNI, panel_vnni, TK_TYPE_Q8_0)
 
-TK_TILES(tile_q4_1_avx2, TK_AVX2, 16, UNPACK_Q4_1, LANES_U_AVX2, 1)
-TK_TILES(tile_q4_0_avx2, TK_AVX2, 16, UNPACK_Q4_0, LANES_S_AVX2, 0)
-TK_TILES(tile_q8_0_avx2, TK_AVX2, 32, UNPACK_Q8_0, LANES_S_AVX2, 0)
-TK_TILES(tile_q4_1_vnni, TK_VNNI, 16, UNPACK_Q4_1, LANES_U_VNNI, 1)
-TK_TILES(tile_q4_0_vnni, TK_VNNI, 16, UNPACK_Q4_0, LANES_S_VNNI, 0)
-TK_TILES(tile_q8_0_vnni, TK_VNNI, 32, UNPACK_Q8_0, LANES_S_VNNI, 0)
-
-tk_quant_tile_fn tk_quant_tile_avx2(int type, int vnni) {
+tk_panel_fn tk_panel_kernel_avx2(int type, int vnni) {
   switch (type) {
-  case TK_TYPE_Q4_1: return vnni ? tile_q4_1_vnni : tile_q4_1_avx2;
-  case TK_TYPE_Q4_0: return vnni ? tile_q4_0_vnni : tile_q4_0_avx2;
-  case TK_TYPE_Q8_0: return vnni ? tile_q8_0_vnni : tile_q8_0_avx2;
+  case TK_TYPE_Q4_0: return vnni ? panel_q4_0_vnni : panel_q4_0_avx2;
+  case TK_TYPE_Q4_1: return vnni ? panel_q4_1_vnni : panel_q4_1_avx2;
+  case TK_TYPE_Q8_0: return vnni ? panel_q8_0_vnni : panel_q8_0_avx2;
   default: return 0;
   }
 }

@@ -1,6 +1,5 @@
-// Matrix products split across the pool by output rows, never by a row's reduction, so a row's
-// bits do not depend on the thread count. Each weight row is used for the whole batch while it
-// is in cache.
+// Matrix products split across the pool by output rows (whole panels for quantized weights),
+// never by a row's reduction, so a row's bits do not depend on the thread count.
 #include "tessera_kernels.h"
 #include "internal.h"
 
@@ -9,24 +8,36 @@ typedef struct {
   int count;
 } matmul_job;
 
-static void run_desc(const tk_matmul_desc *d, int row_start, int row_end) {
-  const tk_quant_tile_fn tile = tk_quant_tile(d->type);
-  if (!tile) {  // float weights, in ggml's layout
-    const size_t col_offset = tk_type_bytes(d->type, d->col_begin);
-    for (int r = row_start; r < row_end; r++) {
-      const uint8_t *row = d->weight + (size_t)(d->row_begin + r) * d->row_bytes + col_offset;
-      for (int b = 0; b < d->batch; b++) {
-        const float *x = d->xf + (size_t)b * d->x_row_elements + d->x_col_begin;
-        d->out[(size_t)b * d->out_stride + r] = tk_dot_float_portable(d->type, row, x, d->col_count);
-      }
+/// Float weights, in ggml's layout: rows [start, end) of the product, one dot at a time.
+static void run_float(const tk_matmul_desc *d, int thread, int threads) {
+  const int per = (d->row_count + threads - 1) / threads;
+  const int start = thread * per;
+  const int end = start + per < d->row_count ? start + per : d->row_count;
+  const size_t col_offset = tk_type_bytes(d->type, d->col_begin);
+  for (int r = start; r < end; r++) {
+    const uint8_t *row = d->weight + (size_t)(d->row_begin + r) * d->stride_bytes + col_offset;
+    for (int b = 0; b < d->batch; b++) {
+      const float *x = d->xf + (size_t)b * d->x_row_elements + d->x_col_begin;
+      d->out[(size_t)b * d->out_stride + r] = tk_dot_float_portable(d->type, row, x, d->col_count);
     }
-    return;
   }
-  // Groups of up to four activation rows; within a group, tiles of rows. Decode (one
-  // activation) walks the rows two at a time, each streamed alone — measured faster than 4-row
-  // tiles, whose interleaved streams wait longer on memory; prefill uses 4×2 and 2×4 tiles
-  // for reuse. The thread's rows stay in cache across groups.
+}
+
+/// Quantized weights: the thread's share of the panels that hold the product's rows, each
+/// computed whole for up to four activation rows at a time; rows outside the product are
+/// dropped. Activations are the outer loop, so a thread's panels stay in cache across groups.
+static void run_panels(const tk_matmul_desc *d, int thread, int threads) {
+  const tk_panel_fn kernel = tk_panel_kernel(d->type);
+  const int first_panel = d->row_begin / TK_PANEL_ROWS;
+  const int panel_count = (d->row_begin + d->row_count + TK_PANEL_ROWS - 1) / TK_PANEL_ROWS -
+                          first_panel;
+  const int per = (panel_count + threads - 1) / threads;
+  const int start = first_panel + thread * per;
+  const int end = first_panel + (thread * per + per < panel_count ? thread * per + per
+                                                                  : panel_count);
+  if (start >= end) return;
   const int nb = d->col_count / 32;
+  const size_t first_block = (size_t)(d->col_begin / 32) * tk_panel_block_bytes(d->type);
   const size_t x_row_bytes = tk_q8_row_bytes(d->x_row_elements);
   for (int b = 0; b < d->batch; b += TK_TILE_ACTIVATIONS) {
     const int count = d->batch - b < TK_TILE_ACTIVATIONS ? d->batch - b : TK_TILE_ACTIVATIONS;
@@ -35,24 +46,16 @@ static void run_desc(const tk_matmul_desc *d, int row_start, int row_end) {
       x[t] = tk_q8_row_view(d->xq + (size_t)(b + t) * x_row_bytes, d->x_row_elements,
                             d->x_col_begin / 32);
     }
-    const int tile_rows = count == 1 ? 2 : count == 2 ? 4 : 2;
-    for (int r = row_start; r < row_end; r += tile_rows) {
-      const int rows = row_end - r < tile_rows ? row_end - r : tile_rows;
-      // Fetch the next tile's rows: decode streams every weight once per token, and the
-      // hardware prefetcher alone leaves the loads waiting on memory.
-      const int ahead = r + tile_rows;
-      if (ahead + tile_rows <= row_end) {
-        const uint8_t *next = d->weight + (size_t)(d->row_begin + ahead) * d->row_bytes;
-        for (size_t line = 0; line < (size_t)tile_rows * d->row_bytes; line += 64) {
-          __builtin_prefetch(next + line, 0, 3);
-        }
+    for (int p = start; p < end; p++) {
+      float tile[TK_TILE_ACTIVATIONS][TK_PANEL_ROWS] __attribute__((aligned(64)));
+      kernel(d->weight + (size_t)p * d->stride_bytes + first_block, nb, x, count, tile);
+      const int lo = p * TK_PANEL_ROWS - d->row_begin;  // product row of the panel's first row
+      const int from = lo < 0 ? -lo : 0;
+      const int to = d->row_count - lo < TK_PANEL_ROWS ? d->row_count - lo : TK_PANEL_ROWS;
+      for (int t = 0; t < count; t++) {
+        float *out = d->out + (size_t)(b + t) * d->out_stride;
+        for (int j = from; j < to; j++) out[lo + j] = tile[t][j];
       }
-      tk_w_view w[TK_TILE_ROWS];
-      for (int i = 0; i < rows; i++) {
-        w[i] = tk_packed_view(d->type, d->weight + (size_t)(d->row_begin + r + i) * d->row_bytes,
-                              d->row_elements, d->col_begin / 32);
-      }
-      tile(w, rows, x, count, nb, d->out + (size_t)b * d->out_stride + r, (size_t)d->out_stride);
     }
   }
 }
@@ -61,11 +64,11 @@ static void matmul_task(void *raw, int thread, int threads) {
   const matmul_job *job = raw;
   for (int i = 0; i < job->count; i++) {
     const tk_matmul_desc *d = &job->descs[i];
-    const int per = (d->row_count + threads - 1) / threads;
-    const int start = thread * per;
-    int end = start + per;
-    if (end > d->row_count) end = d->row_count;
-    if (start < end) run_desc(d, start, end);
+    if (tk_type_uses_q8(d->type)) {
+      run_panels(d, thread, threads);
+    } else {
+      run_float(d, thread, threads);
+    }
   }
 }
 

@@ -5,7 +5,7 @@
 
 #include "internal.h"
 
-size_t tk_q8_row_bytes(int n) { return (size_t)n + (size_t)(n / 32) * 8; }
+size_t tk_q8_row_bytes(int n) { return (size_t)n + (size_t)(n / 32) * 12; }
 
 void tk_quantize_rows_q8(const float *x, int rows, int n, uint8_t *out) {
   const int nb = n / 32;
@@ -14,6 +14,7 @@ void tk_quantize_rows_q8(const float *x, int rows, int n, uint8_t *out) {
     int8_t *qs = (int8_t *)view.qs;
     float *d = (float *)view.d;
     float *s = (float *)view.s;
+    int32_t *sums = (int32_t *)view.sum;
     for (int i = 0; i < nb; i++) {
       const float *xs = x + 32 * i;
       float amax = 0.0f;
@@ -33,6 +34,7 @@ void tk_quantize_rows_q8(const float *x, int rows, int n, uint8_t *out) {
       // Rounded to f16, as ggml stores them in its Q8_0/Q8_1 activation blocks.
       d[i] = tk_round_f16(scale);
       s[i] = tk_round_f16(scale * (float)sum);
+      sums[i] = sum;
     }
   }
 }
@@ -41,47 +43,57 @@ int tk_type_uses_q8(int type) {
   return type == TK_TYPE_Q4_0 || type == TK_TYPE_Q4_1 || type == TK_TYPE_Q8_0;
 }
 
-size_t tk_packed_row_bytes(int type, int n) {
-  const size_t nb = (size_t)n / 32;
-  switch (type) {
-  case TK_TYPE_Q4_0: return nb * (16 + 2);
-  case TK_TYPE_Q4_1: return nb * (16 + 4);
-  case TK_TYPE_Q8_0: return nb * (32 + 2);
-  default: return 0;
-  }
+size_t tk_packed_panel_bytes(int type, int n) {
+  if (!tk_type_uses_q8(type)) return 0;
+  return (size_t)(n / 32) * tk_panel_block_bytes(type);
 }
 
-void tk_pack_rows(int type, const void *src, size_t src_row_bytes, int col_begin, int n,
-                  int rows, uint8_t *dst) {
-  const size_t block_bytes = tk_type_bytes(type, 32);
-  const int quant_bytes = type == TK_TYPE_Q8_0 ? 32 : 16;
-  const int header = type == TK_TYPE_Q4_1 ? 4 : 2;
+size_t tk_packed_matrix_bytes(int type, int rows, int n) {
+  const size_t panels = ((size_t)rows + TK_PANEL_ROWS - 1) / TK_PANEL_ROWS;
+  return panels * tk_packed_panel_bytes(type, n);
+}
+
+void tk_pack_matrix(int type, const void *src, size_t src_row_bytes, int col_begin, int n,
+                    int rows, uint8_t *dst) {
+  const size_t ggml_block = tk_type_bytes(type, 32);
+  const size_t block_bytes = tk_panel_block_bytes(type);
+  const size_t quant_bytes = tk_panel_quant_bytes(type);
   const int nb = n / 32;
-  for (int r = 0; r < rows; r++, dst += tk_packed_row_bytes(type, n)) {
-    const uint8_t *row = (const uint8_t *)src + (size_t)r * src_row_bytes +
-                         (size_t)(col_begin / 32) * block_bytes;
-    const tk_w_view view = tk_packed_view(type, dst, n, 0);
+  memset(dst, 0, tk_packed_matrix_bytes(type, rows, n));  // padding rows: zero scales
+  for (int row = 0; row < rows; row++) {
+    const uint8_t *source = (const uint8_t *)src + (size_t)row * src_row_bytes +
+                            (size_t)(col_begin / 32) * ggml_block;
+    uint8_t *panel = dst + (size_t)(row / TK_PANEL_ROWS) * tk_packed_panel_bytes(type, n);
+    const int r = row % TK_PANEL_ROWS;
     for (int i = 0; i < nb; i++) {
-      const uint8_t *block = row + (size_t)i * block_bytes;
-      memcpy((uint8_t *)view.qs + (size_t)i * quant_bytes, block + header, (size_t)quant_bytes);
-      ((uint16_t *)view.d)[i] = tk_load_u16(block);
-      if (type == TK_TYPE_Q4_1) ((uint16_t *)view.m)[i] = tk_load_u16(block + 2);
+      const uint8_t *block = source + (size_t)i * ggml_block;
+      uint8_t *out = panel + (size_t)i * block_bytes;
+      const int header = type == TK_TYPE_Q4_1 ? 4 : 2;
+      for (int e = 0; e < 32; e++) {
+        const int k = e / 4;
+        if (type == TK_TYPE_Q8_0) {
+          out[k * 64 + 4 * r + e % 4] = block[header + e];
+        } else {
+          const uint8_t q = (uint8_t)tk_nibble(block + header, e);
+          out[(k / 2) * 64 + 4 * r + e % 4] |= (uint8_t)((k & 1) ? q << 4 : q);
+        }
+      }
+      memcpy(out + quant_bytes + 2 * r, block, 2);  // d
+      if (type == TK_TYPE_Q4_1) memcpy(out + quant_bytes + 32 + 2 * r, block + 2, 2);  // m
     }
   }
 }
 
-void tk_dequantize_packed_row(int type, const uint8_t *row, int n, float *out) {
-  const tk_w_view w = tk_packed_view(type, row, n, 0);
+void tk_dequantize_packed_row(int type, const uint8_t *matrix, int n, int row, float *out) {
+  const uint8_t *panel = matrix + (size_t)(row / TK_PANEL_ROWS) * tk_packed_panel_bytes(type, n);
+  const int r = row % TK_PANEL_ROWS;
   for (int i = 0; i < n / 32; i++) {
+    const uint8_t *block = panel + (size_t)i * tk_panel_block_bytes(type);
+    const float d = tk_f16_to_f32(tk_panel_scale(type, block, r));
+    const float m = type == TK_TYPE_Q4_1 ? tk_f16_to_f32(tk_panel_minimum(type, block, r)) : 0;
     for (int e = 0; e < 32; e++) {
-      float q;
-      switch (type) {
-      case TK_TYPE_Q8_0: q = (float)(int8_t)w.qs[32 * i + e]; break;
-      case TK_TYPE_Q4_0: q = (float)(tk_nibble(w.qs + 16 * i, e) - 8); break;
-      default: q = (float)tk_nibble(w.qs + 16 * i, e); break;
-      }
-      const float d = tk_f16_to_f32(w.d[i]);
-      out[32 * i + e] = type == TK_TYPE_Q4_1 ? q * d + tk_f16_to_f32(w.m[i]) : q * d;
+      const float q = (float)tk_panel_weight(type, block, r, e);
+      out[32 * i + e] = type == TK_TYPE_Q4_1 ? q * d + m : q * d;
     }
   }
 }
@@ -122,29 +134,23 @@ void tk_dequantize_row(int type, const void *row, int n, float *out) {
   }
 }
 
-// The quantized dot product of one packed weight row and one activation row over nb blocks,
-// written lane by lane as the contract in tessera_kernels.h states it.
-float tk_dot_packed_portable(int type, tk_w_view w, tk_q8_view x, int nb) {
-  float acc[8] = {0};
+// One row of a panel times one activation row over nb blocks, written as the contract in
+// tessera_kernels.h states it.
+float tk_dot_panel_portable(int type, const uint8_t *blocks, int r, tk_q8_view x, int nb) {
+  const size_t block_bytes = tk_panel_block_bytes(type);
+  float acc = 0.0f;
   float minimums = 0.0f;
   for (int i = 0; i < nb; i++) {
-    const float scale = tk_f16_to_f32(w.d[i]) * x.d[i];
-    for (int g = 0; g < 8; g++) {
-      int sumi = 0;
-      for (int e = 4 * g; e < 4 * g + 4; e++) {
-        int q;
-        switch (type) {
-        case TK_TYPE_Q8_0: q = (int8_t)w.qs[32 * i + e]; break;
-        case TK_TYPE_Q4_0: q = tk_nibble(w.qs + 16 * i, e) - 8; break;
-        default: q = tk_nibble(w.qs + 16 * i, e); break;
-        }
-        sumi += q * x.qs[32 * i + e];
-      }
-      acc[g] = fmaf(scale, (float)sumi, acc[g]);
+    const uint8_t *block = blocks + (size_t)i * block_bytes;
+    int32_t product = 0;
+    for (int e = 0; e < 32; e++) product += tk_panel_weight(type, block, r, e) * x.qs[32 * i + e];
+    const float scale = tk_f16_to_f32(tk_panel_scale(type, block, r)) * x.d[i];
+    acc = fmaf(scale, (float)product, acc);
+    if (type == TK_TYPE_Q4_1) {
+      minimums = fmaf(tk_f16_to_f32(tk_panel_minimum(type, block, r)), x.s[i], minimums);
     }
-    if (type == TK_TYPE_Q4_1) minimums = fmaf(tk_f16_to_f32(w.m[i]), x.s[i], minimums);
   }
-  return tk_lane_sum8(acc) + minimums;
+  return type == TK_TYPE_Q4_1 ? acc + minimums : acc;
 }
 
 // Float weights: per 32-block, lane l adds w[8k+l]*x[8k+l] for k = 0..3 in order; lanes are
@@ -172,8 +178,12 @@ float tk_dot_float_portable(int type, const uint8_t *w, const float *x, int n) {
   return sum;
 }
 
-float tk_dot_row(int type, const uint8_t *row, int n, const uint8_t *xq, const float *xf) {
-  if (!tk_type_uses_q8(type)) return tk_dot_float_portable(type, row, xf, n);
-  return tk_dot_packed_portable(type, tk_packed_view(type, row, n, 0), tk_q8_row_view(xq, n, 0),
-                                n / 32);
+float tk_dot_row(int type, const uint8_t *matrix, int n, int row, const uint8_t *xq,
+                 const float *xf) {
+  if (!tk_type_uses_q8(type)) {
+    return tk_dot_float_portable(type, matrix + (size_t)row * tk_type_bytes(type, n), xf, n);
+  }
+  const uint8_t *panel = matrix + (size_t)(row / TK_PANEL_ROWS) * tk_packed_panel_bytes(type, n);
+  return tk_dot_panel_portable(type, panel, row % TK_PANEL_ROWS, tk_q8_row_view(xq, n, 0),
+                               n / 32);
 }

@@ -4,19 +4,20 @@
 // products where C reached 66–75. Everything around these kernels stays in Swift.
 //
 // The arithmetic contract (what makes Tessera's results reproducible):
-// - Quantized weights (Q4_0, Q4_1, Q8_0) multiply 8-bit quantized activations.
-//   In block i, lane g (0..7) holds the exact integer sum of elements 4g..4g+3, converted to
-//   float; one 8-lane accumulator takes acc[g] = fma(dw * dx, lane[g], acc[g]) block after
-//   block, and Q4_1's minimum terms add up in order as m = fma(mw, sx, m). The result is
-//   sum8(acc) + m with sum8(l) = ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). This is the order
-//   llama.cpp's AVX2 kernels use, so Tessera rounds where the reference rounds; fused
-//   multiply-adds are exact operations, so software fmaf gives the same bits.
+// - Quantized weights (Q4_0, Q4_1, Q8_0) multiply 8-bit quantized activations. Block i (32
+//   elements) contributes its exact integer dot product p_i = Σ w_e·x_e (Q4_0's weights are
+//   q − 8, Q4_1's the nibble q, Q8_0's the signed byte), converted to float — exact, since
+//   |p_i| < 2^24. One accumulator per output takes acc = fma(dw_i · dx_i, p_i, acc) block
+//   after block (dw_i · dx_i an f32 product), and Q4_1's minimum terms add up in order as
+//   m = fma(mw_i, sx_i, m); the result is acc + m (Q4_1) or acc.
 // - Float weights (F32, F16, BF16) multiply f32 activations; within a 32-block, lane l adds
-//   w[8k+l]*x[8k+l] for k = 0..3 in order, the lanes combine by the same tree, blocks add in
+//   w[8k+l]*x[8k+l] for k = 0..3 in order, the lanes combine by a fixed tree, blocks add in
 //   order.
 // - Compiled with -ffp-contract=off: the compiler fuses nothing on its own; fused
 //   multiply-adds appear only where the contract says, so every implementation (portable,
 //   AVX2, AVX-512) of a kernel gives the same bits for the same inputs, on any machine.
+//   Integer sums may be formed in any order (they are exact), which is what lets the SIMD
+//   kernels put one output row in each vector lane.
 // - A row's result never depends on the batch it is in or the thread that computes it.
 #ifndef TESSERA_KERNELS_H
 #define TESSERA_KERNELS_H
@@ -40,25 +41,35 @@ enum {
 
 // MARK: - Packed layouts
 //
-// Quantized weights are repacked at load, row by row, so SIMD loads eight blocks' scales at
-// once: a row of n elements (nb = n/32 blocks) of Q4_0/Q4_1/Q8_0 becomes
-//   qs[nb × QB] | d[nb] f16 | m[nb] f16 (Q4_1 only)   — the same bytes as ggml's, reordered
-// with QB = 16 (nibbles, ggml's order: low nibbles are elements 0..15) or 32 (int8).
-// Activations are quantized into the same kind of row: qs[n] int8 | d[nb] f32 | s[nb] f32,
-// x[j] ≈ qs[j]·d[block], s = d·Σqs (for Q4_1's minimum), d and s rounded to f16 as ggml
-// stores them.
+// Quantized weights are repacked at load into panels of TK_PANEL_ROWS = 16 rows (the last
+// panel padded with zero rows), so a SIMD kernel computes 16 rows at once, one per 32-bit lane,
+// and streams the weights in one sequential pass. A panel of rows of n elements is n/32
+// blocks, one after the other; a block holds the 16 rows' quants, then their 16 scales d as
+// f16, then (Q4_1) their 16 minimums m as f16 — the same bytes as ggml's, reordered:
+// - Q8_0: element e of row r is the signed byte at (e/4)·64 + 4r + e%4   (512 bytes)
+// - Q4_0, Q4_1: with k = e/4, the byte at (k/2)·64 + 4r + e%4 holds it in its low nibble
+//   (k even) or high nibble (k odd)   (256 bytes)
+// so each 64 bytes hold four consecutive elements of every row, lane r = row r.
+// Activations are quantized into rows of qs[n] int8 | d[nb] f32 | s[nb] f32 | sum[nb] int32:
+// x[j] ≈ qs[j]·d[block], sum = Σqs (exact), s = d·sum (Q4_1's minimum term); d and s are
+// rounded to f16 as ggml stores them.
 
-/// Bytes of one packed row of `n` elements of `type` (0 for types that are not packed).
-size_t tk_packed_row_bytes(int type, int n);
+enum { TK_PANEL_ROWS = 16 };
 
-/// Repacks `rows` rows from ggml's layout. Each source row holds `src_row_elements` elements
-/// (src_row_bytes apart); the packed rows keep `n` of them starting at element `col_begin`
+/// Bytes of one panel (16 rows) of `n` elements of a quantized type (0 for other types).
+size_t tk_packed_panel_bytes(int type, int n);
+
+/// Bytes of a packed matrix of `rows` rows of `n` elements (whole panels).
+size_t tk_packed_matrix_bytes(int type, int rows, int n);
+
+/// Repacks `rows` rows from ggml's layout (`src_row_bytes` apart) into panels; the packed rows
+/// keep `n` of them starting at element `col_begin`
 /// (both multiples of 32), so a tensor-parallel shard packs only its own columns.
-void tk_pack_rows(int type, const void *src, size_t src_row_bytes, int col_begin, int n,
-                  int rows, uint8_t *dst);
+void tk_pack_matrix(int type, const void *src, size_t src_row_bytes, int col_begin, int n,
+                    int rows, uint8_t *dst);
 
-/// Expands one packed row (`n` elements) back into floats.
-void tk_dequantize_packed_row(int type, const uint8_t *row, int n, float *out);
+/// Expands row `row` of a packed matrix (rows of `n` elements) back into floats.
+void tk_dequantize_packed_row(int type, const uint8_t *matrix, int n, int row, float *out);
 
 /// Bytes of one quantized activation row of `n` elements.
 size_t tk_q8_row_bytes(int n);
@@ -76,19 +87,29 @@ int tk_type_uses_q8(int type);
 /// Expands `n` elements of `type` in ggml's layout into floats.
 void tk_dequantize_row(int type, const void *row, int n, float *out);
 
-/// A whole packed row (`n` elements) times a whole activation row: `xq` (a packed activation
-/// row) for quantized types, `xf` for float types (whose rows are in ggml's layout). The
-/// portable implementation of the contract.
-float tk_dot_row(int type, const uint8_t *row, int n, const uint8_t *xq, const float *xf);
+/// Row `row` of a weight matrix (`n` elements per row) times a whole activation row: for
+/// quantized types `matrix` is packed and `xq` a packed activation row; for float types
+/// `matrix` holds rows in ggml's layout and `xf` the activations. The portable implementation
+/// of the contract.
+float tk_dot_row(int type, const uint8_t *matrix, int n, int row, const uint8_t *xq,
+                 const float *xf);
 
 /// The same with the fastest implementation this CPU supports (the one products use).
-float tk_dot_row_fast(int type, const uint8_t *row, int n, const uint8_t *xq, const float *xf);
+float tk_dot_row_fast(int type, const uint8_t *matrix, int n, int row, const uint8_t *xq,
+                      const float *xf);
 
 /// The name of the kernel set chosen for this CPU: "avx512vnni", "avx2" or "portable".
 const char *tk_kernel_name(void);
 
-/// Forces the portable kernels (for tests that compare implementations); 0 restores dispatch.
-void tk_force_portable(int on);
+/// Kernel sets, from the most portable up.
+enum { TK_KERNELS_PORTABLE = 0, TK_KERNELS_AVX2 = 1, TK_KERNELS_AVX512_VNNI = 2 };
+
+/// The best kernel set this CPU supports.
+int tk_kernels_supported(void);
+
+/// Uses no kernel set above `level` (for tests that compare implementations); -1 lifts the
+/// limit.
+void tk_limit_kernels(int level);
 
 // MARK: - Thread pool
 
@@ -111,12 +132,12 @@ void tk_pool_run(tk_pool *pool, tk_task_fn fn, void *ctx);
 /// r < row_count and b < batch.
 typedef struct {
   int type;
-  const uint8_t *weight;  // packed rows (quantized types) or ggml rows (float types)
-  size_t row_bytes;
+  const uint8_t *weight;  // packed panels (quantized types) or ggml rows (float types)
+  size_t stride_bytes;    // from one panel (quantized types) or one row (float types) to the next
   int row_elements;       // elements in a whole weight row
   int col_begin;          // first weight column used; 32-aligned
   int col_count;          // a multiple of 32
-  int row_begin;
+  int row_begin;          // first weight row used (any row; panels are found from it)
   int row_count;
   int batch;
   const uint8_t *xq;      // packed activation rows, for quantized weight types
@@ -127,7 +148,8 @@ typedef struct {
   int out_stride;
 } tk_matmul_desc;
 
-/// Computes several products in one pool dispatch; threads split each product by rows.
+/// Computes several products in one pool dispatch; threads split each product by rows (whole
+/// panels for quantized types).
 void tk_matmul(tk_pool *pool, const tk_matmul_desc *descs, int count);
 
 // MARK: - Small ops

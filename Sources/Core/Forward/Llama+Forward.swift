@@ -158,7 +158,7 @@ func product(
 ) -> tk_matmul_desc {
   tk_matmul_desc(
     type: Int32(weight.type.rawValue), weight: weight.base.assumingMemoryBound(to: UInt8.self),
-    row_bytes: weight.rowByteCount, row_elements: Int32(weight.columns.count),
+    stride_bytes: weight.strideBytes, row_elements: Int32(weight.columns.count),
     col_begin: Int32(columns.lowerBound - weight.columns.lowerBound),
     col_count: Int32(columns.count), row_begin: Int32(rows.lowerBound - weight.rows.lowerBound),
     row_count: Int32(rows.count), batch: Int32(batch), xq: x.q8, xf: x.f32,

@@ -1,15 +1,17 @@
 import CKernels
 
 /// The part of a weight matrix a shard uses, copied into its arena in the kernels' layout:
-/// quantized types repacked row by row (quants, then f32 scales, see tessera_kernels.h), float
-/// types as they are. Rows and columns keep their global numbering through `firstRow` and
+/// quantized types repacked into panels of 16 rows (see tessera_kernels.h), float types row by
+/// row as they are. Rows and columns keep their global numbering through `firstRow` and
 /// `firstColumn`, so the forward pass speaks in the model's coordinates.
 public struct PackedMatrix: @unchecked Sendable {
   public let type: GGMLType
   public let base: UnsafeRawPointer
   public let rows: Range<Int>
   public let columns: Range<Int>
-  public let rowByteCount: Int
+  /// Bytes from one panel of 16 rows (quantized types) or one row (float types) to the next.
+  public let strideBytes: Int
+  public let byteCount: Int
 
   /// Packs rows `rows` and columns `columns` (32-aligned) of `matrix` into `arena`.
   init(
@@ -23,20 +25,22 @@ public struct PackedMatrix: @unchecked Sendable {
     let type = Int32(matrix.type.rawValue)
     let source = matrix.base + rows.lowerBound * matrix.rowByteCount
     if tk_type_uses_q8(type) != 0 {
-      rowByteCount = tk_packed_row_bytes(type, Int32(columns.count))
-      let destination = try arena.allocate(rowByteCount * rows.count)
-      tk_pack_rows(
+      strideBytes = tk_packed_panel_bytes(type, Int32(columns.count))
+      byteCount = tk_packed_matrix_bytes(type, Int32(rows.count), Int32(columns.count))
+      let destination = try arena.allocate(byteCount)
+      tk_pack_matrix(
         type, source, matrix.rowByteCount, Int32(columns.lowerBound), Int32(columns.count),
         Int32(rows.count), destination.assumingMemoryBound(to: UInt8.self))
       base = UnsafeRawPointer(destination)
     } else {
       let elementBytes = matrix.rowByteCount / matrix.columns
-      rowByteCount = columns.count * elementBytes
-      let destination = try arena.allocate(rowByteCount * rows.count)
+      strideBytes = columns.count * elementBytes
+      byteCount = strideBytes * rows.count
+      let destination = try arena.allocate(byteCount)
       for row in 0..<rows.count {
-        (destination + row * rowByteCount).copyMemory(
+        (destination + row * strideBytes).copyMemory(
           from: source + row * matrix.rowByteCount + columns.lowerBound * elementBytes,
-          byteCount: rowByteCount)
+          byteCount: strideBytes)
       }
       base = UnsafeRawPointer(destination)
     }
@@ -46,17 +50,15 @@ public struct PackedMatrix: @unchecked Sendable {
     matrix.releaseSource()
   }
 
-  public var byteCount: Int { rowByteCount * rows.count }
-
   /// Expands global row `row` into floats (all of the packed columns).
   func dequantize(row: Int, into out: UnsafeMutablePointer<Float>) {
-    let pointer = (base + (row - rows.lowerBound) * rowByteCount).assumingMemoryBound(
-      to: UInt8.self)
     let type = Int32(self.type.rawValue)
+    let local = row - rows.lowerBound
+    let matrix = base.assumingMemoryBound(to: UInt8.self)
     if tk_type_uses_q8(type) != 0 {
-      tk_dequantize_packed_row(type, pointer, Int32(columns.count), out)
+      tk_dequantize_packed_row(type, matrix, Int32(columns.count), Int32(local), out)
     } else {
-      tk_dequantize_row(type, pointer, Int32(columns.count), out)
+      tk_dequantize_row(type, matrix + local * strideBytes, Int32(columns.count), out)
     }
   }
 }

@@ -35,15 +35,16 @@ import Testing
     #expect(bits(one) == bits(three))
   }
 
-  /// The CPU-specific kernels (AVX2 here) and the portable ones compute the same bits, so a
+  /// Every kernel set this CPU has (AVX-512 VNNI, AVX2, portable) computes the same bits, so a
   /// cluster of machines with different CPUs still agrees.
   @Test func portableKernelsGiveTheSameBitsAsTheFastOnes() throws {
     let engine = try Engines.smolLM2(threads: 2)
     let fast = try prefillLogits(engine)
-    tk_force_portable(1)
-    defer { tk_force_portable(0) }
-    let portable = try prefillLogits(engine)
-    #expect(bits(fast) == bits(portable))
+    for level in 0..<tk_kernels_supported() {
+      tk_limit_kernels(level)
+      defer { tk_limit_kernels(-1) }
+      #expect(bits(fast) == bits(try prefillLogits(engine)), "kernel level \(level)")
+    }
   }
 
   @Test func chunkedPrefillGivesTheSameBits() throws {

@@ -8,6 +8,8 @@ import Testing
 @Suite(.serialized) struct KernelTests {
   static let quantTypes = KernelCases.quantTypes
   static let sizes = KernelCases.rowLengths
+  /// Every kernel set this CPU can run, portable included.
+  static let kernelLevels = Array(0...Int32(tk_kernels_supported()))
 
   func random(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
     KernelCases.random(count, seed: seed, scale: scale)
@@ -21,31 +23,36 @@ import Testing
     return out
   }
 
-  /// Weights of `rows` rows of `n` in ggml's layout and packed.
+  /// Weights of `rows` rows of `n` in ggml's layout and packed into panels.
   func weights(_ type: GGMLType, rows: Int, n: Int, seed: UInt64) throws -> (
     ggml: [UInt8], packed: [UInt8]
   ) {
     let ggml = try Quantization.quantize(random(rows * n, seed: seed, scale: 2), as: type)
     let rowBytes = ggml.count / rows
     var packed = [UInt8](
-      repeating: 0, count: rows * tk_packed_row_bytes(Int32(type.rawValue), Int32(n)))
-    tk_pack_rows(Int32(type.rawValue), ggml, rowBytes, 0, Int32(n), Int32(rows), &packed)
+      repeating: 0xAA, count: tk_packed_matrix_bytes(Int32(type.rawValue), Int32(rows), Int32(n)))
+    tk_pack_matrix(Int32(type.rawValue), ggml, rowBytes, 0, Int32(n), Int32(rows), &packed)
     return (ggml, packed)
   }
 
-  /// The activation row's quants and scales, read back from the packed layout.
-  func decode(_ row: [UInt8], n: Int) -> (qs: [Int8], d: [Float], s: [Float]) {
+  /// The activation row's quants, scales, scaled sums and integer sums, read back from the
+  /// packed layout.
+  func decode(_ row: [UInt8], n: Int) -> (qs: [Int8], d: [Float], s: [Float], sum: [Int32]) {
     row.withUnsafeBytes { raw in
       let qs = Array(raw.bindMemory(to: Int8.self)[0..<n])
       let floats = UnsafeRawBufferPointer(rebasing: raw[n...]).bindMemory(to: Float.self)
-      return (qs, Array(floats[0..<(n / 32)]), Array(floats[(n / 32)..<(n / 16)]))
+      let sums = UnsafeRawBufferPointer(rebasing: raw[(n + n / 4)...]).bindMemory(to: Int32.self)
+      return (
+        qs, Array(floats[0..<(n / 32)]), Array(floats[(n / 32)..<(n / 16)]),
+        Array(sums[0..<(n / 32)])
+      )
     }
   }
 
   @Test func activationQuantizationRoundTripsWithinHalfAStep() {
     for size in Self.sizes {
       let x = random(size, seed: UInt64(size), scale: 3)
-      let (qs, d, s) = decode(quantizeActivations(x, n: size), n: size)
+      let (qs, d, s, sums) = decode(quantizeActivations(x, n: size), n: size)
       for block in 0..<(size / 32) {
         let slice = x[(32 * block)..<(32 * block + 32)]
         let amax = slice.map(abs).max() ?? 0
@@ -54,17 +61,18 @@ import Testing
           #expect(abs(Float(q) * d[block] - value) <= d[block] * 0.5 + amax * 1e-3)
         }
         let sum = qs[(32 * block)..<(32 * block + 32)].reduce(0) { $0 + Int($1) }
+        #expect(Int(sums[block]) == sum)
         #expect(abs(s[block] - d[block] * Float(sum)) <= abs(s[block]) * 1e-3 + 1e-6)
       }
     }
   }
 
   @Test(arguments: quantTypes) func packingKeepsEveryValue(type: GGMLType) throws {
+    let rows = 19  // a whole panel and part of another
     for size in Self.sizes {
-      let (ggml, packed) = try weights(type, rows: 3, n: size, seed: UInt64(size))
-      let rowBytes = ggml.count / 3
-      let packedRowBytes = packed.count / 3
-      for row in 0..<3 {
+      let (ggml, packed) = try weights(type, rows: rows, n: size, seed: UInt64(size))
+      let rowBytes = ggml.count / rows
+      for row in 0..<rows {
         var fromGGML = [Float](repeating: 0, count: size)
         var fromPacked = [Float](repeating: 0, count: size)
         ggml.withUnsafeBytes {
@@ -73,7 +81,7 @@ import Testing
         }
         packed.withUnsafeBufferPointer {
           tk_dequantize_packed_row(
-            Int32(type.rawValue), $0.baseAddress! + row * packedRowBytes, Int32(size), &fromPacked)
+            Int32(type.rawValue), $0.baseAddress, Int32(size), Int32(row), &fromPacked)
         }
         #expect(fromGGML.map(\.bitPattern) == fromPacked.map(\.bitPattern), "\(type) \(size)")
       }
@@ -86,10 +94,10 @@ import Testing
       let x = quantizeActivations(random(size, seed: 2 &+ UInt64(size)), n: size)
       // Naive: dequantize both sides, multiply in Double.
       let w = try ggml.withUnsafeBytes { try Quantization.dequantize(type, $0, count: size) }
-      let (qs, d, _) = decode(x, n: size)
+      let (qs, d, _, _) = decode(x, n: size)
       var expected = 0.0
       for j in 0..<size { expected += Double(w[j]) * Double(qs[j]) * Double(d[j / 32]) }
-      let got = tk_dot_row(Int32(type.rawValue), packed, Int32(size), x, nil)
+      let got = tk_dot_row(Int32(type.rawValue), packed, Int32(size), 0, x, nil)
       // Q4_1's minimum uses s = d·Σq rounded to f16; the rest is exact up to f32 sums.
       #expect(
         abs(Double(got) - expected) <= 2e-3 * Double(size).squareRoot() + abs(expected) * 2e-3,
@@ -99,12 +107,22 @@ import Testing
 
   @Test(arguments: quantTypes) func fastKernelsEqualPortableBitForBit(type: GGMLType) throws {
     for size in Self.sizes {
-      for seed in 0..<8 as Range<UInt64> {
-        let (_, packed) = try weights(type, rows: 1, n: size, seed: seed &* 31 &+ UInt64(size))
+      for seed in 0..<4 as Range<UInt64> {
+        let rows = 17
+        let (_, packed) = try weights(type, rows: rows, n: size, seed: seed &* 31 &+ UInt64(size))
         let x = quantizeActivations(random(size, seed: seed &* 17 &+ 5, scale: 4), n: size)
-        let portable = tk_dot_row(Int32(type.rawValue), packed, Int32(size), x, nil)
-        let fast = tk_dot_row_fast(Int32(type.rawValue), packed, Int32(size), x, nil)
-        #expect(portable.bitPattern == fast.bitPattern, "\(type) \(size) seed \(seed)")
+        for row in 0..<rows {
+          let portable = tk_dot_row(Int32(type.rawValue), packed, Int32(size), Int32(row), x, nil)
+          for level in Self.kernelLevels {
+            tk_limit_kernels(level)
+            defer { tk_limit_kernels(-1) }
+            let fast = tk_dot_row_fast(
+              Int32(type.rawValue), packed, Int32(size), Int32(row), x, nil)
+            #expect(
+              portable.bitPattern == fast.bitPattern,
+              "\(type) \(size) seed \(seed) row \(row) level \(level)")
+          }
+        }
       }
     }
   }
@@ -117,18 +135,23 @@ import Testing
     let (_, packed) = try weights(type, rows: rows, n: columns, seed: 9)
     let batch = 11
     let x = quantizeActivations(random(batch * columns, seed: 10), n: columns)
-    func multiply(threads: Int, batch: Int, columns range: Range<Int> = 0..<160) -> [Float] {
+    let stride = tk_packed_panel_bytes(Int32(type.rawValue), Int32(columns))
+    func multiply(
+      threads: Int, batch: Int, columns range: Range<Int> = 0..<160,
+      rows wanted: Range<Int> = 0..<37
+    ) -> [Float] {
       let pool = ComputePool(threadCount: threads)
-      var out = [Float](repeating: 0, count: batch * rows)
+      var out = [Float](repeating: 0, count: batch * wanted.count)
       packed.withUnsafeBufferPointer { w in
         x.withUnsafeBufferPointer { xq in
           out.withUnsafeMutableBufferPointer { o in
             var desc = tk_matmul_desc(
-              type: Int32(type.rawValue), weight: w.baseAddress, row_bytes: w.count / rows,
+              type: Int32(type.rawValue), weight: w.baseAddress, stride_bytes: stride,
               row_elements: Int32(columns), col_begin: Int32(range.lowerBound),
-              col_count: Int32(range.count), row_begin: 0, row_count: Int32(rows),
-              batch: Int32(batch), xq: xq.baseAddress, xf: nil, x_row_elements: Int32(columns),
-              x_col_begin: Int32(range.lowerBound), out: o.baseAddress, out_stride: Int32(rows))
+              col_count: Int32(range.count), row_begin: Int32(wanted.lowerBound),
+              row_count: Int32(wanted.count), batch: Int32(batch), xq: xq.baseAddress, xf: nil,
+              x_row_elements: Int32(columns), x_col_begin: Int32(range.lowerBound),
+              out: o.baseAddress, out_stride: Int32(wanted.count))
             pool.withRaw { tk_matmul($0, &desc, 1) }
           }
         }
@@ -141,14 +164,36 @@ import Testing
     // Each row alone gives the same bits as inside the batch.
     let single = multiply(threads: 1, batch: 1)
     #expect(single.map(\.bitPattern) == Array(reference[0..<rows]).map(\.bitPattern))
-    // The portable kernels give the same bits, for whole rows and for column ranges (units).
+    // Every row equals the portable dot of that row alone.
+    for row in 0..<rows {
+      let alone = packed.withUnsafeBufferPointer { w in
+        x.withUnsafeBufferPointer { xq in
+          tk_dot_row(
+            Int32(type.rawValue), w.baseAddress, Int32(columns), Int32(row), xq.baseAddress, nil)
+        }
+      }
+      #expect(alone.bitPattern == reference[row].bitPattern, "\(type) row \(row)")
+    }
+    // A product over rows that start and end inside panels gives those rows' bits.
+    let middle = multiply(threads: 2, batch: batch, rows: 5..<35)
+    for b in 0..<batch {
+      #expect(
+        Array(middle[(b * 30)..<(b * 30 + 30)]).map(\.bitPattern)
+          == Array(reference[(b * rows + 5)..<(b * rows + 35)]).map(\.bitPattern))
+    }
+    // Every kernel set this CPU has (portable, AVX2, AVX-512) gives the same bits, for whole
+    // rows and for column ranges (units).
     let unit = multiply(threads: 2, batch: batch, columns: 64..<128)
-    tk_force_portable(1)
-    defer { tk_force_portable(0) }
-    #expect(multiply(threads: 2, batch: batch).map(\.bitPattern) == reference.map(\.bitPattern))
-    #expect(
-      multiply(threads: 2, batch: batch, columns: 64..<128).map(\.bitPattern)
-        == unit.map(\.bitPattern))
+    for level in Self.kernelLevels {
+      tk_limit_kernels(level)
+      defer { tk_limit_kernels(-1) }
+      #expect(
+        multiply(threads: 2, batch: batch).map(\.bitPattern) == reference.map(\.bitPattern),
+        "level \(level)")
+      #expect(
+        multiply(threads: 2, batch: batch, columns: 64..<128).map(\.bitPattern)
+          == unit.map(\.bitPattern), "level \(level)")
+    }
   }
 
   @Test func f16ConversionsMatchIEEE() {
