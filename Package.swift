@@ -27,10 +27,15 @@ let package = Package(
     // Everything both router and workers need, with no network I/O: GGUF, quant formats,
     // tokenizer, chat templates, model and forward pass, sampling, partition plans, wire format.
     .target(name: "Core", dependencies: ["CKernels"], swiftSettings: strictSwift),
+    // libzmq (Debian libzmq3-dev) through a thin system-library shim.
+    .systemLibrary(
+      name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
+    // Small Swift types over ZeroMQ sockets (ROUTER/DEALER, polling, limits).
+    .target(name: "Transport", dependencies: ["CZeroMQ"], swiftSettings: strictSwift),
     // Worker process logic: joins a router, loads its shard, runs forward steps.
-    .target(name: "Worker", dependencies: ["Core"], swiftSettings: strictSwift),
+    .target(name: "Worker", dependencies: ["Core", "Transport"], swiftSettings: strictSwift),
     // Router process logic: HTTP API, scheduling, cluster membership, storage.
-    .target(name: "Router", dependencies: ["Core"], swiftSettings: strictSwift),
+    .target(name: "Router", dependencies: ["Core", "Transport"], swiftSettings: strictSwift),
     // The one thin executable; every subcommand lives in its own file.
     .executableTarget(
       name: "tessera",
@@ -56,6 +61,13 @@ let package = Package(
     .testTarget(
       name: "CoreTests",
       dependencies: ["Core", "CKernels", "TestSupport", "MallocCounter"],
+      swiftSettings: strictSwift
+    ),
+    // The cluster's parts with real ZeroMQ sockets in one process: transport, wire format,
+    // coordinator and workers.
+    .testTarget(
+      name: "ClusterTests",
+      dependencies: ["Core", "Transport", "Worker", "Router", "TestSupport"],
       swiftSettings: strictSwift
     ),
     // Tests that run the tessera executable (and later, clusters of real processes).
