@@ -1,0 +1,200 @@
+/// Router → every worker of a plan: one forward step. Every worker applies the same steps in
+/// the same order, so their KV caches agree on every sequence's blocks.
+public struct StepCommand: Equatable, Sendable {
+  public struct Entry: Equatable, Sendable {
+    public var sequence: Int
+    public var tokens: [Int32]
+    /// Indices into `tokens` whose logits the router wants.
+    public var logitRows: [Int]
+
+    public init(sequence: Int, tokens: [Int32], logitRows: [Int]) {
+      self.sequence = sequence
+      self.tokens = tokens
+      self.logitRows = logitRows
+    }
+  }
+
+  public var planID: UInt64
+  public var stepID: UInt64
+  /// Sequences to free before the step runs.
+  public var releases: [Int]
+  public var entries: [Entry]
+
+  public init(planID: UInt64, stepID: UInt64, releases: [Int], entries: [Entry]) {
+    self.planID = planID
+    self.stepID = stepID
+    self.releases = releases
+    self.entries = entries
+  }
+
+  public var rowCount: Int { entries.reduce(0) { $0 + $1.tokens.count } }
+  public var logitRowCount: Int { entries.reduce(0) { $0 + $1.logitRows.count } }
+
+  func encode(_ writer: inout WireWriter) {
+    writer.write(planID)
+    writer.write(stepID)
+    writer.write(array: releases.map { Int64($0) })
+    writer.write(UInt32(entries.count))
+    for entry in entries {
+      writer.write(entry.sequence)
+      writer.write(array: entry.tokens)
+      writer.write(array: entry.logitRows.map { UInt32($0) })
+    }
+  }
+
+  init(_ reader: inout WireReader) throws(WireError) {
+    planID = try reader.read(UInt64.self, "plan id")
+    stepID = try reader.read(UInt64.self, "step id")
+    releases = try reader.readArray(Int64.self, "releases").map { Int($0) }
+    guard releases.allSatisfy({ $0 >= 0 }) else { throw .outOfRange("released sequence") }
+    let count = try reader.readCount("entries", elementSize: 16)
+    entries = []
+    var rows = 0
+    for _ in 0..<count {
+      let sequence = try reader.readInt("sequence", in: 0...Int(Int64.max))
+      let tokens = try reader.readArray(Int32.self, "tokens")
+      let logitRows = try reader.readArray(UInt32.self, "logit rows").map { Int($0) }
+      guard logitRows.allSatisfy({ $0 < tokens.count }) else { throw .outOfRange("logit row") }
+      rows += tokens.count
+      guard rows <= WireLimits.tokens else { throw .outOfRange("step tokens") }
+      entries.append(Entry(sequence: sequence, tokens: tokens, logitRows: logitRows))
+    }
+  }
+}
+
+/// Last stage → router: `rows` rows of logits for the vocabulary slice `vocabulary`.
+public struct LogitsReply: Equatable, Sendable {
+  public var planID: UInt64
+  public var stepID: UInt64
+  public var slot: Slot
+  public var vocabulary: Range<Int>
+  public var rows: Int
+  public var values: [Float]
+
+  public init(
+    planID: UInt64, stepID: UInt64, slot: Slot, vocabulary: Range<Int>, rows: Int,
+    values: [Float]
+  ) {
+    self.planID = planID
+    self.stepID = stepID
+    self.slot = slot
+    self.vocabulary = vocabulary
+    self.rows = rows
+    self.values = values
+  }
+
+  func encode(_ writer: inout WireWriter) {
+    writer.write(planID)
+    writer.write(stepID)
+    writer.write(slot.stage)
+    writer.write(slot.rank)
+    writer.write(vocabulary)
+    writer.write(rows)
+    values.withUnsafeBufferPointer { writer.write(floats: $0) }
+  }
+
+  init(_ reader: inout WireReader) throws(WireError) {
+    planID = try reader.read(UInt64.self, "plan id")
+    stepID = try reader.read(UInt64.self, "step id")
+    slot = Slot(
+      stage: try reader.readInt("stage", in: 0...WireLimits.peers),
+      rank: try reader.readInt("rank", in: 0...WireLimits.peers))
+    vocabulary = try reader.readRange("vocabulary", limit: 1 << 24)
+    rows = try reader.readInt("rows", in: 0...WireLimits.rows)
+    values = try reader.readFloats("logits")
+    guard values.count == rows * vocabulary.count else { throw .outOfRange("logits count") }
+  }
+}
+
+/// Stage s rank r → stage s+1 rank r: the residual stream, `[rows, width]`.
+public struct HiddenStates: Equatable, Sendable {
+  public var planID: UInt64
+  public var stepID: UInt64
+  public var rows: Int
+  public var width: Int
+  public var values: [Float]
+
+  public init(planID: UInt64, stepID: UInt64, rows: Int, width: Int, values: [Float]) {
+    self.planID = planID
+    self.stepID = stepID
+    self.rows = rows
+    self.width = width
+    self.values = values
+  }
+
+  func encode(_ writer: inout WireWriter) {
+    writer.write(planID)
+    writer.write(stepID)
+    writer.write(rows)
+    writer.write(width)
+    values.withUnsafeBufferPointer { writer.write(floats: $0) }
+  }
+
+  init(_ reader: inout WireReader) throws(WireError) {
+    planID = try reader.read(UInt64.self, "plan id")
+    stepID = try reader.read(UInt64.self, "step id")
+    rows = try reader.readInt("rows", in: 0...WireLimits.rows)
+    width = try reader.readInt("width", in: 0...WireLimits.width)
+    values = try reader.readFloats("hidden states")
+    guard values.count == rows * width else { throw .outOfRange("hidden states count") }
+  }
+}
+
+/// Which of a layer's two tensor-parallel reductions a partial belongs to.
+public enum Reduction: UInt8, Sendable, CaseIterable {
+  case attention = 0
+  case ffn = 1
+}
+
+/// Rank → the other ranks of its stage: partial sums of canonical units `units` of one
+/// reduction of one layer, `[units, rows, width]`.
+public struct UnitPartials: Equatable, Sendable {
+  public var planID: UInt64
+  public var stepID: UInt64
+  public var layer: Int
+  public var reduction: Reduction
+  public var units: Range<Int>
+  public var rows: Int
+  public var width: Int
+  public var values: [Float]
+
+  public init(
+    planID: UInt64, stepID: UInt64, layer: Int, reduction: Reduction, units: Range<Int>,
+    rows: Int, width: Int, values: [Float]
+  ) {
+    self.planID = planID
+    self.stepID = stepID
+    self.layer = layer
+    self.reduction = reduction
+    self.units = units
+    self.rows = rows
+    self.width = width
+    self.values = values
+  }
+
+  func encode(_ writer: inout WireWriter) {
+    writer.write(planID)
+    writer.write(stepID)
+    writer.write(layer)
+    writer.write(reduction.rawValue)
+    writer.write(units)
+    writer.write(rows)
+    writer.write(width)
+    values.withUnsafeBufferPointer { writer.write(floats: $0) }
+  }
+
+  init(_ reader: inout WireReader) throws(WireError) {
+    planID = try reader.read(UInt64.self, "plan id")
+    stepID = try reader.read(UInt64.self, "step id")
+    layer = try reader.readInt("layer", in: 0...WireLimits.layers)
+    guard let reduction = Reduction(rawValue: try reader.read(UInt8.self, "reduction")) else {
+      throw .outOfRange("reduction")
+    }
+    self.reduction = reduction
+    units = try reader.readRange("units", limit: WireLimits.layers)
+    rows = try reader.readInt("rows", in: 0...WireLimits.rows)
+    width = try reader.readInt("width", in: 0...WireLimits.width)
+    values = try reader.readFloats("partials")
+    guard values.count == units.count * rows * width else { throw .outOfRange("partials count") }
+  }
+}
