@@ -57,6 +57,21 @@ public final class InferenceEngine {
   public func stepKeepingLogits(_ entries: [Entry]) throws(ModelError)
     -> UnsafeBufferPointer<Float>
   {
+    let logitRows = try prepare(entries)
+    try embed(entries)
+    runLayers(rowCount: preparedRowCount, exchange: nil)
+    return computeLogits(rows: logitRows)
+  }
+
+  // MARK: A step's phases, for workers that hold one shard of a distributed model
+
+  /// Rows in the step `prepare` set up last.
+  public private(set) var preparedRowCount = 0
+
+  /// Checks a step and reserves its tokens' KV slots (positions, slots and block tables go
+  /// into the run state). Returns the step rows whose logits are wanted. Nothing changes if
+  /// it throws.
+  public func prepare(_ entries: [Entry]) throws(ModelError) -> [Int] {
     let rowCount = entries.reduce(0) { $0 + $1.tokens.count }
     guard rowCount <= maxBatch else {
       throw .invalidConfig("step of \(rowCount) tokens exceeds the batch limit \(maxBatch)")
@@ -95,13 +110,28 @@ public final class InferenceEngine {
       logitRows += entry.logitRows.map { row + $0 }
       row += entry.tokens.count
     }
+    preparedRowCount = rowCount
+    return logitRows
+  }
+
+  /// Writes the step's token embeddings into the residual stream (first stage only).
+  public func embed(_ entries: [Entry]) throws(ModelError) {
     var first = 0
     for entry in entries {
       try model.embed(entry.tokens[...], state: state, at: first)
       first += entry.tokens.count
     }
-    model.forwardLayers(rowCount: rowCount, state: state, cache: cache, pool: pool)
-    return computeLogits(rows: logitRows)
+  }
+
+  /// The residual stream, `[maxBatch, embeddingLength]`: where a later stage's input goes and
+  /// where a stage's output is read.
+  public var residualStream: UnsafeMutablePointer<Float> { state.x.pointer }
+
+  /// Runs the shard's layers over the step's rows; false if an exchange failed.
+  @discardableResult
+  public func runLayers(rowCount: Int, exchange: (any PartialExchange)?) -> Bool {
+    model.forwardLayers(
+      rowCount: rowCount, state: state, cache: cache, pool: pool, exchange: exchange)
   }
 
   /// Feeds a sequence's tokens in chunks of `maxBatch`; returns the logits of the given
@@ -142,7 +172,7 @@ public final class InferenceEngine {
     cache.withBlockTable(of: sequence) { state.blockTables.append(contentsOf: $0) }
     decodeToken[0] = token
     try model.embed(decodeToken[...], state: state, at: 0)
-    model.forwardLayers(rowCount: 1, state: state, cache: cache, pool: pool)
+    model.forwardLayers(rowCount: 1, state: state, cache: cache, pool: pool, exchange: nil)
     return computeLogits(rows: firstRow)
   }
 
@@ -162,9 +192,9 @@ public final class InferenceEngine {
     ])
   }
 
-  /// The logits of the given rows of the step just run, in the reused buffer (grown, never
-  /// per step, when a step asks for more rows than any before).
-  private func computeLogits(rows: [Int]) -> UnsafeBufferPointer<Float> {
+  /// The logits (this shard's vocabulary slice) of the given rows of the step just run, in
+  /// the reused buffer (grown, never per step, when a step asks for more rows than any before).
+  public func computeLogits(rows: [Int]) -> UnsafeBufferPointer<Float> {
     let count = rows.count * vocabularySize
     if logits.count < count { logits = ScratchBuffer(count: count, zero: 0) }
     model.logits(rows: rows, state: state, pool: pool, into: logits.pointer)

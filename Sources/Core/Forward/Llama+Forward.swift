@@ -14,9 +14,11 @@ extension LlamaModel {
     }
   }
 
+  @discardableResult
   public func forwardLayers(
-    rowCount n: Int, state: RunState, cache: PagedKVCache, pool: ComputePool
-  ) {
+    rowCount n: Int, state: RunState, cache: PagedKVCache, pool: ComputePool,
+    exchange: (any PartialExchange)? = nil
+  ) -> Bool {
     let d = config.embeddingLength
     let x = state.x.pointer  // [n, d] residual stream
     let xb = state.xb.pointer  // [n, d]
@@ -59,6 +61,13 @@ extension LlamaModel {
               attended, n, state.partials.pointer + unit * n * d))
         }
       }
+      if let exchange,
+        !exchange.exchange(
+          .attention, layer: shard.layers.lowerBound + local, localUnits: shard.kvGroups,
+          unitCount: units.attentionUnitCount, rows: n, width: d, partials: state.partials.pointer)
+      {
+        return false
+      }
       fold(unitCount: units.attentionUnitCount, rowCount: n, state: state)
 
       // FFN: xb = rmsnorm(x); h = silu(xb·Wgate) * (xb·Wup)   [n, ffLocal]
@@ -83,8 +92,16 @@ extension LlamaModel {
               state.partials.pointer + unit * n * d))
         }
       }
+      if let exchange,
+        !exchange.exchange(
+          .ffn, layer: shard.layers.lowerBound + local, localUnits: shard.ffnUnits,
+          unitCount: units.ffnUnitCount, rows: n, width: d, partials: state.partials.pointer)
+      {
+        return false
+      }
       fold(unitCount: units.ffnUnitCount, rowCount: n, state: state)
     }
+    return true
   }
 
   public func logits(

@@ -85,6 +85,9 @@ public final class GGUFFile: Sendable {
   /// Size of the whole file in bytes.
   public var fileSize: Int { storage.bytes.count }
 
+  /// The whole mapped file.
+  var mappedBytes: UnsafeRawBufferPointer { storage.bytes }
+
   public func tensor(named name: String) -> GGUFTensorInfo? {
     tensorIndex[name].map { tensors[$0] }
   }

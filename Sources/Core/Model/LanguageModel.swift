@@ -13,8 +13,14 @@ public protocol LanguageModel: AnyObject, Sendable {
   func embed(_ tokens: ArraySlice<TokenID>, state: RunState, at row: Int) throws(ModelError)
 
   /// Runs the shard's layers over the first `rowCount` rows of the residual stream. The
-  /// step's positions, KV slots and block tables are already in `state`.
-  func forwardLayers(rowCount: Int, state: RunState, cache: PagedKVCache, pool: ComputePool)
+  /// step's positions, KV slots and block tables are already in `state`. With tensor
+  /// parallelism, `exchange` supplies the other ranks' unit partials before each fold; the
+  /// pass stops early, returning false, if it cannot.
+  @discardableResult
+  func forwardLayers(
+    rowCount: Int, state: RunState, cache: PagedKVCache, pool: ComputePool,
+    exchange: (any PartialExchange)?
+  ) -> Bool
 
   /// Output logits (the shard's vocabulary slice) of the given rows, `[rows.count, slice]`.
   func logits(
@@ -41,4 +47,15 @@ extension LanguageModel {
       capacity: capacity, config: config, shard: shard, units: units, threadCount: threadCount,
       maxKeys: config.contextLength)
   }
+}
+
+/// Completes one of a layer's two tensor-parallel reductions: when called, the partial sums of
+/// this shard's canonical units are in `partials` (`[unitCount][rows][width]`); on return,
+/// those of every unit must be, so each rank folds all of them in unit order.
+public protocol PartialExchange: AnyObject {
+  /// Returns false if the other ranks' partials could not be had (the step is abandoned).
+  func exchange(
+    _ reduction: Reduction, layer: Int, localUnits: Range<Int>, unitCount: Int, rows: Int,
+    width: Int, partials: UnsafeMutablePointer<Float>
+  ) -> Bool
 }
