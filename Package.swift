@@ -27,6 +27,8 @@ let package = Package(
     // Everything both router and workers need, with no network I/O: GGUF, quant formats,
     // tokenizer, chat templates, model and forward pass, sampling, partition plans, wire format.
     .target(name: "Core", dependencies: ["CKernels"], swiftSettings: strictSwift),
+    // Process helpers Swift cannot call directly (prctl).
+    .target(name: "CProcess"),
     // libzmq (Debian libzmq3-dev) through a thin system-library shim.
     .systemLibrary(
       name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
@@ -40,7 +42,7 @@ let package = Package(
     .executableTarget(
       name: "tessera",
       dependencies: [
-        "Core", "Worker", "Router", "CKernels",
+        "Core", "Worker", "Router", "CKernels", "CProcess",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strictSwift

@@ -59,6 +59,16 @@ public final class ZMQSocket {
     guard status == 0 else { throw .last("zmq_setsockopt(\(option))") }
   }
 
+  /// Names this socket to the ROUTER sockets it connects to (set before connecting); the name
+  /// survives reconnects.
+  public func setRoutingID(_ id: String) throws(TransportError) {
+    let bytes = Array(id.utf8.prefix(255))
+    let status = bytes.withUnsafeBytes {
+      zmq_setsockopt(try? handle(), ZMQ_ROUTING_ID, $0.baseAddress, $0.count)
+    }
+    guard status == 0 else { throw .last("zmq_setsockopt(ROUTING_ID)") }
+  }
+
   /// Binds to `endpoint` and returns the address it got (a `*` port resolved), e.g.
   /// `tcp://127.0.0.1:*` → `tcp://127.0.0.1:40123`.
   @discardableResult

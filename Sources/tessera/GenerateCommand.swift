@@ -1,10 +1,12 @@
 import ArgumentParser
 import Core
 import Foundation
+import Router
 
 struct GenerateCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "generate", abstract: "Generate text from a prompt on one process.")
+    commandName: "generate",
+    abstract: "Generate text from a prompt, on this process or on local workers (--tp/--pp).")
 
   @OptionGroup var model: ModelOption
   @Option(help: "The prompt text (special tokens such as <|im_start|> are parsed).")
@@ -14,8 +16,12 @@ struct GenerateCommand: ParsableCommand {
   @Option(help: "Most tokens to generate.") var maxTokens = 128
   @OptionGroup var sampling: SamplingOptions
   @OptionGroup var threads: ThreadsOption
+  @OptionGroup var layout: LayoutOption
   @Flag(
-    help: "Print one JSON object: prompt_tokens, tokens, text, finish_reason, timings.")
+    help: """
+      Print one JSON object: prompt_tokens, tokens, text, finish_reason, timings, \
+      logits_sha256 (over every generated step's raw f32 logits), and per-worker weight bytes.
+      """)
   var json = false
 
   func validate() throws {
@@ -32,14 +38,29 @@ struct GenerateCommand: ParsableCommand {
       ]) : prompt
     let promptTokens = BPETokenizer(vocabulary: vocabulary).encode(text)
     let parameters = try sampling.parameters()
-    let engine = InferenceEngine(
-      model: try ModelLoader.load(file), threads: threads.count,
-      kvTokens: min(promptTokens.count + maxTokens + 1, try ModelConfig(gguf: file).contextLength))
+    let config = try ModelConfig(gguf: file)
+    let kvTokens = min(promptTokens.count + maxTokens + 1, config.contextLength)
+    let engine: any TokenEngine
+    var cluster: LocalCluster?
+    defer { cluster?.stop() }
+    if layout.isDistributed {
+      let local = try LocalCluster(
+        modelPath: model.model, config: config, fingerprint: ModelFingerprint.of(file),
+        tensorParallel: layout.tensorParallel, pipelineParallel: layout.pipelineParallel,
+        threads: threads.count, kvTokens: kvTokens)
+      cluster = local
+      engine = ClusterEngine(coordinator: local.coordinator)
+    } else {
+      engine = InferenceEngine(
+        model: try ModelLoader.load(file), threads: threads.count, kvTokens: kvTokens)
+    }
     var detokenizer = StreamingDetokenizer(vocabulary: vocabulary)
     var output = ""
+    var logitsHash = SHA256()
     let result = try Generator(engine: engine, vocabulary: vocabulary).generate(
       prompt: promptTokens, maxTokens: maxTokens, sampling: parameters
-    ) { token, _ in
+    ) { token, logits in
+      logitsHash.update(floats: logits)
       guard !vocabulary.endOfGenerationIDs.contains(token) else { return }
       let piece = detokenizer.append(token)
       output += piece
@@ -55,7 +76,9 @@ struct GenerateCommand: ParsableCommand {
           promptTokens: result.promptTokens, tokens: result.tokens, text: output,
           finishReason: result.finishReason.rawValue,
           timings: .init(
-            promptMs: result.promptMilliseconds, generateMs: result.generateMilliseconds)))
+            promptMs: result.promptMilliseconds, generateMs: result.generateMilliseconds),
+          logitsSHA256: SHA256.hex(logitsHash.finalize()),
+          workers: cluster.map(Self.workerReport) ?? []))
     } else {
       print(tail)
       let rate = Double(result.tokens.count) / max(result.generateMilliseconds / 1000, 1e-9)
@@ -73,6 +96,31 @@ struct GenerateCommand: ParsableCommand {
   }
 }
 
+extension GenerateCommand {
+  static func workerReport(_ cluster: LocalCluster) -> [WorkerReport] {
+    cluster.coordinator.membership.assigned.compactMap { member in
+      member.slot.map {
+        WorkerReport(
+          name: member.hello.name, stage: $0.stage, rank: $0.rank,
+          weightBytes: member.weightBytes)
+      }
+    }
+  }
+}
+
+/// One worker of a local cluster, as `--json` reports it.
+struct WorkerReport: Encodable {
+  let name: String
+  let stage: Int
+  let rank: Int
+  let weightBytes: Int
+
+  enum CodingKeys: String, CodingKey {
+    case name, stage, rank
+    case weightBytes = "weight_bytes"
+  }
+}
+
 struct GenerateOutput: Encodable {
   struct Timings: Encodable {
     let promptMs: Double
@@ -87,12 +135,17 @@ struct GenerateOutput: Encodable {
   let text: String
   let finishReason: String
   let timings: Timings
+  let logitsSHA256: String
+  /// Empty for a one-process run.
+  let workers: [WorkerReport]
 
   enum CodingKeys: String, CodingKey {
     case promptTokens = "prompt_tokens"
     case tokens, text
     case finishReason = "finish_reason"
     case timings
+    case logitsSHA256 = "logits_sha256"
+    case workers
   }
 }
 

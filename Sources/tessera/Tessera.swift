@@ -6,6 +6,9 @@ struct Tessera: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "tessera",
     abstract: "A distributed LLM inference cluster.",
-    subcommands: [GenerateCommand.self, ScoreCommand.self, BenchCommand.self, TokenizeCommand.self]
+    subcommands: [
+      GenerateCommand.self, ScoreCommand.self, BenchCommand.self, TokenizeCommand.self,
+      WorkerCommand.self,
+    ]
   )
 }

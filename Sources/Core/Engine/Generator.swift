@@ -21,11 +21,25 @@ public struct GenerationResult: Sendable {
   public var generateMilliseconds: Double
 }
 
+/// What the generator drives: one process's `InferenceEngine`, or a cluster of workers.
+public protocol TokenEngine: AnyObject {
+  var contextLength: Int { get }
+  /// Feeds a prompt; returns the logits after its last token (valid until the next call).
+  func prefill(sequence: Int, tokens: [TokenID]) throws -> UnsafeBufferPointer<Float>
+  /// Appends one token; returns the logits predicting the next (valid until the next call).
+  func decode(sequence: Int, token: TokenID) throws -> UnsafeBufferPointer<Float>
+  func release(sequence: Int)
+}
+
+extension InferenceEngine: TokenEngine {
+  public var contextLength: Int { model.config.contextLength }
+}
+
 public final class Generator {
-  public let engine: InferenceEngine
+  public let engine: any TokenEngine
   public let vocabulary: Vocabulary
 
-  public init(engine: InferenceEngine, vocabulary: Vocabulary) {
+  public init(engine: any TokenEngine, vocabulary: Vocabulary) {
     self.engine = engine
     self.vocabulary = vocabulary
   }
@@ -38,12 +52,12 @@ public final class Generator {
   public func generate(
     prompt: [TokenID], maxTokens: Int, sampling: SamplingParameters, choiceIndex: Int = 0,
     sequence: Int = 0, onStep: (TokenID, UnsafeBufferPointer<Float>) -> Void = { _, _ in }
-  ) throws(ModelError) -> GenerationResult {
-    guard !prompt.isEmpty else { throw .invalidConfig("the prompt is empty") }
+  ) throws -> GenerationResult {
+    guard !prompt.isEmpty else { throw ModelError.invalidConfig("the prompt is empty") }
     defer { engine.release(sequence: sequence) }
-    let context = engine.model.config.contextLength
+    let context = engine.contextLength
     guard prompt.count < context else {
-      throw .contextFull(sequenceLength: prompt.count, limit: context)
+      throw ModelError.contextFull(sequenceLength: prompt.count, limit: context)
     }
     let start = Clock.now()
     // The engine's reused logits buffer: valid until the next step, never copied.

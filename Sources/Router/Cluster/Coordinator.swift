@@ -1,0 +1,269 @@
+public import Core
+import Transport
+
+/// The router's side of the cluster: listens for workers on one ROUTER socket, plans when
+/// enough have joined, hands out assignments, exchanges heartbeats, and runs steps — every
+/// step goes to every worker of the plan, and the last stage's ranks answer with their
+/// vocabulary slices of the logits. Several steps may be in flight (pipelining: stage 0 works
+/// on step k+1 while stage 1 finishes step k).
+///
+/// Driven by one thread: every call pumps the socket while it waits.
+public final class Coordinator {
+  public let config: ModelConfig
+  public let plan: PartitionPlan
+  /// The address workers join, with a `*` port resolved.
+  public let endpoint: String
+  public private(set) var membership: Membership
+  public private(set) var planID: UInt64 = 0
+  public let kvTokens: Int
+  public let maxBatch: Int
+  /// Bytes of control traffic, for reports.
+  public private(set) var bytesSent = 0
+  public private(set) var bytesReceived = 0
+  let log = Log("router")
+  let context: ZMQContext
+  let socket: ZMQSocket
+  private var nextStepID: UInt64 = 1
+  private var pending: [UInt64: PendingStep] = [:]
+  private var lastHeartbeat = 0.0
+  private var heartbeats: UInt64 = 0
+
+  struct PendingStep {
+    var rows: Int
+    var slices: [LogitsReply] = []
+    var failure: ClusterError?
+  }
+
+  public init(
+    bind: String, config: ModelConfig, fingerprint: [UInt8], tensorParallel: Int,
+    pipelineParallel: Int, kvTokens: Int, maxBatch: Int = 256, heartbeatTimeout: Double = 5
+  ) throws(ClusterError) {
+    do {
+      plan = try PartitionPlan(
+        config: config, tensorParallel: tensorParallel, pipelineParallel: pipelineParallel)
+    } catch {
+      throw .plan(error)
+    }
+    do {
+      context = try ZMQContext()
+      socket = try ZMQSocket(context, .router)
+      endpoint = try socket.bind(bind)
+    } catch {
+      throw .transport(error)
+    }
+    self.config = config
+    self.kvTokens = kvTokens
+    self.maxBatch = maxBatch
+    membership = Membership(fingerprint: fingerprint, heartbeatTimeout: heartbeatTimeout)
+    log.info("waiting for \(plan.workerCount) workers at \(endpoint)")
+  }
+
+  public var isReady: Bool { planID != 0 && membership.allAssignedReady }
+
+  /// Waits until enough workers have joined, assigns the plan and waits for every worker to
+  /// load its shard.
+  public func waitUntilReady(timeout: Double) throws(ClusterError) {
+    let start = Clock.now()
+    while !isReady {
+      let left = timeout - (Clock.now() - start)
+      guard left > 0 else {
+        if planID == 0 {
+          throw .notEnoughWorkers(
+            have: membership.members.count, need: plan.workerCount, waited: timeout)
+        }
+        throw .timeout("workers loading their shards")
+      }
+      try pump(timeoutMilliseconds: Int(min(left, 0.2) * 1000) + 1)
+    }
+  }
+
+  /// Sends a step to every worker; returns its id for `collect`.
+  public func submit(_ entries: [StepCommand.Entry], releases: [Int] = []) throws(ClusterError)
+    -> UInt64
+  {
+    guard isReady else { throw .noPlan }
+    let stepID = nextStepID
+    nextStepID += 1
+    let bytes = WireMessage.step(
+      StepCommand(planID: planID, stepID: stepID, releases: releases, entries: entries)
+    ).encoded()
+    pending[stepID] = PendingStep(rows: entries.reduce(0) { $0 + $1.logitRows.count })
+    for member in membership.assigned { try send(bytes, to: member.id) }
+    return stepID
+  }
+
+  /// Waits for a step's logits: `[rows, vocabularySize]`, rows in the order the step asked.
+  public func collect(_ stepID: UInt64, into out: inout [Float], timeout: Double = 120)
+    throws(ClusterError)
+  {
+    guard pending[stepID] != nil else { throw .timeout("step \(stepID) was never submitted") }
+    let start = Clock.now()
+    while true {
+      if let step = pending[stepID] {
+        if let failure = step.failure {
+          pending[stepID] = nil
+          throw failure
+        }
+        if step.slices.count == plan.tensorParallel {
+          pending[stepID] = nil
+          assemble(step, into: &out)
+          return
+        }
+      }
+      guard Clock.now() - start < timeout else { throw .timeout("logits of step \(stepID)") }
+      try pump(timeoutMilliseconds: 200)
+    }
+  }
+
+  /// Tells every worker to exit.
+  public func shutdownWorkers() {
+    let bytes = WireMessage.shutdown.encoded()
+    for member in membership.members { try? send(bytes, to: member.id) }
+  }
+
+  private func assemble(_ step: PendingStep, into out: inout [Float]) {
+    let vocabulary = config.vocabularySize
+    let count = step.rows * vocabulary
+    if out.count != count { out = [Float](repeating: 0, count: count) }
+    out.withUnsafeMutableBufferPointer { buffer in
+      for slice in step.slices {
+        let width = slice.vocabulary.count
+        slice.values.withUnsafeBufferPointer { values in
+          for row in 0..<step.rows {
+            guard let source = values.baseAddress, let destination = buffer.baseAddress else {
+              continue
+            }
+            (destination + row * vocabulary + slice.vocabulary.lowerBound).update(
+              from: source + row * width, count: width)
+          }
+        }
+      }
+    }
+  }
+
+  // MARK: The socket
+
+  /// Handles what arrives within `timeoutMilliseconds`, sends heartbeats, notices lost
+  /// workers, and plans once enough have joined.
+  func pump(timeoutMilliseconds: Int) throws(ClusterError) {
+    let now = Clock.now()
+    if now - lastHeartbeat >= 1 { sendHeartbeats() }
+    for lost in membership.expire(now: now) {
+      log.warning("worker \(lost.hello.name) stopped answering")
+      if lost.slot != nil {
+        failPending(.workerLost(lost.hello.name))
+        planID = 0
+      }
+    }
+    if planID == 0 { try planIfPossible() }
+    let message: [[UInt8]]?
+    do {
+      message = try socket.receive(timeoutMilliseconds: timeoutMilliseconds)
+    } catch {
+      throw .transport(error)
+    }
+    guard let parts = message else { return }
+    guard parts.count == 2 else {
+      log.warning("dropped a message of \(parts.count) parts")
+      return
+    }
+    bytesReceived += parts[1].count
+    let id = parts[0]
+    let decoded: WireMessage
+    do {
+      decoded = try WireMessage(decoding: parts[1])
+    } catch {
+      log.warning("dropped a message from \(String(decoding: id, as: UTF8.self)): \(error)")
+      return
+    }
+    handle(decoded, from: id, now: Clock.now())
+  }
+
+  private func handle(_ message: WireMessage, from id: [UInt8], now: Double) {
+    if case .hello(let hello) = message {
+      switch membership.hello(id: id, hello, now: now) {
+      case .joined: log.info("worker \(hello.name) joined (\(hello.dataAddress))")
+      case .rejoined:
+        log.info("worker \(hello.name) joined again")
+        if membership.member(id: id)?.slot != nil {
+          failPending(.workerLost(hello.name))
+          planID = 0
+        }
+      case .wrongModel:
+        log.warning("worker \(hello.name) has a different model file; not using it")
+      }
+      return
+    }
+    guard membership.seen(id: id, now: now), let member = membership.member(id: id) else {
+      // Unknown sender: ask it to say hello.
+      try? send(WireMessage.heartbeat(Heartbeat(planID: 0, sequence: 0)).encoded(), to: id)
+      return
+    }
+    switch message {
+    case .ready(let ready):
+      guard ready.planID == planID,
+        membership.ready(id: id, slot: ready.slot, weightBytes: ready.weightBytes)
+      else { return }
+      log.info("worker \(member.hello.name) ready at \(ready.slot): \(ready.weightBytes) bytes")
+      if isReady { log.info("all \(plan.workerCount) workers ready") }
+    case .logits(let reply):
+      guard reply.planID == planID, var step = pending[reply.stepID],
+        reply.rows == step.rows, reply.slot == member.slot,
+        !step.slices.contains(where: { $0.slot == reply.slot })
+      else {
+        log.warning("dropped logits from \(member.hello.name) that match no waiting step")
+        return
+      }
+      step.slices.append(reply)
+      pending[reply.stepID] = step
+    case .failure(let failure):
+      guard failure.planID == planID else { return }
+      let error = ClusterError.stepFailed(worker: member.hello.name, message: failure.message)
+      if failure.stepID == 0 {
+        log.error("\(error)")
+        failPending(error)
+      } else if pending[failure.stepID] != nil {
+        pending[failure.stepID]?.failure = error
+      }
+    case .heartbeat: break
+    default:
+      log.warning("dropped an unexpected message from \(member.hello.name)")
+    }
+  }
+
+  private func planIfPossible() throws(ClusterError) {
+    let id = UInt64.random(in: 1...UInt64.max)
+    guard
+      let assignments = membership.assign(
+        plan, planID: id, kvTokens: kvTokens, maxBatch: maxBatch)
+    else { return }
+    planID = id
+    log.info("\(plan) (plan \(id))")
+    for (memberID, assignment) in assignments {
+      try send(WireMessage.assign(assignment).encoded(), to: memberID)
+    }
+  }
+
+  private func failPending(_ error: ClusterError) {
+    for id in pending.keys where pending[id]?.failure == nil { pending[id]?.failure = error }
+  }
+
+  private func sendHeartbeats() {
+    lastHeartbeat = Clock.now()
+    heartbeats += 1
+    for member in membership.members {
+      let id = member.slot != nil ? planID : 0
+      try? send(
+        WireMessage.heartbeat(Heartbeat(planID: id, sequence: heartbeats)).encoded(), to: member.id)
+    }
+  }
+
+  private func send(_ bytes: [UInt8], to id: [UInt8]) throws(ClusterError) {
+    do {
+      try socket.send([id, bytes])
+      bytesSent += bytes.count
+    } catch {
+      throw .transport(error)
+    }
+  }
+}

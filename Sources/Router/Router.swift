@@ -1,1 +1,0 @@
-/// Router process logic (HTTP API, scheduling, cluster membership, storage) lands here.

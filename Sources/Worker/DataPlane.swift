@@ -1,0 +1,132 @@
+import Core
+import Transport
+
+/// A worker's side of the worker↔worker traffic: the socket its peers send to, sockets to
+/// the other ranks of its stage and to the next stage, and the messages that arrived before
+/// the step that needs them (a faster peer can be one exchange ahead).
+final class DataPlane {
+  let inbound: ZMQSocket
+  private var stagePeers: [ZMQSocket] = []
+  private var nextStage: ZMQSocket?
+  private var early: [WireMessage] = []
+  private let log: Log
+  /// Most messages kept for later; a peer cannot be more than a step ahead, so this is only
+  /// reached by a misbehaving sender.
+  private let earlyLimit = 1024
+
+  init(inbound: ZMQSocket, log: Log) {
+    self.inbound = inbound
+    self.log = log
+  }
+
+  /// Connects to the other ranks of the stage and the next stage.
+  func connect(context: ZMQContext, assignment: Assignment) throws(TransportError) {
+    close()
+    for (rank, address) in assignment.stagePeers.enumerated() where rank != assignment.slot.rank {
+      let socket = try ZMQSocket(context, .dealer)
+      try socket.connect(address)
+      stagePeers.append(socket)
+    }
+    if let address = assignment.nextStage {
+      let socket = try ZMQSocket(context, .dealer)
+      try socket.connect(address)
+      nextStage = socket
+    }
+  }
+
+  func close() {
+    for socket in stagePeers { socket.close() }
+    stagePeers = []
+    nextStage?.close()
+    nextStage = nil
+    early = []
+  }
+
+  func sendToStagePeers(_ message: WireMessage) throws(TransportError) {
+    let bytes = message.encoded()
+    for peer in stagePeers { try peer.send([bytes]) }
+  }
+
+  func sendToNextStage(_ message: WireMessage) throws(TransportError) {
+    try nextStage?.send([message.encoded()])
+  }
+
+  /// Keeps what is queued on the inbound socket for a later step (called between steps).
+  func drainInbound(planID: UInt64) {
+    while let message = try? receiveOne(timeoutMilliseconds: 0) {
+      keep(message, planID: planID)
+    }
+  }
+
+  /// The first message `match` accepts, from those that came early or from the socket,
+  /// waiting at most `timeout` seconds. Others of the current plan are kept for later.
+  func await<T>(
+    _ what: String, planID: UInt64, timeout: Double, _ match: (WireMessage) -> T?
+  ) throws(WorkerError) -> T {
+    if let index = early.firstIndex(where: { match($0) != nil }) {
+      let message = early.remove(at: index)
+      if let value = match(message) { return value }
+    }
+    let deadline = Clock.now() + timeout
+    while true {
+      let left = deadline - Clock.now()
+      guard left > 0 else { throw .peerTimeout(what) }
+      let message: WireMessage?
+      do {
+        message = try receiveOne(timeoutMilliseconds: Int(min(left, 1) * 1000) + 1)
+      } catch {
+        throw .transport(error)
+      }
+      guard let message else { continue }
+      if let value = match(message) { return value }
+      keep(message, planID: planID)
+    }
+  }
+
+  /// Forgets early messages of steps up to `stepID` (duplicates, or a failed step's).
+  func forget(throughStep stepID: UInt64) {
+    early.removeAll { message in
+      switch message {
+      case .hidden(let hidden): hidden.stepID <= stepID
+      case .partials(let partials): partials.stepID <= stepID
+      default: true
+      }
+    }
+  }
+
+  private func keep(_ message: WireMessage, planID: UInt64) {
+    let belongs: Bool
+    switch message {
+    case .hidden(let hidden): belongs = hidden.planID == planID
+    case .partials(let partials): belongs = partials.planID == planID
+    default: belongs = false
+    }
+    guard belongs else {
+      log.warning("dropped a data-plane message that belongs to no current step")
+      return
+    }
+    guard early.count < earlyLimit else {
+      log.warning("dropped a data-plane message: \(earlyLimit) already waiting")
+      return
+    }
+    early.append(message)
+  }
+
+  /// One decoded message from the inbound socket; garbage is logged and skipped.
+  private func receiveOne(timeoutMilliseconds: Int) throws(TransportError) -> WireMessage? {
+    let deadline = Clock.now() + Double(timeoutMilliseconds) / 1000
+    while true {
+      let left = max(0, Int((deadline - Clock.now()) * 1000))
+      guard let parts = try inbound.receive(timeoutMilliseconds: left) else { return nil }
+      guard parts.count == 2 else {
+        log.warning("dropped a data-plane message of \(parts.count) parts")
+        continue
+      }
+      do {
+        return try WireMessage(decoding: parts[1])
+      } catch {
+        log.warning("dropped a data-plane message: \(error)")
+      }
+    }
+  }
+}

@@ -1,1 +1,0 @@
-/// Worker process logic (shard loading, step execution, collectives) lands here.

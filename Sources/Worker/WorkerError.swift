@@ -1,0 +1,26 @@
+public import Core
+public import Transport
+
+/// What stops a worker from starting or a step from running.
+public enum WorkerError: Error, CustomStringConvertible {
+  case transport(TransportError)
+  case model(ModelError)
+  case gguf(GGUFError)
+  /// The data address cannot be advertised as bound (a wildcard host): give `--advertise`.
+  case needsAdvertise(bound: String)
+  /// A peer's activations did not arrive in time.
+  case peerTimeout(String)
+  case wire(WireError)
+
+  public var description: String {
+    switch self {
+    case .transport(let error): "\(error)"
+    case .model(let error): "\(error)"
+    case .gguf(let error): "\(error)"
+    case .needsAdvertise(let bound):
+      "bound the data plane to \(bound), which peers cannot dial: give --advertise tcp://HOST:PORT"
+    case .peerTimeout(let what): "timed out waiting for \(what)"
+    case .wire(let error): "\(error)"
+    }
+  }
+}

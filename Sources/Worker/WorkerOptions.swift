@@ -1,0 +1,31 @@
+/// How a worker is started (`tessera worker …`).
+public struct WorkerOptions: Sendable {
+  /// The router's workers endpoint, `tcp://HOST:PORT`.
+  public var router: String
+  public var modelPath: String
+  public var threads: Int
+  public var name: String
+  /// Where this worker listens for its peers (`*` port: any free one).
+  public var dataBind: String
+  /// The data address peers should use; default: the bound address (fine on one host).
+  public var advertise: String?
+  /// Seconds without a word from the router before the worker counts it gone and rejoins.
+  public var routerTimeout: Double
+  /// Seconds a step waits for a peer's activations before it fails.
+  public var peerTimeout: Double
+
+  public init(
+    router: String, modelPath: String, threads: Int, name: String,
+    dataBind: String = "tcp://127.0.0.1:*", advertise: String? = nil, routerTimeout: Double = 5,
+    peerTimeout: Double = 30
+  ) {
+    self.router = router
+    self.modelPath = modelPath
+    self.threads = threads
+    self.name = name
+    self.dataBind = dataBind
+    self.advertise = advertise
+    self.routerTimeout = routerTimeout
+    self.peerTimeout = peerTimeout
+  }
+}

@@ -1,0 +1,205 @@
+public import Core
+import Transport
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A worker process: joins the router, announces itself, loads the shard it is assigned and
+/// serves forward steps until told to shut down.
+///
+/// The router may go away and come back (restarted, at the same address): without a word
+/// from it for `routerTimeout` seconds, or when it answers a heartbeat with no plan, the
+/// worker says hello again and waits for a new assignment. Garbage on either socket is
+/// logged and dropped.
+public final class WorkerProcess {
+  let options: WorkerOptions
+  let log: Log
+  let context: ZMQContext
+  let control: ZMQSocket
+  let data: DataPlane
+  let file: GGUFFile
+  /// The address peers dial for this worker's data plane.
+  public let dataAddress: String
+  let fingerprint: [UInt8]
+  private var runner: ShardRunner?
+  private var lastFromRouter = Clock.now()
+  private var lastHeartbeat = 0.0
+  private var lastHello = 0.0
+  private var heartbeats: UInt64 = 0
+
+  public init(options: WorkerOptions) throws(WorkerError) {
+    self.options = options
+    log = Log("worker[\(options.name)]")
+    do {
+      file = try GGUFFile(path: options.modelPath)
+    } catch {
+      throw .gguf(error)
+    }
+    fingerprint = ModelFingerprint.of(file)
+    do {
+      context = try ZMQContext()
+      control = try ZMQSocket(context, .dealer)
+      // A stable id across reconnects, unique per process.
+      try control.setRoutingID("\(options.name)#\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+      try control.connect(options.router)
+      let inbound = try ZMQSocket(context, .router)
+      let bound = try inbound.bind(options.dataBind)
+      data = DataPlane(inbound: inbound, log: log)
+      if let advertise = options.advertise {
+        try Endpoint.validate(advertise)
+        dataAddress = advertise
+      } else if bound.contains("://0.0.0.0:") || bound.contains("://*:")
+        || bound.contains("://[::]:")
+      {
+        throw WorkerError.needsAdvertise(bound: bound)
+      } else {
+        dataAddress = bound
+      }
+    } catch let error as WorkerError {
+      throw error
+    } catch {
+      throw .transport(error as? TransportError ?? .badEndpoint("\(error)"))
+    }
+    log.info("data plane at \(dataAddress); joining \(options.router)")
+  }
+
+  /// Serves until the router says shut down.
+  public func run() throws(WorkerError) {
+    while true {
+      let now = Clock.now()
+      if runner == nil, now - lastHello >= 1 { sendHello() }
+      if now - lastHeartbeat >= 1 { sendHeartbeat() }
+      if runner != nil, now - lastFromRouter > options.routerTimeout {
+        log.warning("no word from the router for \(options.routerTimeout) s; rejoining")
+        dropAssignment()
+      }
+      let ready: [Bool]
+      do {
+        ready = try Poller.wait([control, data.inbound], timeoutMilliseconds: 200)
+      } catch {
+        throw .transport(error)
+      }
+      if ready[0] {
+        while let parts = try receiveControl() {
+          if handle(parts) == .shutdown { return }
+        }
+      }
+      if ready[1] { data.drainInbound(planID: runner?.planID ?? 0) }
+    }
+  }
+
+  private enum Outcome { case carryOn, shutdown }
+
+  private func receiveControl() throws(WorkerError) -> [[UInt8]]? {
+    do {
+      return try control.receive(timeoutMilliseconds: 0)
+    } catch {
+      throw .transport(error)
+    }
+  }
+
+  private func handle(_ parts: [[UInt8]]) -> Outcome {
+    guard parts.count == 1 else {
+      log.warning("dropped a control message of \(parts.count) parts")
+      return .carryOn
+    }
+    let message: WireMessage
+    do {
+      message = try WireMessage(decoding: parts[0])
+    } catch {
+      log.warning("dropped a control message: \(error)")
+      return .carryOn
+    }
+    lastFromRouter = Clock.now()
+    switch message {
+    case .assign(let assignment): assign(assignment)
+    case .step(let step): runStep(step)
+    case .heartbeat(let heartbeat):
+      if let runner, heartbeat.planID != runner.planID {
+        log.info("the router has no plan with this worker; rejoining")
+        dropAssignment()
+      }
+    case .shutdown:
+      log.info("shutting down")
+      return .shutdown
+    default:
+      log.warning("dropped an unexpected control message")
+    }
+    return .carryOn
+  }
+
+  private func assign(_ assignment: Assignment) {
+    if let runner, runner.planID == assignment.planID {
+      sendReady(runner)  // a repeated assignment: answer again
+      return
+    }
+    dropAssignment()
+    log.info(
+      "assigned \(assignment.slot) of TP=\(assignment.tensorParallel) × "
+        + "PP=\(assignment.pipelineParallel) (plan \(assignment.planID)): layers "
+        + "\(assignment.shard.layers), KV groups \(assignment.shard.kvGroups), FFN units "
+        + "\(assignment.shard.ffnUnits)")
+    do {
+      let runner = try ShardRunner(
+        assignment: assignment, file: file, threads: options.threads, data: data,
+        context: context, peerTimeout: options.peerTimeout, log: log)
+      self.runner = runner
+      log.info("shard loaded: \(runner.engine.model.weightByteCount) bytes of weights")
+      sendReady(runner)
+    } catch {
+      log.error("cannot take the assignment: \(error)")
+      send(.failure(StepFailure(planID: assignment.planID, stepID: 0, message: "\(error)")))
+    }
+  }
+
+  private func runStep(_ step: StepCommand) {
+    guard let runner, step.planID == runner.planID else {
+      log.warning("dropped step \(step.stepID) of plan \(step.planID): not this worker's plan")
+      return
+    }
+    do {
+      if let reply = try runner.run(step) { send(.logits(reply)) }
+    } catch {
+      log.error("step \(step.stepID) failed: \(error)")
+      send(.failure(StepFailure(planID: step.planID, stepID: step.stepID, message: "\(error)")))
+    }
+  }
+
+  private func dropAssignment() {
+    runner = nil
+    data.close()
+    lastHello = 0
+  }
+
+  private func sendHello() {
+    lastHello = Clock.now()
+    send(
+      .hello(
+        WorkerHello(
+          name: options.name, threads: options.threads, fingerprint: fingerprint,
+          dataAddress: dataAddress)))
+  }
+
+  private func sendReady(_ runner: ShardRunner) {
+    send(
+      .ready(
+        WorkerReady(
+          planID: runner.planID, slot: runner.assignment.slot,
+          weightBytes: runner.engine.model.weightByteCount)))
+  }
+
+  private func sendHeartbeat() {
+    lastHeartbeat = Clock.now()
+    heartbeats += 1
+    send(.heartbeat(Heartbeat(planID: runner?.planID ?? 0, sequence: heartbeats)))
+  }
+
+  private func send(_ message: WireMessage) {
+    do {
+      try control.send([message.encoded()])
+    } catch {
+      log.warning("could not reach the router: \(error)")
+    }
+  }
+}

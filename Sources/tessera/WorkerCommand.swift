@@ -1,0 +1,62 @@
+import ArgumentParser
+import CProcess
+import Foundation
+import Worker
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+struct WorkerCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "worker",
+    abstract: "Join a router, load the shard it assigns, and serve forward steps.")
+
+  @Option(help: "The router's workers endpoint, tcp://HOST:PORT.") var router: String
+  @OptionGroup var model: ModelOption
+  @OptionGroup var threads: ThreadsOption
+  @Option(help: "This worker's name in logs and /v1/cluster (default: worker-PID).")
+  var name: String?
+  @Option(help: "Where peers reach this worker's data plane (port * = any free port).")
+  var dataBind = "tcp://127.0.0.1:*"
+  @Option(help: "The data address to announce, when it differs from --data-bind (NAT, 0.0.0.0).")
+  var advertise: String?
+  @Flag(help: .hidden) var exitWithParent = false
+
+  func validate() throws {
+    if let name, name.isEmpty || name.utf8.count > 64 {
+      throw ValidationError("--name must be 1 to 64 bytes")
+    }
+  }
+
+  func run() throws {
+    if exitWithParent {
+      // Started by a local cluster: go when it goes, even if it is killed outright.
+      let parent = getppid()
+      _ = tessera_exit_with_parent(SIGTERM)
+      if getppid() != parent { return }
+    }
+    _ = try model.open()  // a clear error for a missing file
+    let worker = try WorkerProcess(
+      options: WorkerOptions(
+        router: router, modelPath: model.model, threads: threads.count,
+        name: name ?? "worker-\(getpid())", dataBind: dataBind, advertise: advertise))
+    try worker.run()
+  }
+}
+
+/// `--tp T --pp P`: run on T×P local worker processes instead of in this one.
+struct LayoutOption: ParsableArguments {
+  @Option(name: .customLong("tp"), help: "Tensor-parallel ranks per stage (local workers).")
+  var tensorParallel = 1
+  @Option(name: .customLong("pp"), help: "Pipeline stages (local workers).")
+  var pipelineParallel = 1
+
+  var isDistributed: Bool { tensorParallel * pipelineParallel > 1 }
+
+  func validate() throws {
+    guard (1...64).contains(tensorParallel), (1...64).contains(pipelineParallel) else {
+      throw ValidationError("--tp and --pp must be 1...64")
+    }
+  }
+}
