@@ -75,7 +75,7 @@ let package = Package(
     // Tests that run the tessera executable (and later, clusters of real processes).
     .testTarget(
       name: "IntegrationTests",
-      dependencies: ["Core", "TestSupport", "tessera"],
+      dependencies: ["Core", "TestSupport", "Transport", "Router", "tessera"],
       swiftSettings: strictSwift
     ),
   ]

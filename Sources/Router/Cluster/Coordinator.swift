@@ -17,6 +17,8 @@ public final class Coordinator {
   public private(set) var planID: UInt64 = 0
   public let kvTokens: Int
   public let maxBatch: Int
+  /// Messages dropped as garbage, malformed or unexpected (each is logged).
+  public private(set) var droppedMessages = 0
   /// Bytes of control traffic, for reports.
   public private(set) var bytesSent = 0
   public private(set) var bytesReceived = 0
@@ -164,6 +166,7 @@ public final class Coordinator {
     }
     guard let parts = message else { return }
     guard parts.count == 2 else {
+      droppedMessages += 1
       log.warning("dropped a message of \(parts.count) parts")
       return
     }
@@ -173,6 +176,7 @@ public final class Coordinator {
     do {
       decoded = try WireMessage(decoding: parts[1])
     } catch {
+      droppedMessages += 1
       log.warning("dropped a message from \(String(decoding: id, as: UTF8.self)): \(error)")
       return
     }
@@ -195,6 +199,7 @@ public final class Coordinator {
       return
     }
     guard membership.seen(id: id, now: now), let member = membership.member(id: id) else {
+      droppedMessages += 1
       // Unknown sender: ask it to say hello.
       try? send(WireMessage.heartbeat(Heartbeat(planID: 0, sequence: 0)).encoded(), to: id)
       return
@@ -211,6 +216,7 @@ public final class Coordinator {
         reply.rows == step.rows, reply.slot == member.slot,
         !step.slices.contains(where: { $0.slot == reply.slot })
       else {
+        droppedMessages += 1
         log.warning("dropped logits from \(member.hello.name) that match no waiting step")
         return
       }
@@ -227,6 +233,7 @@ public final class Coordinator {
       }
     case .heartbeat: break
     default:
+      droppedMessages += 1
       log.warning("dropped an unexpected message from \(member.hello.name)")
     }
   }

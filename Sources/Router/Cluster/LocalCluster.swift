@@ -12,16 +12,17 @@ public final class LocalCluster {
   /// - Parameters:
   ///   - threads: compute threads per worker.
   ///   - endpoint: where the coordinator listens (`tcp://127.0.0.1:*` or `ipc://PATH`).
+  ///   - executable: the `tessera` binary to start workers from (default: this one).
   public init(
     modelPath: String, config: ModelConfig, fingerprint: [UInt8], tensorParallel: Int,
     pipelineParallel: Int, threads: Int, kvTokens: Int, maxBatch: Int = 256,
     endpoint: String = "tcp://127.0.0.1:*", dataBind: String = "tcp://127.0.0.1:*",
-    startTimeout: Double = 120
+    startTimeout: Double = 120, executable: String? = nil
   ) throws {
     coordinator = try Coordinator(
       bind: endpoint, config: config, fingerprint: fingerprint, tensorParallel: tensorParallel,
       pipelineParallel: pipelineParallel, kvTokens: kvTokens, maxBatch: maxBatch)
-    let executable = try Self.ownExecutable()
+    let executable = try executable ?? Self.ownExecutable()
     do {
       for index in 0..<coordinator.plan.workerCount {
         let process = Process()
