@@ -1,5 +1,9 @@
 import CZeroMQ
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// A ZeroMQ socket that owns its handle and closes it when released (or on `close()`),
 /// never lingering: unsent messages are dropped at close, so a process exits promptly.
 ///
@@ -112,7 +116,19 @@ public final class ZMQSocket {
   /// Receives one whole message if one arrives within `timeoutMilliseconds` (0: only what
   /// is already queued; -1: wait forever). Messages with more than `maxParts` parts are
   /// drained and dropped (the result is then an empty array).
-  public func receive(timeoutMilliseconds: Int = 0) throws(TransportError) -> [[UInt8]]? {
+  ///
+  /// With `spinMicroseconds`, it first checks without sleeping for that long: waking a
+  /// sleeping thread costs tens of microseconds (more in a VM), which matters when the
+  /// message is a peer's partial sums due any moment.
+  public func receive(timeoutMilliseconds: Int = 0, spinMicroseconds: Int = 0)
+    throws(TransportError) -> [[UInt8]]?
+  {
+    if spinMicroseconds > 0 {
+      let deadline = Self.microseconds() + spinMicroseconds
+      repeat {
+        if let message = try receiveQueued() { return message }
+      } while Self.microseconds() < deadline
+    }
     guard try Poller.wait([self], timeoutMilliseconds: timeoutMilliseconds).first == true else {
       return nil
     }
@@ -142,6 +158,14 @@ public final class ZMQSocket {
       if zmq_msg_more(&message) == 0 { break }
     }
     return tooMany ? [] : parts
+  }
+
+  static func microseconds() -> Int {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    let seconds = Int(now.tv_sec)
+    let nanoseconds = Int(now.tv_nsec)
+    return seconds * 1_000_000 + nanoseconds / 1000
   }
 
   static func hex(_ bytes: [UInt8]) -> String {

@@ -13,6 +13,8 @@ final class DataPlane {
   /// Most messages kept for later; a peer cannot be more than a step ahead, so this is only
   /// reached by a misbehaving sender.
   private let earlyLimit = 1024
+  /// How long a wait for a peer checks without sleeping (TESSERA_SPIN_US, default 200).
+  let spinMicroseconds = Int(Environment.value("TESSERA_SPIN_US") ?? "") ?? 200
 
   init(inbound: ZMQSocket, log: Log) {
     self.inbound = inbound
@@ -42,13 +44,21 @@ final class DataPlane {
     early = []
   }
 
-  func sendToStagePeers(_ message: WireMessage) throws(TransportError) {
+  /// Sends to every other rank of the stage; returns the bytes sent.
+  @discardableResult
+  func sendToStagePeers(_ message: WireMessage) throws(TransportError) -> Int {
     let bytes = message.encoded()
     for peer in stagePeers { try peer.send([bytes]) }
+    return bytes.count * stagePeers.count
   }
 
-  func sendToNextStage(_ message: WireMessage) throws(TransportError) {
-    try nextStage?.send([message.encoded()])
+  /// Sends to the next stage (if any); returns the bytes sent.
+  @discardableResult
+  func sendToNextStage(_ message: WireMessage) throws(TransportError) -> Int {
+    guard let nextStage else { return 0 }
+    let bytes = message.encoded()
+    try nextStage.send([bytes])
+    return bytes.count
   }
 
   /// Keeps what is queued on the inbound socket for a later step (called between steps).
@@ -117,7 +127,10 @@ final class DataPlane {
     let deadline = Clock.now() + Double(timeoutMilliseconds) / 1000
     while true {
       let left = max(0, Int((deadline - Clock.now()) * 1000))
-      guard let parts = try inbound.receive(timeoutMilliseconds: left) else { return nil }
+      guard
+        let parts = try inbound.receive(
+          timeoutMilliseconds: left, spinMicroseconds: left > 0 ? spinMicroseconds : 0)
+      else { return nil }
       guard parts.count == 2 else {
         log.warning("dropped a data-plane message of \(parts.count) parts")
         continue

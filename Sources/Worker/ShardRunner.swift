@@ -13,6 +13,17 @@ final class ShardRunner: PartialExchange {
   private let log: Log
   private var currentStep: UInt64 = 0
   private var exchangeFailure: WorkerError?
+  /// What the steps cost, for the summary a worker logs when it stops.
+  private(set) var stats = Stats()
+
+  struct Stats {
+    var steps = 0
+    var rows = 0
+    var stepSeconds = 0.0
+    /// Time spent waiting for the previous stage or for the stage's other ranks.
+    var waitSeconds = 0.0
+    var bytesSent = 0
+  }
 
   init(
     assignment: Assignment, file: GGUFFile, threads: Int, data: DataPlane, context: ZMQContext,
@@ -44,7 +55,13 @@ final class ShardRunner: PartialExchange {
   /// Runs one step; returns the logits reply on the last stage.
   func run(_ step: StepCommand) throws(WorkerError) -> LogitsReply? {
     currentStep = step.stepID
-    defer { data.forget(throughStep: step.stepID) }
+    let start = Clock.now()
+    defer {
+      data.forget(throughStep: step.stepID)
+      stats.steps += 1
+      stats.rows += step.rowCount
+      stats.stepSeconds += Clock.now() - start
+    }
     for sequence in step.releases { engine.release(sequence: sequence) }
     let entries = step.entries.map {
       InferenceEngine.Entry(sequence: $0.sequence, tokens: $0.tokens, logitRows: $0.logitRows)
@@ -85,7 +102,7 @@ final class ShardRunner: PartialExchange {
     if assignment.nextStage != nil {
       let values = Array(UnsafeBufferPointer(start: engine.residualStream, count: rows * width))
       do {
-        try data.sendToNextStage(
+        stats.bytesSent += try data.sendToNextStage(
           .hidden(
             HiddenStates(
               planID: planID, stepID: step.stepID, rows: rows, width: width, values: values)))
@@ -111,8 +128,10 @@ final class ShardRunner: PartialExchange {
       UnsafeBufferPointer(
         start: partials + localUnits.lowerBound * unitSize, count: localUnits.count * unitSize))
     let step = currentStep
+    let waitStart = Clock.now()
+    defer { stats.waitSeconds += Clock.now() - waitStart }
     do {
-      try data.sendToStagePeers(
+      stats.bytesSent += try data.sendToStagePeers(
         .partials(
           UnitPartials(
             planID: planID, stepID: step, layer: layer, reduction: reduction, units: localUnits,

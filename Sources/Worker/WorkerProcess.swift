@@ -121,6 +121,8 @@ public final class WorkerProcess {
         dropAssignment()
       }
     case .shutdown:
+      sendHeartbeat()  // the final figures
+      if let runner { logSummary(runner) }
       log.info("shutting down")
       return .shutdown
     default:
@@ -167,9 +169,20 @@ public final class WorkerProcess {
   }
 
   private func dropAssignment() {
+    if let runner { logSummary(runner) }
     runner = nil
     data.close()
     lastHello = 0
+  }
+
+  private func logSummary(_ runner: ShardRunner) {
+    let stats = runner.stats
+    guard stats.steps > 0 else { return }
+    let perStep = 1e6 / Double(stats.steps)
+    log.info(
+      "\(stats.steps) steps, \(stats.rows) tokens: per step \(Int(stats.stepSeconds * perStep)) µs, "
+        + "of which waiting for peers \(Int(stats.waitSeconds * perStep)) µs; "
+        + "\(stats.bytesSent / max(stats.rows, 1)) bytes sent to peers per token")
   }
 
   private func sendHello() {
@@ -192,7 +205,11 @@ public final class WorkerProcess {
   private func sendHeartbeat() {
     lastHeartbeat = Clock.now()
     heartbeats += 1
-    send(.heartbeat(Heartbeat(planID: runner?.planID ?? 0, sequence: heartbeats)))
+    send(
+      .heartbeat(
+        Heartbeat(
+          planID: runner?.planID ?? 0, sequence: heartbeats,
+          dataBytesSent: UInt64(runner?.stats.bytesSent ?? 0))))
   }
 
   private func send(_ message: WireMessage) {

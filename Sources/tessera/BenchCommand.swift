@@ -2,14 +2,24 @@ import ArgumentParser
 import CKernels
 import Core
 import Foundation
+import Router
 
 struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
-    abstract: "Prompt and generation throughput, measured the way llama-bench does.")
+    abstract: "Prompt and generation throughput, measured the way llama-bench does.",
+    discussion: """
+      With --tp/--pp the model runs on T×P local worker processes of --threads threads each.
+      With --sequences N, generation also runs N sequences at once: one batched step per
+      token on one process; on workers, split into one micro-batch per pipeline stage, kept
+      in flight together (pipelining).
+      """)
 
   @OptionGroup var model: ModelOption
   @OptionGroup var threads: ThreadsOption
+  @OptionGroup var layout: LayoutOption
+  @Option(help: "Also measure generation with this many sequences in flight (0: off).")
+  var sequences = 0
   @Option(help: "Prompt tokens, processed as one batch from an empty cache.") var promptTokens = 512
   @Option(help: "Generated tokens, single-token steps from an empty cache.") var genTokens = 128
   @Option(help: "Timed repetitions after one warm-up; the median is reported.") var repetitions = 3
@@ -26,6 +36,9 @@ struct BenchCommand: ParsableCommand {
     guard promptTokens >= 1, genTokens >= 1, (1...100).contains(repetitions) else {
       throw ValidationError("--prompt-tokens and --gen-tokens must be ≥ 1, --repetitions 1...100")
     }
+    guard (0...256).contains(sequences) else {
+      throw ValidationError("--sequences must be 0...256")
+    }
   }
 
   func run() throws {
@@ -35,9 +48,24 @@ struct BenchCommand: ParsableCommand {
     guard promptTokens <= context, genTokens <= context else {
       throw ValidationError("token counts must fit the context (\(context))")
     }
-    let engine = InferenceEngine(
-      model: loaded, threads: threads.count, maxBatch: max(promptTokens, 1),
-      kvTokens: max(promptTokens, genTokens))
+    let kvTokens = max(promptTokens, genTokens * max(sequences, 1) + 64 * max(sequences, 1))
+    let maxBatch = max(promptTokens, sequences, 1)
+    let target: BenchTarget
+    var cluster: LocalCluster?
+    defer { cluster?.stop() }
+    if layout.isDistributed {
+      let local = try LocalCluster(
+        modelPath: model.model, config: loaded.config, fingerprint: ModelFingerprint.of(file),
+        tensorParallel: layout.tensorParallel, pipelineParallel: layout.pipelineParallel,
+        threads: threads.count, kvTokens: kvTokens, maxBatch: maxBatch,
+        transport: layout.transport)
+      cluster = local
+      target = .cluster(ClusterEngine(coordinator: local.coordinator))
+    } else {
+      target = .local(
+        InferenceEngine(
+          model: loaded, threads: threads.count, maxBatch: maxBatch, kvTokens: kvTokens))
+    }
     var generator = SplitMix64(seed: 1234)
     let vocabulary = loaded.config.vocabularySize
     let prompt = (0..<promptTokens).map { _ in TokenID(generator.next() % UInt64(vocabulary)) }
@@ -45,20 +73,18 @@ struct BenchCommand: ParsableCommand {
 
     func timePrompt() throws -> Double {
       let start = Clock.now()
-      _ = try engine.stepKeepingLogits([
-        .init(sequence: 0, tokens: prompt, logitRows: [prompt.count - 1])
-      ])
+      try target.step([.init(sequence: 0, tokens: prompt, logitRows: [prompt.count - 1])])
       let elapsed = Clock.now() - start
-      engine.release(sequence: 0)
+      target.release(0)
       return elapsed
     }
     func timeGeneration() throws -> Double {
       let start = Clock.now()
       for token in steps {
-        _ = try engine.decode(sequence: 0, token: token)
+        try target.step([.init(sequence: 0, tokens: [token], logitRows: [0])])
       }
       let elapsed = Clock.now() - start
-      engine.release(sequence: 0)
+      target.release(0)
       return elapsed
     }
     _ = try timePrompt()
@@ -71,9 +97,16 @@ struct BenchCommand: ParsableCommand {
     }
     let promptRate = Double(promptTokens) / median(promptTimes)
     let genRate = Double(genTokens) / median(genTimes)
+    var aggregateRate: Double?
+    if sequences > 0 {
+      aggregateRate = try target.aggregateDecodeRate(
+        sequences: sequences, tokens: steps, microBatches: layout.pipelineParallel)
+    }
     let ceiling = memoryBandwidth * 1e9 / Double(loaded.weightByteCount)
     let result = BenchOutput(
-      promptTokPerS: promptRate, genTokPerS: genRate, threads: engine.pool.threadCount,
+      promptTokPerS: promptRate, genTokPerS: genRate, threads: threads.count,
+      tensorParallel: layout.tensorParallel, pipelineParallel: layout.pipelineParallel,
+      sequences: sequences, aggregateGenTokPerS: aggregateRate,
       promptTokens: promptTokens, genTokens: genTokens, repetitions: repetitions,
       weightBytes: loaded.weightByteCount, decodeCeilingTokPerS: ceiling,
       bandwidthFraction: genRate / ceiling, kernels: String(cString: tk_kernel_name()))
@@ -84,6 +117,15 @@ struct BenchCommand: ParsableCommand {
       print("|---|---|---|")
       print(String(format: "| pp%d | %d | %.1f |", promptTokens, result.threads, promptRate))
       print(String(format: "| tg%d | %d | %.1f |", genTokens, result.threads, genRate))
+      if let aggregateRate {
+        print(
+          String(
+            format: "| tg%d × %d sequences | %d | %.1f |", genTokens, sequences, result.threads,
+            aggregateRate))
+      }
+      if layout.isDistributed {
+        print("layout: TP=\(layout.tensorParallel) × PP=\(layout.pipelineParallel) local workers")
+      }
       print(
         String(
           format: "decode: %.0f%% of the %.0f tok/s bandwidth ceiling "
@@ -103,6 +145,10 @@ struct BenchOutput: Encodable {
   let promptTokPerS: Double
   let genTokPerS: Double
   let threads: Int
+  let tensorParallel: Int
+  let pipelineParallel: Int
+  let sequences: Int
+  let aggregateGenTokPerS: Double?
   let promptTokens: Int
   let genTokens: Int
   let repetitions: Int
@@ -115,6 +161,10 @@ struct BenchOutput: Encodable {
     case promptTokPerS = "prompt_tok_per_s"
     case genTokPerS = "gen_tok_per_s"
     case threads
+    case tensorParallel = "tp"
+    case pipelineParallel = "pp"
+    case sequences
+    case aggregateGenTokPerS = "aggregate_gen_tok_per_s"
     case promptTokens = "prompt_tokens"
     case genTokens = "gen_tokens"
     case repetitions
@@ -122,5 +172,64 @@ struct BenchOutput: Encodable {
     case decodeCeilingTokPerS = "decode_ceiling_tok_per_s"
     case bandwidthFraction = "bandwidth_fraction"
     case kernels
+  }
+}
+
+/// What the benchmark runs on: this process, or local workers.
+enum BenchTarget {
+  case local(InferenceEngine)
+  case cluster(ClusterEngine)
+
+  func step(_ entries: [StepCommand.Entry]) throws {
+    switch self {
+    case .local(let engine):
+      _ = try engine.stepKeepingLogits(
+        entries.map { .init(sequence: $0.sequence, tokens: $0.tokens, logitRows: $0.logitRows) })
+    case .cluster(let engine): _ = try engine.step(entries)
+    }
+  }
+
+  func release(_ sequence: Int) {
+    switch self {
+    case .local(let engine): engine.release(sequence: sequence)
+    case .cluster(let engine): engine.release(sequence: sequence)
+    }
+  }
+
+  /// Decode tok/s over all sequences with `sequences` in flight: each gets a 16-token prompt,
+  /// then every sequence takes one token per round. On workers the sequences are split into
+  /// `microBatches` groups; a group's next step goes out as soon as its last one returns, so
+  /// each pipeline stage works on a different group.
+  func aggregateDecodeRate(sequences: Int, tokens: [TokenID], microBatches: Int) throws -> Double {
+    let ids = (1...sequences).map { $0 }
+    for id in ids {
+      try step([.init(sequence: id, tokens: Array(repeating: 1, count: 16), logitRows: [15])])
+    }
+    func entries(_ group: ArraySlice<Int>, _ token: TokenID) -> [StepCommand.Entry] {
+      group.map { .init(sequence: $0, tokens: [token], logitRows: [0]) }
+    }
+    let start = Clock.now()
+    switch self {
+    case .local:
+      for token in tokens { try step(entries(ids[...], token)) }
+    case .cluster(let engine):
+      let count = max(1, min(microBatches, sequences))
+      let groups = (0..<count).map { index in
+        ids[(index * sequences / count)..<((index + 1) * sequences / count)]
+      }
+      let coordinator = engine.coordinator
+      var logits: [Float] = []
+      var inFlight = try groups.map { try coordinator.submit(entries($0, tokens[0])) }
+      for token in tokens.dropFirst() {
+        for (index, group) in groups.enumerated() {
+          try coordinator.collect(inFlight[index], into: &logits)
+          inFlight[index] = try coordinator.submit(entries(group, token))
+        }
+      }
+      for id in inFlight { try coordinator.collect(id, into: &logits) }
+    }
+    let elapsed = Clock.now() - start
+    for id in ids { release(id) }
+    return Double(sequences * tokens.count) / elapsed
   }
 }

@@ -47,7 +47,7 @@ struct GenerateCommand: ParsableCommand {
       let local = try LocalCluster(
         modelPath: model.model, config: config, fingerprint: ModelFingerprint.of(file),
         tensorParallel: layout.tensorParallel, pipelineParallel: layout.pipelineParallel,
-        threads: threads.count, kvTokens: kvTokens)
+        threads: threads.count, kvTokens: kvTokens, transport: layout.transport)
       cluster = local
       engine = ClusterEngine(coordinator: local.coordinator)
     } else {
@@ -70,6 +70,7 @@ struct GenerateCommand: ParsableCommand {
     }
     let tail = detokenizer.finish()
     output += tail
+    cluster?.stop()  // the workers' final reports (wire bytes) arrive as they exit
     if json {
       try printJSON(
         GenerateOutput(
@@ -78,7 +79,11 @@ struct GenerateCommand: ParsableCommand {
           timings: .init(
             promptMs: result.promptMilliseconds, generateMs: result.generateMilliseconds),
           logitsSHA256: SHA256.hex(logitsHash.finalize()),
-          workers: cluster.map(Self.workerReport) ?? []))
+          workers: cluster.map(Self.workerReport) ?? [],
+          wireBytesPerToken: cluster.map {
+            let bytes = $0.coordinator.wireBytesPerToken
+            return WireBytes(dataPlane: bytes.dataPlane, control: bytes.control)
+          }))
     } else {
       print(tail)
       let rate = Double(result.tokens.count) / max(result.generateMilliseconds / 1000, 1e-9)
@@ -121,6 +126,17 @@ struct WorkerReport: Encodable {
   }
 }
 
+/// Bytes on the wire per token of a local cluster run.
+struct WireBytes: Encodable {
+  let dataPlane: Double
+  let control: Double
+
+  enum CodingKeys: String, CodingKey {
+    case dataPlane = "data_plane"
+    case control
+  }
+}
+
 struct GenerateOutput: Encodable {
   struct Timings: Encodable {
     let promptMs: Double
@@ -138,6 +154,7 @@ struct GenerateOutput: Encodable {
   let logitsSHA256: String
   /// Empty for a one-process run.
   let workers: [WorkerReport]
+  let wireBytesPerToken: WireBytes?
 
   enum CodingKeys: String, CodingKey {
     case promptTokens = "prompt_tokens"
@@ -146,6 +163,7 @@ struct GenerateOutput: Encodable {
     case timings
     case logitsSHA256 = "logits_sha256"
     case workers
+    case wireBytesPerToken = "wire_bytes_per_token"
   }
 }
 

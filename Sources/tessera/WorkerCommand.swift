@@ -1,6 +1,7 @@
 import ArgumentParser
 import CProcess
 import Foundation
+import Router
 import Worker
 
 #if canImport(Glibc)
@@ -52,11 +53,19 @@ struct LayoutOption: ParsableArguments {
   @Option(name: .customLong("pp"), help: "Pipeline stages (local workers).")
   var pipelineParallel = 1
 
+  @Option(help: "How local workers talk: tcp (loopback) or ipc (Unix sockets).")
+  var localTransport = "tcp"
+
+  var transport: LocalCluster.Transport { LocalCluster.Transport(rawValue: localTransport) ?? .tcp }
+
   var isDistributed: Bool { tensorParallel * pipelineParallel > 1 }
 
   func validate() throws {
     guard (1...64).contains(tensorParallel), (1...64).contains(pipelineParallel) else {
       throw ValidationError("--tp and --pp must be 1...64")
+    }
+    guard LocalCluster.Transport(rawValue: localTransport) != nil else {
+      throw ValidationError("--local-transport must be tcp or ipc")
     }
   }
 }

@@ -83,6 +83,45 @@ import Transport
     second.shutdownWorkers()
   }
 
+  /// Pipelining: with several steps in flight, stage 0 runs step k+1 while stage 1 finishes
+  /// step k; each step's logits are those of the same step run alone.
+  @Test func stepsInFlightGiveTheSameBitsAsOneAtATime() throws {
+    let file = try ModelFiles.smolLM2()
+    let cluster = try LocalCluster(
+      modelPath: ModelFiles.smolLM2Path, config: try ModelConfig(gguf: file),
+      fingerprint: ModelFingerprint.of(file), tensorParallel: 1, pipelineParallel: 3,
+      threads: 1, kvTokens: 1024, executable: TesseraProcess.executableURL.path)
+    defer { cluster.stop() }
+    let coordinator = cluster.coordinator
+    let prompts: [[TokenID]] = (0..<4).map { index in Self.prompt.map { $0 + TokenID(index) } }
+    func entry(_ sequence: Int, _ tokens: [TokenID]) -> StepCommand.Entry {
+      StepCommand.Entry(sequence: sequence, tokens: tokens, logitRows: [tokens.count - 1])
+    }
+    // One at a time: sequences 0..<4.
+    var alone: [[Float]] = []
+    for (index, prompt) in prompts.enumerated() {
+      var logits: [Float] = []
+      try coordinator.collect(try coordinator.submit([entry(index, prompt)]), into: &logits)
+      alone.append(logits)
+    }
+    // All four in flight at once: sequences 10..<14, then a decode step for each, in flight.
+    let ids = try prompts.enumerated().map { try coordinator.submit([entry(10 + $0, $1)]) }
+    for (index, id) in ids.enumerated() {
+      var logits: [Float] = []
+      try coordinator.collect(id, into: &logits)
+      #expect(logits.map(\.bitPattern) == alone[index].map(\.bitPattern), "sequence \(index)")
+    }
+    let decodes = try (0..<4).map { try coordinator.submit([entry(10 + $0, [42])]) }
+    let decodedAlone = try (0..<4).map { try coordinator.submit([entry($0, [42])]) }
+    for (pipelined, single) in zip(decodes, decodedAlone) {
+      var first: [Float] = []
+      var second: [Float] = []
+      try coordinator.collect(pipelined, into: &first)
+      try coordinator.collect(single, into: &second)
+      #expect(first.map(\.bitPattern) == second.map(\.bitPattern))
+    }
+  }
+
   @Test func garbageOnEverySocketIsDroppedAndServiceContinues() throws {
     let file = try ModelFiles.smolLM2()
     let cluster = try LocalCluster(

@@ -18,13 +18,23 @@ import Testing
         case weightBytes = "weight_bytes"
       }
     }
+    struct WireBytes: Decodable {
+      let dataPlane: Double
+      let control: Double
+      enum CodingKeys: String, CodingKey {
+        case dataPlane = "data_plane"
+        case control
+      }
+    }
     let tokens: [Int32]
     let text: String
     let logitsSHA256: String
     let workers: [Worker]
+    let wireBytesPerToken: WireBytes?
     enum CodingKeys: String, CodingKey {
       case tokens, text, workers
       case logitsSHA256 = "logits_sha256"
+      case wireBytesPerToken = "wire_bytes_per_token"
     }
   }
 
@@ -53,6 +63,14 @@ import Testing
       #expect(
         output.logitsSHA256 == reference.logitsSHA256, "TP\(tp)×PP\(pp), \(threads) threads")
       #expect(output.workers.count == (tp * pp > 1 ? tp * pp : 0))
+      if tp * pp > 1 {
+        // Reported, not bounded: bytes on the wire per token (prompt and generated).
+        let bytes = try #require(output.wireBytesPerToken)
+        print(
+          "TP\(tp)×PP\(pp): \(Int(bytes.dataPlane)) B/token worker to worker, "
+            + "\(Int(bytes.control)) B/token router to and from workers")
+        #expect(bytes.dataPlane > 0 && bytes.control > 0)
+      }
     }
   }
 

@@ -21,7 +21,7 @@ public struct Log: Sendable {
   public func error(_ message: @autoclosure () -> String) { write(.error, message()) }
 
   /// Whether debug records are written (`TESSERA_LOG=debug`).
-  public static let verbose = getenv("TESSERA_LOG").map { String(cString: $0) == "debug" } ?? false
+  public static let verbose = Environment.value("TESSERA_LOG") == "debug"
 
   private func write(_ level: Level, _ message: String) {
     var now = timespec()

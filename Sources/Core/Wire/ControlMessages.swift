@@ -138,24 +138,29 @@ public struct WorkerReady: Equatable, Sendable {
   }
 }
 
-/// Both ways: still here. `planID` is the sender's current plan (0: none).
+/// Both ways: still here. `planID` is the sender's current plan (0: none). A worker also
+/// reports the bytes it has sent to its peers under that plan (a router sends 0).
 public struct Heartbeat: Equatable, Sendable {
   public var planID: UInt64
   public var sequence: UInt64
+  public var dataBytesSent: UInt64
 
-  public init(planID: UInt64, sequence: UInt64) {
+  public init(planID: UInt64, sequence: UInt64, dataBytesSent: UInt64 = 0) {
     self.planID = planID
     self.sequence = sequence
+    self.dataBytesSent = dataBytesSent
   }
 
   func encode(_ writer: inout WireWriter) {
     writer.write(planID)
     writer.write(sequence)
+    writer.write(dataBytesSent)
   }
 
   init(_ reader: inout WireReader) throws(WireError) {
     planID = try reader.read(UInt64.self, "plan id")
     sequence = try reader.read(UInt64.self, "sequence")
+    dataBytesSent = try reader.read(UInt64.self, "data bytes sent")
   }
 }
 

@@ -19,6 +19,8 @@ public final class Coordinator {
   public let maxBatch: Int
   /// Messages dropped as garbage, malformed or unexpected (each is logged).
   public private(set) var droppedMessages = 0
+  /// Tokens the plan's steps have carried, for per-token figures.
+  public private(set) var tokensStepped = 0
   /// Bytes of control traffic, for reports.
   public private(set) var bytesSent = 0
   public private(set) var bytesReceived = 0
@@ -90,6 +92,7 @@ public final class Coordinator {
       StepCommand(planID: planID, stepID: stepID, releases: releases, entries: entries)
     ).encoded()
     pending[stepID] = PendingStep(rows: entries.reduce(0) { $0 + $1.logitRows.count })
+    tokensStepped += entries.reduce(0) { $0 + $1.tokens.count }
     for member in membership.assigned { try send(bytes, to: member.id) }
     return stepID
   }
@@ -115,6 +118,14 @@ public final class Coordinator {
       guard Clock.now() - start < timeout else { throw .timeout("logits of step \(stepID)") }
       try pump(timeoutMilliseconds: 200)
     }
+  }
+
+  /// Bytes on the wire per token so far: worker to worker (as the workers report them) and
+  /// router to and from workers.
+  public var wireBytesPerToken: (dataPlane: Double, control: Double) {
+    let tokens = Double(max(tokensStepped, 1))
+    let data = membership.assigned.reduce(0) { $0 + $1.dataBytesSent }
+    return (Double(data) / tokens, Double(bytesSent + bytesReceived) / tokens)
   }
 
   /// Tells every worker to exit.
@@ -147,7 +158,8 @@ public final class Coordinator {
 
   /// Handles what arrives within `timeoutMilliseconds`, sends heartbeats, notices lost
   /// workers, and plans once enough have joined.
-  func pump(timeoutMilliseconds: Int) throws(ClusterError) {
+  @discardableResult
+  func pump(timeoutMilliseconds: Int) throws(ClusterError) -> Bool {
     let now = Clock.now()
     if now - lastHeartbeat >= 1 { sendHeartbeats() }
     for lost in membership.expire(now: now) {
@@ -164,11 +176,11 @@ public final class Coordinator {
     } catch {
       throw .transport(error)
     }
-    guard let parts = message else { return }
+    guard let parts = message else { return false }
     guard parts.count == 2 else {
       droppedMessages += 1
       log.warning("dropped a message of \(parts.count) parts")
-      return
+      return true
     }
     bytesReceived += parts[1].count
     let id = parts[0]
@@ -178,9 +190,10 @@ public final class Coordinator {
     } catch {
       droppedMessages += 1
       log.warning("dropped a message from \(String(decoding: id, as: UTF8.self)): \(error)")
-      return
+      return true
     }
     handle(decoded, from: id, now: Clock.now())
+    return true
   }
 
   private func handle(_ message: WireMessage, from id: [UInt8], now: Double) {
@@ -231,7 +244,10 @@ public final class Coordinator {
       } else if pending[failure.stepID] != nil {
         pending[failure.stepID]?.failure = error
       }
-    case .heartbeat: break
+    case .heartbeat(let heartbeat):
+      if heartbeat.planID == planID, member.slot != nil {
+        membership.report(id: id, dataBytesSent: Int(clamping: heartbeat.dataBytesSent))
+      }
     default:
       droppedMessages += 1
       log.warning("dropped an unexpected message from \(member.hello.name)")

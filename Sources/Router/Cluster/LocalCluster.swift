@@ -5,20 +5,37 @@ import Foundation
 /// processes started from this executable. Stopping it (or dropping it) shuts every worker
 /// down, and the workers exit on their own if this process dies (`--exit-with-parent`).
 public final class LocalCluster {
+  /// How the local processes reach each other: loopback TCP, or Unix domain sockets in a
+  /// private directory (lower latency on one machine).
+  public enum Transport: String, Sendable, CaseIterable {
+    case tcp, ipc
+  }
+
   public let coordinator: Coordinator
   private var children: [Process] = []
+  private var socketDirectory: String?
   private let log = Log("local-cluster")
 
   /// - Parameters:
   ///   - threads: compute threads per worker.
-  ///   - endpoint: where the coordinator listens (`tcp://127.0.0.1:*` or `ipc://PATH`).
   ///   - executable: the `tessera` binary to start workers from (default: this one).
   public init(
     modelPath: String, config: ModelConfig, fingerprint: [UInt8], tensorParallel: Int,
     pipelineParallel: Int, threads: Int, kvTokens: Int, maxBatch: Int = 256,
-    endpoint: String = "tcp://127.0.0.1:*", dataBind: String = "tcp://127.0.0.1:*",
-    startTimeout: Double = 120, executable: String? = nil
+    transport: Transport = .tcp, startTimeout: Double = 120, executable: String? = nil
   ) throws {
+    var endpoint = "tcp://127.0.0.1:*"
+    var dataBind: (Int) -> String = { _ in "tcp://127.0.0.1:*" }
+    if transport == .ipc {
+      let directory = FileManager.default.temporaryDirectory
+        .appendingPathComponent("tessera-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+      try FileManager.default.createDirectory(
+        atPath: directory, withIntermediateDirectories: false,
+        attributes: [.posixPermissions: 0o700])
+      socketDirectory = directory
+      endpoint = "ipc://\(directory)/router"
+      dataBind = { "ipc://\(directory)/worker-\($0)" }
+    }
     coordinator = try Coordinator(
       bind: endpoint, config: config, fingerprint: fingerprint, tensorParallel: tensorParallel,
       pipelineParallel: pipelineParallel, kvTokens: kvTokens, maxBatch: maxBatch)
@@ -29,7 +46,7 @@ public final class LocalCluster {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = [
           "worker", "--router", coordinator.endpoint, "--model", modelPath, "--threads",
-          String(threads), "--name", "local-\(index)", "--data-bind", dataBind,
+          String(threads), "--name", "local-\(index)", "--data-bind", dataBind(index),
           "--exit-with-parent",
         ]
         try process.run()
@@ -47,14 +64,20 @@ public final class LocalCluster {
   /// Process ids of the workers.
   public var workerPIDs: [Int32] { children.map(\.processIdentifier) }
 
-  /// Shuts the workers down: asks, waits up to five seconds, then kills what is left.
+  /// Shuts the workers down: asks, waits up to five seconds (taking their final reports),
+  /// then kills what is left.
   public func stop() {
+    defer {
+      if let socketDirectory { try? FileManager.default.removeItem(atPath: socketDirectory) }
+      socketDirectory = nil
+    }
     guard !children.isEmpty else { return }
     coordinator.shutdownWorkers()
     let deadline = Date().addingTimeInterval(5)
     while children.contains(where: \.isRunning), Date() < deadline {
       try? coordinator.pump(timeoutMilliseconds: 50)
     }
+    while (try? coordinator.pump(timeoutMilliseconds: 0)) == true {}  // reports still queued
     for child in children where child.isRunning {
       log.warning("worker \(child.processIdentifier) did not exit; killing it")
       kill(child.processIdentifier, SIGKILL)

@@ -12,6 +12,8 @@ public struct Membership: Sendable {
     public var slot: Slot?
     public var ready = false
     public var weightBytes = 0
+    /// Bytes the worker reports having sent to its peers under the current plan.
+    public var dataBytesSent = 0
   }
 
   public enum HelloOutcome: Equatable, Sendable {
@@ -69,6 +71,7 @@ public struct Membership: Sendable {
     for index in members.indices {
       members[index].slot = index < slots.count ? slots[index] : nil
       members[index].ready = false
+      members[index].dataBytesSent = 0
     }
     func address(_ slot: Slot) -> String {
       members[slots.firstIndex(of: slot) ?? 0].hello.dataAddress
@@ -95,6 +98,12 @@ public struct Membership: Sendable {
     members[index].ready = true
     members[index].weightBytes = weightBytes
     return true
+  }
+
+  /// Records a worker's report of its data-plane traffic.
+  public mutating func report(id: [UInt8], dataBytesSent: Int) {
+    guard let index = members.firstIndex(where: { $0.id == id }) else { return }
+    members[index].dataBytesSent = dataBytesSent
   }
 
   /// The workers holding slots of the current assignment.
