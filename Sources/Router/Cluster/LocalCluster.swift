@@ -75,7 +75,7 @@ public final class LocalCluster {
     coordinator.shutdownWorkers()
     let deadline = Date().addingTimeInterval(5)
     while children.contains(where: \.isRunning), Date() < deadline {
-      try? coordinator.pump(timeoutMilliseconds: 50)
+      _ = try? coordinator.pump(timeoutMilliseconds: 50)
     }
     while (try? coordinator.pump(timeoutMilliseconds: 0)) == true {}  // reports still queued
     for child in children where child.isRunning {
