@@ -54,6 +54,7 @@ struct BenchCommand: ParsableCommand {
     var cluster: LocalCluster?
     defer { cluster?.stop() }
     if layout.isDistributed {
+      exitOnInterrupt()
       let local = try LocalCluster(
         modelPath: model.model, config: loaded.config, fingerprint: ModelFingerprint.of(file),
         tensorParallel: layout.tensorParallel, pipelineParallel: layout.pipelineParallel,

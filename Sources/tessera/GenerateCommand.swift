@@ -44,6 +44,7 @@ struct GenerateCommand: ParsableCommand {
     var cluster: LocalCluster?
     defer { cluster?.stop() }
     if layout.isDistributed {
+      exitOnInterrupt()
       let local = try LocalCluster(
         modelPath: model.model, config: config, fingerprint: ModelFingerprint.of(file),
         tensorParallel: layout.tensorParallel, pipelineParallel: layout.pipelineParallel,

@@ -22,7 +22,8 @@ struct WorkerCommand: ParsableCommand {
   var dataBind = "tcp://127.0.0.1:*"
   @Option(help: "The data address to announce, when it differs from --data-bind (NAT, 0.0.0.0).")
   var advertise: String?
-  @Flag(help: .hidden) var exitWithParent = false
+  /// Set by a local launch: the launcher's pid; the worker exits when that process does.
+  @Option(help: .hidden) var parentPID: Int32?
 
   func validate() throws {
     if let name, name.isEmpty || name.utf8.count > 64 {
@@ -31,11 +32,11 @@ struct WorkerCommand: ParsableCommand {
   }
 
   func run() throws {
-    if exitWithParent {
-      // Started by a local cluster: go when it goes, even if it is killed outright.
-      let parent = getppid()
+    if let parentPID {
+      // Started by a local cluster: go when it goes, even if it is killed outright. If it
+      // died before the request took effect, we are already someone else's child: go now.
       _ = tessera_exit_with_parent(SIGTERM)
-      if getppid() != parent { return }
+      if getppid() != parentPID { return }
     }
     _ = try model.open()  // a clear error for a missing file
     let worker = try WorkerProcess(
@@ -67,5 +68,13 @@ struct LayoutOption: ParsableArguments {
     guard LocalCluster.Transport(rawValue: localTransport) != nil else {
       throw ValidationError("--local-transport must be tcp or ipc")
     }
+  }
+}
+
+/// Makes SIGINT and SIGTERM end this process at once (exit status 128 + signal), even when
+/// they were inherited as ignored: local workers, started with `--parent-pid`, follow.
+func exitOnInterrupt() {
+  for signalNumber in [SIGINT, SIGTERM] {
+    signal(signalNumber) { received in _exit(128 + received) }
   }
 }

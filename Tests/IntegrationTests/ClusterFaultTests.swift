@@ -15,7 +15,7 @@ import Transport
     process.executableURL = TesseraProcess.executableURL
     process.arguments = [
       "worker", "--router", router, "--model", ModelFiles.smolLM2Path, "--threads", "1",
-      "--name", name, "--exit-with-parent",
+      "--name", name, "--parent-pid", String(getpid()),
     ]
     process.standardError = FileHandle.nullDevice
     try process.run()

@@ -3,7 +3,7 @@ import Foundation
 
 /// A whole cluster on this machine: a coordinator on loopback and T×P `tessera worker`
 /// processes started from this executable. Stopping it (or dropping it) shuts every worker
-/// down, and the workers exit on their own if this process dies (`--exit-with-parent`).
+/// down, and the workers exit on their own if this process dies (`--parent-pid`).
 public final class LocalCluster {
   /// How the local processes reach each other: loopback TCP, or Unix domain sockets in a
   /// private directory (lower latency on one machine).
@@ -47,7 +47,7 @@ public final class LocalCluster {
         process.arguments = [
           "worker", "--router", coordinator.endpoint, "--model", modelPath, "--threads",
           String(threads), "--name", "local-\(index)", "--data-bind", dataBind(index),
-          "--exit-with-parent",
+          "--parent-pid", String(getpid()),
         ]
         try process.run()
         children.append(process)

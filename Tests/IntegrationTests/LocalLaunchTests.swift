@@ -1,0 +1,61 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `generate --tp/--pp` owns its workers: they go when it goes, however it goes.
+@Suite(.serialized) struct LocalLaunchTests {
+  /// Process ids whose parent is `parent` and whose command line runs `tessera worker`.
+  func workers(of parent: Int32) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).filter { pid in
+      guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+      else { return false }
+      let fields = stat[stat.index(after: close)...].split(separator: " ")
+      guard fields.count > 2, Int32(fields[1]) == parent else { return false }
+      let command = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+      return command.split(separator: 0).contains { $0.elementsEqual("worker".utf8) }
+    }
+  }
+
+  func alive(_ pid: Int32) -> Bool {
+    guard kill(pid, 0) == 0,
+      let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+    else { return false }
+    return !stat.contains(") Z ")  // a zombie has exited
+  }
+
+  /// Polls `condition` until it holds or `seconds` pass.
+  func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+      if condition() { return true }
+      usleep(20_000)
+    }
+    return condition()
+  }
+
+  @Test(arguments: [SIGINT, SIGTERM, SIGKILL])
+  func workersStopWhenTheLauncherIsStopped(signal: Int32) throws {
+    _ = try ModelFiles.smolLM2()
+    let launcher = Process()
+    launcher.executableURL = TesseraProcess.executableURL
+    launcher.arguments = [
+      "generate", "--prompt", "Count to a million:", "--max-tokens", "4000", "--tp", "2",
+      "--threads", "1", "--model", ModelFiles.smolLM2Path,
+    ]
+    launcher.standardOutput = FileHandle.nullDevice
+    launcher.standardError = FileHandle.nullDevice
+    try launcher.run()
+    defer { if launcher.isRunning { launcher.terminate() } }
+    var started: [Int32] = []
+    #expect(
+      waitFor(60) {
+        started = workers(of: launcher.processIdentifier)
+        return started.count == 2
+      })
+    kill(launcher.processIdentifier, signal)
+    launcher.waitUntilExit()
+    #expect(waitFor(10) { started.allSatisfy { !alive($0) } }, "workers \(started) outlived it")
+  }
+}
