@@ -63,9 +63,7 @@ final class ShardRunner: PartialExchange {
       stats.stepSeconds += Clock.now() - start
     }
     for sequence in step.releases { engine.release(sequence: sequence) }
-    let entries = step.entries.map {
-      InferenceEngine.Entry(sequence: $0.sequence, tokens: $0.tokens, logitRows: $0.logitRows)
-    }
+    let entries = step.entries
     let logitRows: [Int]
     do {
       logitRows = try engine.prepare(entries)

@@ -184,8 +184,7 @@ enum BenchTarget {
   func step(_ entries: [StepCommand.Entry]) throws {
     switch self {
     case .local(let engine):
-      _ = try engine.stepKeepingLogits(
-        entries.map { .init(sequence: $0.sequence, tokens: $0.tokens, logitRows: $0.logitRows) })
+      _ = try engine.stepKeepingLogits(entries)
     case .cluster(let engine): _ = try engine.step(entries)
     }
   }

@@ -14,8 +14,8 @@ public final class InferenceEngine {
   private var decodeToken: [TokenID] = [0]
   private let firstRow = [0]
 
-  /// One sequence's part of a step.
-  public struct Entry: Sendable {
+  /// One sequence's part of a step (also what a step message carries to workers).
+  public struct Entry: Sendable, Equatable {
     public var sequence: Int
     public var tokens: [TokenID]
     /// Indices into `tokens` whose next-token logits the caller wants.

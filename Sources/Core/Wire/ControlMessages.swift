@@ -61,8 +61,7 @@ public struct Assignment: Equatable, Sendable {
 
   func encode(_ writer: inout WireWriter) {
     writer.write(planID)
-    writer.write(slot.stage)
-    writer.write(slot.rank)
+    writer.write(slot)
     writer.write(tensorParallel)
     writer.write(pipelineParallel)
     writer.write(shard.layers)
@@ -81,9 +80,7 @@ public struct Assignment: Equatable, Sendable {
 
   init(_ reader: inout WireReader) throws(WireError) {
     planID = try reader.read(UInt64.self, "plan id")
-    let stage = try reader.readInt("stage", in: 0...WireLimits.peers)
-    let rank = try reader.readInt("rank", in: 0...WireLimits.peers)
-    slot = Slot(stage: stage, rank: rank)
+    slot = try reader.readSlot()
     tensorParallel = try reader.readInt("tensor parallel", in: 1...WireLimits.peers)
     pipelineParallel = try reader.readInt("pipeline parallel", in: 1...WireLimits.peers)
     let layers = try reader.readRange("layers", limit: WireLimits.layers)
@@ -96,7 +93,9 @@ public struct Assignment: Equatable, Sendable {
       layers: layers, kvGroups: kvGroups, ffnUnits: ffnUnits,
       vocabulary: hasVocabulary ? vocabulary : nil, holdsEmbedding: holdsEmbedding)
     let peerCount = try reader.readCount("stage peers", elementSize: 4)
-    guard peerCount == tensorParallel, rank < tensorParallel, stage < pipelineParallel else {
+    guard peerCount == tensorParallel, slot.rank < tensorParallel,
+      slot.stage < pipelineParallel
+    else {
       throw .outOfRange("slot or stage peers")
     }
     stagePeers = []
@@ -124,16 +123,13 @@ public struct WorkerReady: Equatable, Sendable {
 
   func encode(_ writer: inout WireWriter) {
     writer.write(planID)
-    writer.write(slot.stage)
-    writer.write(slot.rank)
+    writer.write(slot)
     writer.write(weightBytes)
   }
 
   init(_ reader: inout WireReader) throws(WireError) {
     planID = try reader.read(UInt64.self, "plan id")
-    slot = Slot(
-      stage: try reader.readInt("stage", in: 0...WireLimits.peers),
-      rank: try reader.readInt("rank", in: 0...WireLimits.peers))
+    slot = try reader.readSlot()
     weightBytes = try reader.readInt("weight bytes", in: 0...Int(Int64.max))
   }
 }

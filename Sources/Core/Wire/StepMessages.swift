@@ -1,18 +1,7 @@
 /// Router → every worker of a plan: one forward step. Every worker applies the same steps in
 /// the same order, so their KV caches agree on every sequence's blocks.
 public struct StepCommand: Equatable, Sendable {
-  public struct Entry: Equatable, Sendable {
-    public var sequence: Int
-    public var tokens: [Int32]
-    /// Indices into `tokens` whose logits the router wants.
-    public var logitRows: [Int]
-
-    public init(sequence: Int, tokens: [Int32], logitRows: [Int]) {
-      self.sequence = sequence
-      self.tokens = tokens
-      self.logitRows = logitRows
-    }
-  }
+  public typealias Entry = InferenceEngine.Entry
 
   public var planID: UInt64
   public var stepID: UInt64
@@ -86,8 +75,7 @@ public struct LogitsReply: Equatable, Sendable {
   func encode(_ writer: inout WireWriter) {
     writer.write(planID)
     writer.write(stepID)
-    writer.write(slot.stage)
-    writer.write(slot.rank)
+    writer.write(slot)
     writer.write(vocabulary)
     writer.write(rows)
     values.withUnsafeBufferPointer { writer.write(floats: $0) }
@@ -96,9 +84,7 @@ public struct LogitsReply: Equatable, Sendable {
   init(_ reader: inout WireReader) throws(WireError) {
     planID = try reader.read(UInt64.self, "plan id")
     stepID = try reader.read(UInt64.self, "step id")
-    slot = Slot(
-      stage: try reader.readInt("stage", in: 0...WireLimits.peers),
-      rank: try reader.readInt("rank", in: 0...WireLimits.peers))
+    slot = try reader.readSlot()
     vocabulary = try reader.readRange("vocabulary", limit: 1 << 24)
     rows = try reader.readInt("rows", in: 0...WireLimits.rows)
     values = try reader.readFloats("logits")

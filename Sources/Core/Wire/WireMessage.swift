@@ -109,3 +109,17 @@ enum WireLimits {
   static let peers = 1024
   static let layers = 1 << 16
 }
+
+extension WireWriter {
+  mutating func write(_ slot: Slot) {
+    write(slot.stage)
+    write(slot.rank)
+  }
+}
+
+extension WireReader {
+  mutating func readSlot() throws(WireError) -> Slot {
+    let stage = try readInt("stage", in: 0...WireLimits.peers)
+    return Slot(stage: stage, rank: try readInt("rank", in: 0...WireLimits.peers))
+  }
+}
