@@ -74,6 +74,11 @@ public final class WorkerProcess {
         log.warning("no word from the router for \(options.routerTimeout) s; rejoining")
         dropAssignment()
       }
+      // With a plan, the next step is due any moment: check for it without sleeping first.
+      if runner != nil, let parts = try receiveControl(spinMicroseconds: data.spinMicroseconds) {
+        if handle(parts) == .shutdown { return }
+        continue
+      }
       let ready: [Bool]
       do {
         ready = try Poller.wait([control, data.inbound], timeoutMilliseconds: 200)
@@ -91,9 +96,9 @@ public final class WorkerProcess {
 
   private enum Outcome { case carryOn, shutdown }
 
-  private func receiveControl() throws(WorkerError) -> [[UInt8]]? {
+  private func receiveControl(spinMicroseconds: Int = 0) throws(WorkerError) -> [[UInt8]]? {
     do {
-      return try control.receive(timeoutMilliseconds: 0)
+      return try control.receive(timeoutMilliseconds: 0, spinMicroseconds: spinMicroseconds)
     } catch {
       throw .transport(error)
     }

@@ -31,6 +31,8 @@ public final class Coordinator {
   private var pending: [UInt64: PendingStep] = [:]
   private var lastHeartbeat = 0.0
   private var heartbeats: UInt64 = 0
+  /// How long waiting for a step's logits checks without sleeping (TESSERA_SPIN_US).
+  let spinMicroseconds = Int(Environment.value("TESSERA_SPIN_US") ?? "") ?? 200
 
   struct PendingStep {
     var rows: Int
@@ -116,7 +118,7 @@ public final class Coordinator {
         }
       }
       guard Clock.now() - start < timeout else { throw .timeout("logits of step \(stepID)") }
-      try pump(timeoutMilliseconds: 200)
+      try pump(timeoutMilliseconds: 200, spinMicroseconds: spinMicroseconds)
     }
   }
 
@@ -159,7 +161,7 @@ public final class Coordinator {
   /// Handles what arrives within `timeoutMilliseconds`, sends heartbeats, notices lost
   /// workers, and plans once enough have joined.
   @discardableResult
-  func pump(timeoutMilliseconds: Int) throws(ClusterError) -> Bool {
+  func pump(timeoutMilliseconds: Int, spinMicroseconds: Int = 0) throws(ClusterError) -> Bool {
     let now = Clock.now()
     if now - lastHeartbeat >= 1 { sendHeartbeats() }
     for lost in membership.expire(now: now) {
@@ -172,7 +174,8 @@ public final class Coordinator {
     if planID == 0 { try planIfPossible() }
     let message: [[UInt8]]?
     do {
-      message = try socket.receive(timeoutMilliseconds: timeoutMilliseconds)
+      message = try socket.receive(
+        timeoutMilliseconds: timeoutMilliseconds, spinMicroseconds: spinMicroseconds)
     } catch {
       throw .transport(error)
     }
