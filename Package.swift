@@ -72,6 +72,9 @@ let package = Package(
       dependencies: ["Core", "Transport", "Worker", "Router", "TestSupport"],
       swiftSettings: strictSwift
     ),
+    // The router's logic without I/O: the scheduler's state machine, request handling.
+    .testTarget(
+      name: "RouterTests", dependencies: ["Core", "Router"], swiftSettings: strictSwift),
     // Tests that run the tessera executable (and later, clusters of real processes).
     .testTarget(
       name: "IntegrationTests",

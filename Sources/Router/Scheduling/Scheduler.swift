@@ -1,0 +1,246 @@
+public import Core
+
+/// Continuous batching as a pure state machine: no I/O, no model, no clock. The serving loop
+/// asks it for the next step, runs the step on an engine, samples, and reports back; the
+/// scheduler decides who joins, who runs, how much of a prompt goes into a step, and who is
+/// preempted when the KV cache is full.
+///
+/// The rules, each step:
+/// 1. Sequences that finished or were cancelled since the last step are released.
+/// 2. Every running sequence in the decode phase feeds its one pending token (oldest first).
+///    A sequence that needs a new KV block when none is free preempts the most recently
+///    admitted running sequence (recomputation: its blocks are freed and it goes back to the
+///    front of the queue with its prompt and generated tokens, to be prefilled again —
+///    Tessera's determinism contract makes the replay exact).
+/// 3. Sequences still prefilling get chunks of their prompt from the step's token budget.
+/// 4. Waiting requests are admitted, first come first served, while a running slot is free,
+///    budget remains and the free blocks cover the whole prompt (plus one block of headroom).
+///
+/// The scheduler's block count mirrors the engine's KV cache (same block size and count), so
+/// a step it plans never runs out of blocks.
+public struct Scheduler: Sendable {
+  public struct Limits: Sendable, Equatable {
+    /// Most sequences in the running batch.
+    public var maxRunning: Int
+    /// Most requests waiting to be admitted; more are refused (429).
+    public var maxQueued: Int
+    /// Most tokens one step carries (decode tokens plus prefill chunks).
+    public var stepTokens: Int
+    public var blockSize: Int
+    public var totalBlocks: Int
+
+    public init(maxRunning: Int, maxQueued: Int, stepTokens: Int, blockSize: Int, totalBlocks: Int)
+    {
+      self.maxRunning = maxRunning
+      self.maxQueued = maxQueued
+      self.stepTokens = stepTokens
+      self.blockSize = blockSize
+      self.totalBlocks = totalBlocks
+    }
+  }
+
+  /// A sequence the scheduler tracks: one choice of one request.
+  public struct Sequence: Sendable, Equatable {
+    public let id: Int
+    /// Prompt, then generated tokens.
+    public private(set) var tokens: [TokenID]
+    public let promptCount: Int
+    /// Tokens whose keys and values are in the cache.
+    public fileprivate(set) var computed = 0
+    public let maxNewTokens: Int
+    fileprivate var admission = 0
+
+    public var generatedCount: Int { tokens.count - promptCount }
+    var pending: Int { tokens.count - computed }
+
+    fileprivate mutating func append(_ token: TokenID) { tokens.append(token) }
+  }
+
+  public enum SubmitOutcome: Equatable, Sendable {
+    case queued
+    case emptyPrompt
+    /// The queue is full (429).
+    case queueFull
+    /// The prompt and output could never fit the KV cache, even alone.
+    case tooLarge(blocksNeeded: Int, totalBlocks: Int)
+  }
+
+  /// One sequence's part of a step.
+  public struct Slice: Sendable, Equatable {
+    public var sequence: Int
+    public var tokens: [TokenID]
+    /// Whether the step's logits for this sequence's last token are wanted (it reaches the
+    /// end of what the sequence has: a token is sampled afterwards).
+    public var wantsLogits: Bool
+
+    public init(sequence: Int, tokens: [TokenID], wantsLogits: Bool) {
+      self.sequence = sequence
+      self.tokens = tokens
+      self.wantsLogits = wantsLogits
+    }
+  }
+
+  /// What the engine runs next.
+  public struct StepPlan: Sendable, Equatable {
+    /// Sequences whose KV blocks the engine frees before the step (finished, cancelled or
+    /// preempted).
+    public var releases: [Int] = []
+    public var slices: [Slice] = []
+    /// Sequences sent back to the queue to be recomputed.
+    public var preempted: [Int] = []
+
+    public var isEmpty: Bool { slices.isEmpty && releases.isEmpty }
+  }
+
+  public let limits: Limits
+  public private(set) var queue: [Sequence] = []
+  public private(set) var running: [Sequence] = []
+  private var toRelease: [Int] = []
+  private var admissions = 0
+  public private(set) var preemptionCount = 0
+
+  public init(limits: Limits) { self.limits = limits }
+
+  public var queuedCount: Int { queue.count }
+  public var runningCount: Int { running.count }
+  public var blocksUsed: Int { running.reduce(0) { $0 + blocks(for: $1.computed) } }
+  public var freeBlocks: Int { limits.totalBlocks - blocksUsed }
+
+  func blocks(for tokens: Int) -> Int { (tokens + limits.blockSize - 1) / limits.blockSize }
+
+  /// Queues a sequence (`id` unique among live ones) that may generate up to `maxNewTokens`.
+  public mutating func submit(id: Int, prompt: [TokenID], maxNewTokens: Int) -> SubmitOutcome {
+    guard !prompt.isEmpty else { return .emptyPrompt }
+    let needed = blocks(for: prompt.count + maxNewTokens)
+    guard needed <= limits.totalBlocks else {
+      return .tooLarge(blocksNeeded: needed, totalBlocks: limits.totalBlocks)
+    }
+    guard queue.count < limits.maxQueued else { return .queueFull }
+    queue.append(
+      Sequence(id: id, tokens: prompt, promptCount: prompt.count, maxNewTokens: maxNewTokens))
+    return .queued
+  }
+
+  /// Removes a sequence wherever it is; a running one's blocks are released with the next
+  /// step. Returns false for an unknown id.
+  @discardableResult
+  public mutating func cancel(id: Int) -> Bool {
+    if let index = queue.firstIndex(where: { $0.id == id }) {
+      queue.remove(at: index)
+      return true
+    }
+    if let index = running.firstIndex(where: { $0.id == id }) {
+      running.remove(at: index)
+      toRelease.append(id)
+      return true
+    }
+    return false
+  }
+
+  /// Plans the next step.
+  public mutating func nextStep() -> StepPlan {
+    var plan = StepPlan()
+    plan.releases = toRelease
+    toRelease = []
+    var budget = limits.stepTokens
+    var free = freeBlocks
+
+    // Decode (one pending token): oldest first; preempt the newest when blocks run out.
+    var index = 0
+    while index < running.count, budget > 0 {
+      let sequence = running[index]
+      guard sequence.pending == 1 else {
+        index += 1
+        continue
+      }
+      let extra = blocks(for: sequence.computed + 1) - blocks(for: sequence.computed)
+      while extra > free, let victim = newestRunning(otherThan: sequence.id) {
+        free += blocks(for: running[victim].computed)
+        preempt(at: victim, into: &plan)
+        if victim < index { index -= 1 }
+      }
+      if extra <= free {
+        free -= extra
+        budget -= 1
+        plan.slices.append(
+          Slice(
+            sequence: sequence.id, tokens: [sequence.tokens[sequence.computed]],
+            wantsLogits: true))
+      }
+      index += 1
+    }
+
+    // Prefill (several pending tokens): chunks from what is left of the budget.
+    for sequence in running where sequence.pending > 1 && budget > 0 {
+      let chunk = min(sequence.pending, budget)
+      let extra = blocks(for: sequence.computed + chunk) - blocks(for: sequence.computed)
+      guard extra <= free else { continue }
+      free -= extra
+      budget -= chunk
+      plan.slices.append(
+        Slice(
+          sequence: sequence.id,
+          tokens: Array(sequence.tokens[sequence.computed..<(sequence.computed + chunk)]),
+          wantsLogits: chunk == sequence.pending))
+    }
+
+    // Admission: first come first served, when the whole prompt's blocks fit with one block
+    // of headroom (without it when nothing else runs).
+    while running.count < limits.maxRunning, budget > 0, let next = queue.first {
+      let promptBlocks = blocks(for: next.tokens.count)
+      guard promptBlocks + (running.isEmpty ? 0 : 1) <= free else { break }
+      var admitted = queue.removeFirst()
+      admissions += 1
+      admitted.admission = admissions
+      let chunk = min(admitted.tokens.count, budget)
+      free -= blocks(for: chunk)
+      budget -= chunk
+      running.append(admitted)
+      plan.slices.append(
+        Slice(
+          sequence: admitted.id, tokens: Array(admitted.tokens[0..<chunk]),
+          wantsLogits: chunk == admitted.tokens.count))
+    }
+    return plan
+  }
+
+  /// Reports a step's outcome: every slice of `plan` was computed; `sampled` holds the token
+  /// drawn for each slice that wanted logits, and `finished` the sequences that are done
+  /// (end of generation or a stop sequence; the token limit the scheduler checks itself).
+  /// A slice that wanted logits but got no token finishes its sequence.
+  public mutating func complete(_ plan: StepPlan, sampled: [Int: TokenID], finished: Set<Int>) {
+    for slice in plan.slices {
+      guard let index = running.firstIndex(where: { $0.id == slice.sequence }) else { continue }
+      running[index].computed += slice.tokens.count
+      if slice.wantsLogits, let token = sampled[slice.sequence] {
+        running[index].append(token)
+      }
+      let sequence = running[index]
+      if finished.contains(sequence.id) || sequence.generatedCount >= sequence.maxNewTokens
+        || sequence.pending == 0
+      {
+        running.remove(at: index)
+        toRelease.append(sequence.id)
+      }
+    }
+  }
+
+  /// Whether nothing is queued, running or waiting to be released.
+  public var isIdle: Bool { queue.isEmpty && running.isEmpty && toRelease.isEmpty }
+
+  private func newestRunning(otherThan id: Int) -> Int? {
+    running.indices.filter { running[$0].id != id }.max {
+      running[$0].admission < running[$1].admission
+    }
+  }
+
+  private mutating func preempt(at index: Int, into plan: inout StepPlan) {
+    var victim = running.remove(at: index)
+    victim.computed = 0  // recomputed from its prompt and generated tokens when readmitted
+    plan.releases.append(victim.id)
+    plan.preempted.append(victim.id)
+    plan.slices.removeAll { $0.sequence == victim.id }
+    queue.insert(victim, at: 0)
+    preemptionCount += 1
+  }
+}
