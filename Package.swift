@@ -14,7 +14,8 @@ let package = Package(
     .library(name: "Core", targets: ["Core"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
   ],
   targets: [
     // The hot numeric kernels (quantized dot products, matrix products, attention) in C with
@@ -37,13 +38,19 @@ let package = Package(
     // Worker process logic: joins a router, loads its shard, runs forward steps.
     .target(name: "Worker", dependencies: ["Core", "Transport"], swiftSettings: strictSwift),
     // Router process logic: HTTP API, scheduling, cluster membership, storage.
-    .target(name: "Router", dependencies: ["Core", "Transport"], swiftSettings: strictSwift),
+    .target(
+      name: "Router",
+      dependencies: [
+        "Core", "Transport", .product(name: "Hummingbird", package: "hummingbird"),
+      ],
+      swiftSettings: strictSwift),
     // The one thin executable; every subcommand lives in its own file.
     .executableTarget(
       name: "tessera",
       dependencies: [
         "Core", "Worker", "Router", "CKernels", "CProcess",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Hummingbird", package: "hummingbird"),
       ],
       swiftSettings: strictSwift
     ),

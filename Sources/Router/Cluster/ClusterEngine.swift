@@ -44,6 +44,13 @@ public final class ClusterEngine: TokenEngine {
     return logits
   }
 
+  /// Like `step`, but the logits stay in a buffer this engine owns, valid until the next call.
+  public func stepKeepingLogits(_ entries: [StepCommand.Entry]) throws -> UnsafeBufferPointer<Float>
+  {
+    try run(entries)
+    return buffer()
+  }
+
   public func release(sequence: Int) { releases.append(sequence) }
 
   private func run(_ entries: [StepCommand.Entry]) throws(ClusterError) {

@@ -1,0 +1,133 @@
+public import Core
+import Foundation
+public import Hummingbird
+import NIOCore
+
+/// The router's HTTP API on Hummingbird: OpenAI's chat and completion endpoints (plain and
+/// SSE streaming), models, health, readiness and metrics. Every failure a client can cause is
+/// an OpenAI-shaped 4xx; handlers never crash the process.
+public enum RouterServer {
+  /// The routes the server registers, method and path (compared with the OpenAPI document).
+  public static let routes: [(method: String, path: String)] = [
+    ("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics"), ("GET", "/v1/models"),
+    ("POST", "/v1/chat/completions"), ("POST", "/v1/completions"),
+  ]
+
+  public static func makeRouter(_ serving: ServingContext) -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    router.get("/health") { _, _ in json(["status": "ok"]) }
+    router.get("/ready") { _, _ in
+      let snapshot = serving.loop.snapshot
+      if serving.isReady {
+        return json(ReadyBody(ready: true, degraded: false, reasons: []))
+      }
+      let reason = snapshot.engineFailed ?? "the model is not loaded yet"
+      return json(
+        ReadyBody(ready: false, degraded: false, reasons: [reason]), status: .serviceUnavailable)
+    }
+    router.get("/metrics") { _, _ in
+      Response(
+        status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+        body: .init(byteBuffer: ByteBuffer(string: Metrics.text(serving.loop.snapshot))))
+    }
+    router.get("/v1/models") { request, _ in
+      try authorize(request, serving)
+      return json(
+        ModelList(data: [.init(id: serving.options.modelID, created: serving.created)]))
+    }
+    router.post("/v1/chat/completions") { request, _ in
+      await respond { () async throws(APIError) -> Response in
+        try await generate(request, serving, endpoint: .chat)
+      }
+    }
+    router.post("/v1/completions") { request, _ in
+      await respond { () async throws(APIError) -> Response in
+        try await generate(request, serving, endpoint: .completion)
+      }
+    }
+    return router
+  }
+
+  struct ReadyBody: Encodable {
+    let ready: Bool
+    let degraded: Bool
+    let reasons: [String]
+  }
+
+  // MARK: Generation
+
+  static func generate(
+    _ request: Request, _ serving: ServingContext, endpoint: GenerationRequest.Endpoint
+  ) async throws(APIError) -> Response {
+    try authorizeOrThrow(request, serving)
+    guard serving.isReady else { throw .unavailable("the model is not ready") }
+    var request = request
+    let body: ByteBuffer
+    do {
+      body = try await request.collectBody(upTo: serving.options.maxBodyBytes)
+    } catch {
+      throw .bodyTooLarge(limit: serving.options.maxBodyBytes)
+    }
+    let (generation, prompt, maxTokens) = try serving.prepare(
+      Data(buffer: body), endpoint: endpoint)
+    let id = serving.newID()
+    let (events, continuation) = AsyncStream.makeStream(of: GenerationEvent.self)
+    let loop = serving.loop
+    continuation.onTermination = { reason in
+      if case .cancelled = reason { loop.cancel(id) }  // the client went away
+    }
+    loop.submit(
+      .init(
+        id: id, prompt: prompt, request: generation, maxTokens: maxTokens,
+        deadline: Clock.now() + serving.options.requestTimeout, events: continuation))
+    let header = ResponseHeader(
+      id: (endpoint == .chat ? "chatcmpl-" : "cmpl-") + String(id, radix: 16),
+      created: Int(Date().timeIntervalSince1970), model: serving.options.modelID)
+    if generation.stream {
+      return Streaming.response(events, header: header, request: generation, endpoint: endpoint)
+    }
+    return try await Collected.response(
+      events, header: header, request: generation, endpoint: endpoint)
+  }
+
+  // MARK: Helpers
+
+  static func authorize(_ request: Request, _ serving: ServingContext) throws {
+    do {
+      try authorizeOrThrow(request, serving)
+    } catch {
+      throw HTTPError(.unauthorized, message: error.message)
+    }
+  }
+
+  static func authorizeOrThrow(_ request: Request, _ serving: ServingContext) throws(APIError) {
+    guard !serving.options.apiKeys.isEmpty else { return }
+    let header = request.headers[.authorization] ?? ""
+    guard header.hasPrefix("Bearer "), serving.options.apiKeys.contains(String(header.dropFirst(7)))
+    else { throw .unauthorized }
+  }
+
+  /// Runs a handler, turning its `APIError` into OpenAI's error response.
+  static func respond(_ body: () async throws(APIError) -> Response) async -> Response {
+    do {
+      return try await body()
+    } catch {
+      return json(error, status: HTTPResponse.Status(code: error.status))
+    }
+  }
+
+  static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.withoutEscapingSlashes]
+    let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+    return Response(
+      status: status, headers: [.contentType: "application/json"],
+      body: .init(byteBuffer: ByteBuffer(bytes: data)))
+  }
+}
+
+struct ResponseHeader: Sendable {
+  let id: String
+  let created: Int
+  let model: String
+}

@@ -1,0 +1,110 @@
+public import Core
+import Foundation
+import Synchronization
+
+/// What the HTTP handlers share: the model's identity and tokenizer, the limits, the
+/// serving loop. Immutable apart from the loop and the id counter, so handlers on any thread
+/// may use it.
+public final class ServingContext: Sendable {
+  public struct Options: Sendable {
+    public var modelID: String
+    public var maxOutputTokens: Int
+    public var maxBodyBytes: Int
+    public var requestTimeout: Double
+    /// Accepted bearer keys; empty: no authentication.
+    public var apiKeys: Set<String>
+
+    public init(
+      modelID: String, maxOutputTokens: Int = 4096, maxBodyBytes: Int = 1 << 20,
+      requestTimeout: Double = 600, apiKeys: Set<String> = []
+    ) {
+      self.modelID = modelID
+      self.maxOutputTokens = maxOutputTokens
+      self.maxBodyBytes = maxBodyBytes
+      self.requestTimeout = requestTimeout
+      self.apiKeys = apiKeys
+    }
+  }
+
+  public let options: Options
+  public let tokenizer: BPETokenizer
+  public let formatter: ChatFormatter?
+  public let contextLength: Int
+  public let loop: ServingLoop
+  public let created = Int(Date().timeIntervalSince1970)
+  private let nextID = Atomic<UInt64>(1)
+  /// Whether the engine is up (set by whoever starts the loop).
+  let engineReady = Atomic<Bool>(false)
+
+  public init(
+    options: Options, tokenizer: BPETokenizer, formatter: ChatFormatter?, contextLength: Int,
+    loop: ServingLoop
+  ) {
+    self.options = options
+    self.tokenizer = tokenizer
+    self.formatter = formatter
+    self.contextLength = contextLength
+    self.loop = loop
+  }
+
+  public func markReady(_ ready: Bool) { engineReady.store(ready, ordering: .releasing) }
+  public var isReady: Bool {
+    engineReady.load(ordering: .acquiring) && loop.snapshot.engineFailed == nil
+  }
+
+  func newID() -> UInt64 { nextID.wrappingAdd(1, ordering: .relaxed).oldValue }
+
+  /// The prompt's tokens: a chat rendered through the model's template, text tokenized
+  /// (special tokens parsed), or ids checked against the vocabulary.
+  func promptTokens(_ input: GenerationRequest.Input) throws(APIError) -> [TokenID] {
+    switch input {
+    case .messages(let messages):
+      guard let formatter else {
+        throw .invalid("This model has no chat template; use /v1/completions", param: "messages")
+      }
+      do {
+        return tokenizer.encode(try formatter.render(messages))
+      } catch {
+        throw .invalid("The messages cannot be rendered: \(error)", param: "messages")
+      }
+    case .text(let text):
+      return tokenizer.encode(text)
+    case .tokens(let ids):
+      let size = tokenizer.vocabulary.count
+      guard ids.allSatisfy({ $0 >= 0 && Int($0) < size }) else {
+        throw .invalid(
+          "'prompt' holds a token id outside the vocabulary (0..<\(size))",
+          param: "prompt")
+      }
+      return ids
+    }
+  }
+
+  /// Validates a body for an endpoint and turns it into a submission-ready request.
+  func prepare(_ body: Data, endpoint: GenerationRequest.Endpoint) throws(APIError)
+    -> (request: GenerationRequest, prompt: [TokenID], maxTokens: Int)
+  {
+    let limits = RequestLimits(maxOutputTokens: options.maxOutputTokens)
+    let pick = { UInt64.random(in: 0...UInt64(UInt32.max)) }
+    let request: GenerationRequest
+    switch endpoint {
+    case .chat:
+      request = try RequestValidation.chat(
+        RequestDecoding.decode(ChatCompletionRequest.self, from: body), limits: limits, seed: pick)
+    case .completion:
+      request = try RequestValidation.completion(
+        RequestDecoding.decode(CompletionRequest.self, from: body), limits: limits, seed: pick)
+    }
+    guard request.model == options.modelID else { throw .modelNotFound(request.model) }
+    let prompt = try promptTokens(request.input)
+    guard !prompt.isEmpty else { throw .invalid("The prompt is empty", param: "prompt") }
+    let room = contextLength - prompt.count
+    guard room >= 1 else {
+      throw .contextLengthExceeded(tokens: prompt.count + 1, limit: contextLength)
+    }
+    if let maxTokens = request.maxTokens, maxTokens > room {
+      throw .contextLengthExceeded(tokens: prompt.count + maxTokens, limit: contextLength)
+    }
+    return (request, prompt, min(request.maxTokens ?? room, room, options.maxOutputTokens))
+  }
+}

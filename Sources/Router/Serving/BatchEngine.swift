@@ -1,0 +1,46 @@
+public import Core
+
+/// What the serving loop runs steps on: one process's `InferenceEngine` or a cluster.
+public protocol BatchEngine: AnyObject {
+  var config: ModelConfig { get }
+  /// KV blocks and tokens per block, which the scheduler mirrors.
+  var kvBlockCount: Int { get }
+  var kvBlockSize: Int { get }
+  /// Most tokens one step may carry.
+  var maxStepTokens: Int { get }
+  /// Frees `releases`, runs one step; returns the wanted rows' logits, `[rows, vocabulary]`,
+  /// valid until the next call.
+  func run(releases: [Int], entries: [InferenceEngine.Entry]) throws -> UnsafeBufferPointer<Float>
+}
+
+extension InferenceEngine: BatchEngine {
+  public var config: ModelConfig { model.config }
+  public var kvBlockCount: Int { cache.allocator.blockCount }
+  public var kvBlockSize: Int { cache.blockSize }
+  public var maxStepTokens: Int { maxBatch }
+
+  public func run(releases: [Int], entries: [InferenceEngine.Entry]) throws
+    -> UnsafeBufferPointer<Float>
+  {
+    for sequence in releases { release(sequence: sequence) }
+    guard !entries.isEmpty else { return UnsafeBufferPointer(start: nil, count: 0) }
+    return try stepKeepingLogits(entries)
+  }
+}
+
+extension ClusterEngine: BatchEngine {
+  public var config: ModelConfig { coordinator.config }
+  public var kvBlockCount: Int {
+    (coordinator.kvTokens + PagedKVCache.defaultBlockSize - 1) / PagedKVCache.defaultBlockSize
+  }
+  public var kvBlockSize: Int { PagedKVCache.defaultBlockSize }
+  public var maxStepTokens: Int { coordinator.maxBatch }
+
+  public func run(releases: [Int], entries: [InferenceEngine.Entry]) throws
+    -> UnsafeBufferPointer<Float>
+  {
+    for sequence in releases { release(sequence: sequence) }
+    guard !entries.isEmpty else { return UnsafeBufferPointer(start: nil, count: 0) }
+    return try stepKeepingLogits(entries)
+  }
+}

@@ -1,0 +1,296 @@
+public import Core
+import Foundation
+import Synchronization
+
+/// Runs the engine: one thread owns the engine, the scheduler and every sequence's sampler,
+/// detokenizer and stop matcher; HTTP handlers hand it requests and read events from a
+/// stream. Each iteration is schedule → dispatch (one engine step for every running sequence)
+/// → update (sample, detokenize, match stops, emit events, tell the scheduler).
+public final class ServingLoop: Sendable {
+  /// A validated, tokenized request.
+  public struct Submission: Sendable {
+    public var id: UInt64
+    public var prompt: [TokenID]
+    public var request: GenerationRequest
+    /// Most tokens to generate per choice.
+    public var maxTokens: Int
+    public var deadline: Double
+    public var events: AsyncStream<GenerationEvent>.Continuation
+  }
+
+  /// Figures for `/metrics` and `/ready`, updated every step.
+  public struct Snapshot: Sendable {
+    public var running = 0
+    public var queued = 0
+    public var kvBlocksUsed = 0
+    public var kvBlocksTotal = 0
+    public var preemptions = 0
+    public var steps = 0
+    public var largestBatch = 0
+    public var promptTokens = 0
+    public var generatedTokens = 0
+    public var engineFailed: String?
+  }
+
+  private struct Inbox {
+    var submissions: [Submission] = []
+    var cancellations: [UInt64] = []
+    var stopping = false
+  }
+
+  private let inbox = Mutex(Inbox())
+  private let state = Mutex(Snapshot())
+  private let wake = DispatchSemaphore(value: 0)
+  private let log = Log("serving")
+
+  public init() {}
+
+  public var snapshot: Snapshot { state.withLock { $0 } }
+
+  /// Hands a request to the loop; its events arrive on `submission.events`.
+  public func submit(_ submission: Submission) {
+    inbox.withLock { $0.submissions.append(submission) }
+    wake.signal()
+  }
+
+  /// Cancels a request (a client went away); its KV blocks are freed with the next step.
+  public func cancel(_ id: UInt64) {
+    inbox.withLock { $0.cancellations.append(id) }
+    wake.signal()
+  }
+
+  public func stop() {
+    inbox.withLock { $0.stopping = true }
+    wake.signal()
+  }
+
+  /// Runs on the calling thread until `stop()`; the engine and vocabulary are used only here.
+  public func run(engine: some BatchEngine, vocabulary: Vocabulary, limits: Scheduler.Limits) {
+    var worker = LoopState(engine: engine, vocabulary: vocabulary, limits: limits, log: log)
+    state.withLock { $0.kvBlocksTotal = limits.totalBlocks }
+    while true {
+      let (submissions, cancellations, stopping) = inbox.withLock { inbox in
+        defer {
+          inbox.submissions = []
+          inbox.cancellations = []
+        }
+        return (inbox.submissions, inbox.cancellations, inbox.stopping)
+      }
+      if stopping {
+        worker.failAll(.unavailable("the server is shutting down"))
+        return
+      }
+      for submission in submissions { worker.admit(submission) }
+      for id in cancellations { worker.cancel(id) }
+      worker.expire(now: Clock.now())
+      if worker.scheduler.isIdle {
+        _ = wake.wait(timeout: .now() + .milliseconds(500))
+        continue
+      }
+      worker.step()
+      state.withLock { worker.update(&$0) }
+    }
+  }
+}
+
+/// The loop thread's state: never touched by another thread.
+private struct LoopState<Engine: BatchEngine> {
+  struct Choice {
+    let request: UInt64
+    let index: Int
+    var sampler: Sampler
+    var history: [TokenID]
+    var detokenizer: StreamingDetokenizer
+    var stops: StopMatcher
+    var generated = 0
+    var finished = false
+  }
+
+  struct Live {
+    let submission: ServingLoop.Submission
+    var sequences: [Int]
+    var unfinished: Int
+    var completionTokens = 0
+  }
+
+  let engine: Engine
+  let vocabulary: Vocabulary
+  let log: Log
+  var scheduler: Scheduler
+  var requests: [UInt64: Live] = [:]
+  var choices: [Int: Choice] = [:]
+  var nextSequence = 1
+  var counters = ServingLoop.Snapshot()
+
+  init(engine: Engine, vocabulary: Vocabulary, limits: Scheduler.Limits, log: Log) {
+    self.engine = engine
+    self.vocabulary = vocabulary
+    self.log = log
+    scheduler = Scheduler(limits: limits)
+  }
+
+  mutating func admit(_ submission: ServingLoop.Submission) {
+    var sequences: [Int] = []
+    for index in 0..<submission.request.choices {
+      let id = nextSequence
+      nextSequence += 1
+      let outcome = scheduler.submit(
+        id: id, prompt: submission.prompt, maxNewTokens: submission.maxTokens)
+      switch outcome {
+      case .queued:
+        sequences.append(id)
+        choices[id] = Choice(
+          request: submission.id, index: index,
+          sampler: Sampler(parameters: submission.request.sampling), history: submission.prompt,
+          detokenizer: StreamingDetokenizer(vocabulary: vocabulary),
+          stops: StopMatcher(stops: submission.request.stop))
+      case .queueFull, .tooLarge, .emptyPrompt:
+        for sequence in sequences {
+          scheduler.cancel(id: sequence)
+          choices[sequence] = nil
+        }
+        let error: APIError =
+          switch outcome {
+          case .tooLarge(let needed, let total):
+            .invalid(
+              "The prompt and max_tokens need \(needed) KV blocks; the server has \(total)",
+              param: "max_tokens", code: "context_length_exceeded")
+          case .emptyPrompt: .invalid("The prompt is empty", param: "prompt")
+          default: .queueFull
+          }
+        submission.events.yield(.failed(error))
+        submission.events.finish()
+        return
+      }
+    }
+    requests[submission.id] = Live(
+      submission: submission, sequences: sequences, unfinished: sequences.count)
+    counters.promptTokens += submission.prompt.count
+  }
+
+  mutating func cancel(_ id: UInt64) {
+    guard let live = requests.removeValue(forKey: id) else { return }
+    for sequence in live.sequences {
+      scheduler.cancel(id: sequence)
+      choices[sequence] = nil
+    }
+    live.submission.events.finish()
+  }
+
+  mutating func expire(now: Double) {
+    for (id, live) in requests where live.submission.deadline < now {
+      live.submission.events.yield(.failed(.timeout))
+      cancel(id)
+    }
+  }
+
+  mutating func failAll(_ error: APIError) {
+    for (id, live) in requests {
+      live.submission.events.yield(.failed(error))
+      cancel(id)
+    }
+  }
+
+  mutating func step() {
+    let plan = scheduler.nextStep()
+    let entries = plan.slices.map {
+      InferenceEngine.Entry(
+        sequence: $0.sequence, tokens: $0.tokens,
+        logitRows: $0.wantsLogits ? [$0.tokens.count - 1] : [])
+    }
+    let logits: UnsafeBufferPointer<Float>
+    do {
+      logits = try engine.run(releases: plan.releases, entries: entries)
+    } catch {
+      log.error("step failed: \(error)")
+      counters.engineFailed = "\(error)"
+      failAll(.unavailable("the model could not run a step: \(error)"))
+      // The engine's caches may now disagree with the scheduler's: start afresh.
+      scheduler = Scheduler(limits: scheduler.limits)
+      return
+    }
+    counters.engineFailed = nil
+    counters.steps += 1
+    counters.largestBatch = max(counters.largestBatch, plan.slices.count)
+    let vocabularySize = engine.config.vocabularySize
+    var sampled: [Int: TokenID] = [:]
+    var finished: Set<Int> = []
+    var row = 0
+    for slice in plan.slices where slice.wantsLogits {
+      defer { row += 1 }
+      guard var choice = choices[slice.sequence], !choice.finished, let base = logits.baseAddress
+      else { continue }
+      let rowLogits = UnsafeBufferPointer(start: base + row * vocabularySize, count: vocabularySize)
+      let token = choice.sampler.sample(
+        logits: rowLogits, history: choice.history, choiceIndex: choice.index,
+        position: choice.history.count)
+      sampled[slice.sequence] = token
+      choice.history.append(token)
+      let request = choice.request
+      guard var live = requests[request] else { continue }
+      var logprobs: [TokenLogprob] = []
+      if let top = live.submission.request.logprobs {
+        logprobs.append(logprob(token, logits: rowLogits, top: top))
+      }
+      var text = ""
+      var reason: FinishReason?
+      if vocabulary.endOfGenerationIDs.contains(token) {
+        reason = .stop
+      } else {
+        choice.generated += 1
+        live.completionTokens += 1
+        counters.generatedTokens += 1
+        text = choice.stops.append(choice.detokenizer.append(token))
+        if choice.stops.stopped {
+          reason = .stop
+        } else if choice.generated >= live.submission.maxTokens {
+          reason = .length
+        }
+      }
+      if reason != nil, !choice.stops.stopped {
+        text += choice.stops.append(choice.detokenizer.finish()) + choice.stops.finish()
+      }
+      if !text.isEmpty || !logprobs.isEmpty {
+        live.submission.events.yield(.delta(choice: choice.index, text: text, logprobs: logprobs))
+      }
+      if let reason {
+        choice.finished = true
+        finished.insert(slice.sequence)
+        live.unfinished -= 1
+        live.submission.events.yield(
+          .finished(choice: choice.index, reason: reason, completionTokens: choice.generated))
+      }
+      choices[slice.sequence] = choice
+      requests[request] = live
+      if live.unfinished == 0 {
+        live.submission.events.yield(
+          .done(promptTokens: live.submission.prompt.count, completionTokens: live.completionTokens)
+        )
+        live.submission.events.finish()
+        requests[request] = nil
+        for sequence in live.sequences { choices[sequence] = nil }
+      }
+    }
+    scheduler.complete(plan, sampled: sampled, finished: finished)
+    counters.preemptions = scheduler.preemptionCount
+  }
+
+  func logprob(_ token: TokenID, logits: UnsafeBufferPointer<Float>, top: Int) -> TokenLogprob {
+    func piece(_ id: TokenID) -> String {
+      var detokenizer = StreamingDetokenizer(vocabulary: vocabulary, includeSpecial: true)
+      return detokenizer.append(id) + detokenizer.finish()
+    }
+    let alternatives = top > 0 ? LogProbabilities.top(top, logits: logits) : []
+    return TokenLogprob(
+      token: token, text: piece(token), logprob: LogProbabilities.of(token, logits: logits),
+      top: alternatives.map { .init(token: $0.id, text: piece($0.id), logprob: $0.logprob) })
+  }
+
+  mutating func update(_ snapshot: inout ServingLoop.Snapshot) {
+    counters.running = scheduler.runningCount
+    counters.queued = scheduler.queuedCount
+    counters.kvBlocksUsed = scheduler.blocksUsed
+    counters.kvBlocksTotal = scheduler.limits.totalBlocks
+    snapshot = counters
+  }
+}
