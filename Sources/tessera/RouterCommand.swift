@@ -1,4 +1,5 @@
 import ArgumentParser
+import CProcess
 import Core
 import Foundation
 import Hummingbird
@@ -31,6 +32,8 @@ struct RouterCommand: AsyncParsableCommand {
       "A key clients must send as 'Authorization: Bearer KEY' (repeatable; also TESSERA_API_KEYS, comma-separated)."
   )
   var apiKeys: [String] = []
+  /// Set by tests and launchers: exit when that process does.
+  @Option(help: .hidden) var parentPID: Int32?
 
   func validate() throws {
     guard maxRunning >= 1, maxQueue >= 0, stepTokens >= 1, kvTokens >= 16, maxTokens >= 1,
@@ -48,6 +51,10 @@ struct RouterCommand: AsyncParsableCommand {
   }
 
   func run() async throws {
+    if let parentPID {
+      _ = tessera_exit_with_parent(SIGTERM)
+      if getppid() != parentPID { return }
+    }
     let file = try model.open()
     let vocabulary = try Vocabulary(gguf: file)
     let config = try ModelConfig(gguf: file)

@@ -1,0 +1,266 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The HTTP API of a real `tessera router` process, over loopback.
+@Suite(.serialized) struct RouterAPITests {
+  static let model = "SmolLM2-135M-Instruct.Q4_1"
+  /// One router for the suite (it exits with the test process).
+  static let shared = Result { try RouterProcess(["--threads", "2", "--max-running", "8"]) }
+
+  func router() throws -> RouterProcess { try Self.shared.get() }
+
+  func text(_ response: [String: Any], choice: Int = 0) -> String? {
+    let choices = response["choices"] as? [[String: Any]]
+    guard let entry = choices?.first(where: { $0["index"] as? Int == choice }) else { return nil }
+    if let message = entry["message"] as? [String: Any] { return message["content"] as? String }
+    return entry["text"] as? String
+  }
+
+  /// The `data:` events of an SSE body, `[DONE]` included.
+  func events(_ data: Data) -> [String] {
+    String(decoding: data, as: UTF8.self).components(separatedBy: "\n\n")
+      .compactMap { $0.hasPrefix("data: ") ? String($0.dropFirst(6)) : nil }
+  }
+
+  func streamedText(_ data: Data) -> String {
+    events(data).dropLast().compactMap { event -> String? in
+      guard
+        let object = try? JSONSerialization.jsonObject(with: Data(event.utf8)) as? [String: Any],
+        let choices = object["choices"] as? [[String: Any]], let first = choices.first
+      else { return nil }
+      if let delta = first["delta"] as? [String: Any] { return delta["content"] as? String }
+      return first["text"] as? String
+    }.joined()
+  }
+
+  @Test func greedyCompletionEqualsTheCLI() throws {
+    let prompt = "The capital of France is"
+    let cli = try TesseraProcess.run([
+      "generate", "--json", "--prompt", prompt, "--max-tokens", "12", "--threads", "1",
+    ])
+    let expected = try #require(
+      try JSONSerialization.jsonObject(with: Data(cli.stdout.utf8)) as? [String: Any])
+    let (status, response) = try router().post(
+      "/v1/completions",
+      json: ["model": Self.model, "prompt": prompt, "max_tokens": 12, "temperature": 0])
+    #expect(status == 200)
+    #expect(text(response) == expected["text"] as? String)
+    let usage = try #require(response["usage"] as? [String: Int])
+    #expect(usage["prompt_tokens"] == 5 && usage["completion_tokens"] == 12)
+    #expect(
+      (response["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "length")
+  }
+
+  @Test func streamingGivesTheSameTextAsOneResponse() throws {
+    let request: [String: Any] = [
+      "model": Self.model, "messages": [["role": "user", "content": "Name three colors."]],
+      "max_tokens": 24, "temperature": 0.7, "seed": 42,
+    ]
+    let (status, whole) = try router().post("/v1/chat/completions", json: request)
+    #expect(status == 200)
+    var streaming = request
+    streaming["stream"] = true
+    streaming["stream_options"] = ["include_usage": true]
+    let (streamStatus, body) = try router().request(
+      "POST", "/v1/chat/completions", body: try JSONSerialization.data(withJSONObject: streaming))
+    #expect(streamStatus == 200)
+    let all = events(body)
+    #expect(all.last == "[DONE]")
+    #expect(streamedText(body) == text(whole))
+    #expect(all.dropLast().last?.contains("\"usage\"") == true)
+  }
+
+  @Test func seedsReproduceAndChoicesDiffer() throws {
+    let request: [String: Any] = [
+      "model": Self.model, "prompt": "Once upon a time", "max_tokens": 16, "temperature": 1.0,
+      "seed": 7, "n": 2,
+    ]
+    let (_, first) = try router().post("/v1/completions", json: request)
+    let (_, second) = try router().post("/v1/completions", json: request)
+    #expect(text(first, choice: 0) != nil && text(first, choice: 0) == text(second, choice: 0))
+    #expect(text(first, choice: 1) == text(second, choice: 1))
+    #expect(text(first, choice: 0) != text(first, choice: 1))  // each choice draws its own
+  }
+
+  @Test func stopSequencesEndTheTextAndAreNotEmitted() throws {
+    let (_, plain) = try router().post(
+      "/v1/completions",
+      json: [
+        "model": Self.model, "prompt": "The capital of France is", "max_tokens": 12,
+        "temperature": 0,
+      ])
+    let full = try #require(text(plain))
+    let stop = "United"
+    try #require(full.contains(stop))
+    let (_, stopped) = try router().post(
+      "/v1/completions",
+      json: [
+        "model": Self.model, "prompt": "The capital of France is", "max_tokens": 12,
+        "temperature": 0, "stop": [stop],
+      ])
+    #expect(text(stopped) == String(full[..<full.range(of: stop)!.lowerBound]))
+    #expect(
+      (stopped["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "stop")
+  }
+
+  @Test func logprobsComeInEachEndpointsShape() throws {
+    let (_, chat) = try router().post(
+      "/v1/chat/completions",
+      json: [
+        "model": Self.model, "messages": [["role": "user", "content": "Hi"]],
+        "max_tokens": 3, "temperature": 0, "logprobs": true, "top_logprobs": 2,
+      ])
+    let content =
+      (((chat["choices"] as? [[String: Any]])?.first?["logprobs"]
+        as? [String: Any])?["content"] as? [[String: Any]]) ?? []
+    #expect(content.count == 3)
+    #expect((content.first?["top_logprobs"] as? [[String: Any]])?.count == 2)
+    let (_, completion) = try router().post(
+      "/v1/completions",
+      json: [
+        "model": Self.model, "prompt": "Hello", "max_tokens": 3, "temperature": 0,
+        "logprobs": 2,
+      ])
+    let logprobs = (completion["choices"] as? [[String: Any]])?.first?["logprobs"] as? [String: Any]
+    #expect((logprobs?["tokens"] as? [String])?.count == 3)
+    #expect((logprobs?["token_logprobs"] as? [Double])?.count == 3)
+    #expect((logprobs?["text_offset"] as? [Int])?.first == 0)
+  }
+
+  @Test func eightConcurrentRequestsGetTheSameOutputAsAlone() throws {
+    @Sendable func request(_ index: Int) -> [String: Any] {
+      [
+        "model": Self.model, "prompt": "List \(index + 2) animals:", "max_tokens": 16,
+        "temperature": 0.8, "seed": index,
+      ]
+    }
+    let router = try RouterProcess(["--threads", "2", "--max-running", "8"])  // fresh metrics
+    defer { router.stop() }
+    let alone = try (0..<8).map { try text(router.post("/v1/completions", json: request($0)).1) }
+    let together = UnsafeMutableBufferPointer<String?>.allocate(capacity: 8)
+    defer { together.deallocate() }
+    together.initialize(repeating: nil)
+    nonisolated(unsafe) let results = together
+    concurrently(8) { index in
+      let response = try? router.post("/v1/completions", json: request(index))
+      results[index] = response.flatMap { RouterAPITests().text($0.1) }
+    }
+    #expect(Array(together) == alone)
+    let metrics = String(decoding: try router.get("/metrics").1, as: UTF8.self)
+    let largest = metrics.split(separator: "\n").first {
+      $0.hasPrefix("tessera_batch_sequences_max ")
+    }
+    #expect((largest?.split(separator: " ").last.flatMap { Int($0) } ?? 0) > 1)
+  }
+
+  @Test func clientMistakesGetOpenAIErrorsNeverFiveHundreds() throws {
+    let router = try router()
+    func error(_ body: Data, path: String = "/v1/chat/completions") throws -> (
+      Int, String?, String?
+    ) {
+      let (status, data) = try router.request("POST", path, body: body)
+      let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+      let detail = object?["error"] as? [String: Any]
+      return (status, detail?["param"] as? String, detail?["code"] as? String)
+    }
+    func json(_ object: [String: Any]) throws -> Data {
+      try JSONSerialization.data(withJSONObject: object)
+    }
+    let message = [["role": "user", "content": "hi"]]
+    #expect(try error(Data("{not json".utf8)).0 == 400)
+    #expect(try error(Data("[1,2]".utf8)).0 == 400)
+    #expect(try error(json(["model": Self.model])) == (400, "messages", nil))
+    #expect(try error(json(["model": Self.model, "messages": "hi"])).0 == 400)
+    #expect(
+      try error(json(["model": "gpt-4", "messages": message])) == (404, "model", "model_not_found"))
+    #expect(
+      try error(json(["model": Self.model, "messages": message, "tools": [["type": "function"]]]))
+        == (400, "tools", "unsupported_parameter"))
+    #expect(
+      try error(json(["model": Self.model, "messages": message, "max_tokens": 0])).1 == "max_tokens"
+    )
+    #expect(
+      try error(json(["model": Self.model, "messages": message, "temperature": 5])).1
+        == "temperature")
+    #expect(try error(json(["model": Self.model, "messages": message, "n": 9])).1 == "n")
+    let long = String(repeating: "word ", count: 9000)
+    #expect(
+      try error(json(["model": Self.model, "prompt": long]), path: "/v1/completions").2
+        == "context_length_exceeded")
+    let huge = Data(repeating: UInt8(ascii: " "), count: 2 << 20)
+    #expect(try error(huge).0 == 413)
+    // And the server still serves.
+    let (status, _) = try router.post(
+      "/v1/chat/completions", json: ["model": Self.model, "messages": message, "max_tokens": 2])
+    #expect(status == 200)
+  }
+
+  @Test func aFullQueueGets429AndTheRestAreServed() throws {
+    let router = try RouterProcess(["--threads", "1", "--max-running", "1", "--max-queue", "1"])
+    defer { router.stop() }
+    func gauge(_ name: String) -> Int {
+      let text = (try? router.get("/metrics")).map { String(decoding: $0.1, as: UTF8.self) } ?? ""
+      let line = text.split(separator: "\n").first { $0.hasPrefix("tessera_\(name) ") }
+      return line.flatMap { $0.split(separator: " ").last }.flatMap { Int($0) } ?? -1
+    }
+    func waitFor(_ name: String, _ value: Int) -> Bool {
+      let deadline = Date().addingTimeInterval(60)
+      while Date() < deadline {
+        if gauge(name) == value { return true }
+        usleep(10_000)
+      }
+      return false
+    }
+    @Sendable func body(_ tokens: Int) -> [String: Any] {
+      ["model": Self.model, "prompt": "1, 2, 3, 4, 5, 6,", "max_tokens": tokens, "temperature": 0]
+    }
+    let statuses = UnsafeMutableBufferPointer<Int>.allocate(capacity: 2)
+    defer { statuses.deallocate() }
+    statuses.initialize(repeating: 0)
+    nonisolated(unsafe) let results = statuses
+    let group = DispatchGroup()
+    for (index, tokens) in [400, 4].enumerated() {
+      group.enter()
+      Thread {
+        results[index] = (try? router.post("/v1/completions", json: body(tokens)).0) ?? -1
+        group.leave()
+      }.start()
+      // The first runs (the only running slot), then the second waits in the queue.
+      #expect(waitFor(index == 0 ? "running_sequences" : "queued_sequences", 1))
+    }
+    let third = try router.post("/v1/completions", json: body(4))
+    #expect(third.0 == 429)
+    #expect((third.1["error"] as? [String: Any])?["code"] as? String == "queue_full")
+    group.wait()
+    #expect(Array(statuses) == [200, 200])
+  }
+
+  @Test func apiKeysAreRequiredWhenConfigured() throws {
+    let router = try RouterProcess(["--threads", "1", "--api-key", "secret"])
+    defer { router.stop() }
+    let body: [String: Any] = ["model": Self.model, "prompt": "Hi", "max_tokens": 1]
+    #expect(try router.post("/v1/completions", json: body).0 == 401)
+    #expect(
+      try router.post("/v1/completions", json: body, headers: ["Authorization": "Bearer wrong"]).0
+        == 401)
+    #expect(
+      try router.post("/v1/completions", json: body, headers: ["Authorization": "Bearer secret"]).0
+        == 200)
+    #expect(try router.get("/health").0 == 200)  // stays open
+  }
+}
+
+/// Runs `body(0..<count)` on `count` threads at once (not bounded by the core count, as
+/// `concurrentPerform` is) and waits for all.
+func concurrently(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+  let group = DispatchGroup()
+  for index in 0..<count {
+    group.enter()
+    Thread {
+      body(index)
+      group.leave()
+    }.start()
+  }
+  group.wait()
+}

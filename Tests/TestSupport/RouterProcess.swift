@@ -1,0 +1,100 @@
+public import Foundation
+
+#if canImport(FoundationNetworking)
+  public import FoundationNetworking
+#endif
+
+/// A `tessera router` process on a free loopback port, for tests: started, waited for until
+/// `/ready` says so (polling, with a deadline), and stopped (with its workers) on `stop()`.
+public final class RouterProcess: @unchecked Sendable {
+  public let process = Process()
+  public private(set) var baseURL = URL(fileURLWithPath: "/")
+  private let output = Pipe()
+
+  public struct Failed: Error, CustomStringConvertible {
+    public let description: String
+  }
+
+  public init(_ arguments: [String] = [], readyTimeout: Double = 120) throws {
+    process.executableURL = TesseraProcess.executableURL
+    process.arguments =
+      [
+        "router", "--listen", "127.0.0.1:0", "--model", ModelFiles.smolLM2Path, "--parent-pid",
+        String(getpid()),
+      ] + arguments
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    // The router prints one line with its URL once it listens.
+    let deadline = Date().addingTimeInterval(readyTimeout)
+    var text = ""
+    let handle = output.fileHandleForReading
+    while !text.contains("\n") {
+      guard Date() < deadline, process.isRunning else {
+        stop()
+        throw Failed(description: "the router did not start: \(text)")
+      }
+      let chunk = handle.availableData
+      if chunk.isEmpty { break }
+      text += String(decoding: chunk, as: UTF8.self)
+    }
+    guard let range = text.range(of: #"http://[0-9.:]+"#, options: .regularExpression) else {
+      stop()
+      throw Failed(description: "no URL in the router's output: \(text)")
+    }
+    baseURL = URL(string: String(text[range]))!
+    while true {
+      if let (status, _) = try? get("/ready"), status == 200 { break }
+      guard Date() < deadline, process.isRunning else {
+        stop()
+        throw Failed(description: "the router never became ready")
+      }
+      usleep(100_000)
+    }
+  }
+
+  deinit { stop() }
+
+  public func stop() {
+    if process.isRunning {
+      process.terminate()
+      process.waitUntilExit()
+    }
+  }
+
+  /// A blocking request; returns the status and body.
+  public func request(
+    _ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:]
+  ) throws -> (Int, Data) {
+    var request = URLRequest(url: baseURL.appendingPathComponent(path))
+    request.httpMethod = method
+    request.httpBody = body
+    request.timeoutInterval = 300
+    if body != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+    for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+    let semaphore = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var result: Result<(Int, Data), any Error> = .failure(
+      Failed(description: "no response"))
+    URLSession.shared.dataTask(with: request) { data, response, error in
+      if let error {
+        result = .failure(error)
+      } else {
+        result = .success(((response as? HTTPURLResponse)?.statusCode ?? 0, data ?? Data()))
+      }
+      semaphore.signal()
+    }.resume()
+    semaphore.wait()
+    return try result.get()
+  }
+
+  public func get(_ path: String) throws -> (Int, Data) { try request("GET", path) }
+
+  public func post(_ path: String, json: [String: Any], headers: [String: String] = [:]) throws
+    -> (Int, [String: Any])
+  {
+    let (status, data) = try request(
+      "POST", path, body: try JSONSerialization.data(withJSONObject: json), headers: headers)
+    let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+    return (status, object)
+  }
+}
