@@ -43,6 +43,7 @@ let package = Package(
       dependencies: [
         "Core", "Transport", .product(name: "Hummingbird", package: "hummingbird"),
       ],
+      resources: [.copy("HTTP/openapi.yaml")],
       swiftSettings: strictSwift),
     // The one thin executable; every subcommand lives in its own file.
     .executableTarget(

@@ -71,7 +71,12 @@ struct RouterCommand: AsyncParsableCommand {
         requestTimeout: requestTimeout, apiKeys: keys),
       tokenizer: BPETokenizer(vocabulary: vocabulary),
       formatter: try? ChatFormatter(gguf: file, vocabulary: vocabulary),
-      contextLength: config.contextLength, loop: loop)
+      contextLength: config.contextLength, loop: loop,
+      cluster: ClusterInfo(
+        plan: layout.isDistributed
+          ? try PartitionPlan(
+            config: config, tensorParallel: layout.tensorParallel,
+            pipelineParallel: layout.pipelineParallel) : nil))
     startEngine(file: file, config: config, vocabulary: vocabulary, serving: serving)
     guard let (host, port) = address else { return }
     let app = Application(

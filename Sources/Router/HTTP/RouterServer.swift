@@ -7,11 +7,13 @@ import NIOCore
 /// SSE streaming), models, health, readiness and metrics. Every failure a client can cause is
 /// an OpenAI-shaped 4xx; handlers never crash the process.
 public enum RouterServer {
-  /// The routes the server registers, method and path (compared with the OpenAPI document).
-  public static let routes: [(method: String, path: String)] = [
-    ("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics"), ("GET", "/v1/models"),
-    ("POST", "/v1/chat/completions"), ("POST", "/v1/completions"),
-  ]
+  /// The OpenAPI 3.1 document of this API (Sources/Router/HTTP/openapi.yaml).
+  public static let openAPIDocument: String = {
+    guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+      let text = try? String(contentsOf: url, encoding: .utf8)
+    else { return "openapi: 3.1.0\ninfo: {title: Tessera, version: unknown}\npaths: {}\n" }
+    return text
+  }()
 
   public static func makeRouter(_ serving: ServingContext) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
@@ -30,6 +32,12 @@ public enum RouterServer {
         status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
         body: .init(byteBuffer: ByteBuffer(string: Metrics.text(serving.loop.snapshot))))
     }
+    router.get("/openapi.yaml") { _, _ in
+      Response(
+        status: .ok, headers: [.contentType: "application/yaml"],
+        body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
+    }
+    router.get("/v1/cluster") { _, _ in json(serving.cluster.report(ready: serving.isReady)) }
     router.get("/v1/models") { request, _ in
       try authorize(request, serving)
       return json(

@@ -35,11 +35,14 @@ public final class ServingContext: Sendable {
   private let nextID = Atomic<UInt64>(1)
   /// Whether the engine is up (set by whoever starts the loop).
   let engineReady = Atomic<Bool>(false)
+  /// What `/v1/cluster` shows.
+  public let cluster: ClusterInfo
 
   public init(
     options: Options, tokenizer: BPETokenizer, formatter: ChatFormatter?, contextLength: Int,
-    loop: ServingLoop
+    loop: ServingLoop, cluster: ClusterInfo = ClusterInfo(plan: nil)
   ) {
+    self.cluster = cluster
     self.options = options
     self.tokenizer = tokenizer
     self.formatter = formatter
@@ -106,5 +109,32 @@ public final class ServingContext: Sendable {
       throw .contextLengthExceeded(tokens: prompt.count + maxTokens, limit: contextLength)
     }
     return (request, prompt, min(request.maxTokens ?? room, room, options.maxOutputTokens))
+  }
+}
+
+/// The cluster as `/v1/cluster` reports it: the plan (when workers are used).
+public struct ClusterInfo: Sendable {
+  public let plan: PartitionPlan?
+
+  public init(plan: PartitionPlan?) { self.plan = plan }
+
+  struct Report: Encodable {
+    let mode: String
+    let ready: Bool
+    let tensorParallel: Int
+    let pipelineParallel: Int
+    let plan: String
+    enum CodingKeys: String, CodingKey {
+      case mode, ready, plan
+      case tensorParallel = "tensor_parallel"
+      case pipelineParallel = "pipeline_parallel"
+    }
+  }
+
+  func report(ready: Bool) -> Report {
+    Report(
+      mode: plan == nil ? "single-process" : "local-workers", ready: ready,
+      tensorParallel: plan?.tensorParallel ?? 1, pipelineParallel: plan?.pipelineParallel ?? 1,
+      plan: plan?.description ?? "one process holds the whole model")
   }
 }
