@@ -3,7 +3,7 @@ SWIFT ?= swift
 MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 RELEASE_BIN = .build/release/tessera
 
-.PHONY: setup build release run test lint format clean
+.PHONY: setup build release run demo test lint format clean
 
 setup:
 	scripts/setup
@@ -14,7 +14,13 @@ build: setup
 release: setup
 	$(SWIFT) build -c release --product tessera
 
+# The whole local cluster (Redis, router, workers) on http://127.0.0.1:8080/v1; Ctrl-C stops
+# it. UP_ARGS adds flags, e.g. make run UP_ARGS="--tp 2 --threads 1".
 run: release
+	$(RELEASE_BIN) up --model $(MODEL) $(UP_ARGS)
+
+# The engine on its own: tokenize, generate, bench.
+demo: release
 	scripts/demo $(RELEASE_BIN) $(MODEL)
 
 lint:

@@ -41,7 +41,7 @@ let package = Package(
     .target(
       name: "Router",
       dependencies: [
-        "Core", "Transport", .product(name: "Hummingbird", package: "hummingbird"),
+        "Core", "Transport", "CProcess", .product(name: "Hummingbird", package: "hummingbird"),
       ],
       resources: [.copy("HTTP/openapi.yaml")],
       swiftSettings: strictSwift),

@@ -5,12 +5,8 @@ import Foundation
 import Hummingbird
 import Router
 
-struct RouterCommand: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(
-    commandName: "router",
-    abstract: "Serve the OpenAI-compatible HTTP API (one process, or local workers with --tp/--pp)."
-  )
-
+/// The router's flags, shared by `tessera router` and `tessera up`.
+struct RouterOptions: ParsableArguments {
   @Option(help: "Where the HTTP API listens, HOST:PORT (port 0: any free port).")
   var listen = "127.0.0.1:8080"
   @OptionGroup var model: ModelOption
@@ -28,12 +24,13 @@ struct RouterCommand: AsyncParsableCommand {
   @Option(help: "Seconds a request may take.") var requestTimeout: Double = 600
   @Option(
     name: .customLong("api-key"),
-    help:
-      "A key clients must send as 'Authorization: Bearer KEY' (repeatable; also TESSERA_API_KEYS, comma-separated)."
-  )
+    help: """
+      A key clients must send as 'Authorization: Bearer KEY' (repeatable; also \
+      TESSERA_API_KEYS, comma-separated).
+      """)
   var apiKeys: [String] = []
-  /// Set by tests and launchers: exit when that process does.
-  @Option(help: .hidden) var parentPID: Int32?
+  @Option(help: "Redis URL, redis://[user:pass@]host:port[/db] (used by the Redis layers).")
+  var redis: String?
 
   func validate() throws {
     guard maxRunning >= 1, maxQueue >= 0, stepTokens >= 1, kvTokens >= 16, maxTokens >= 1,
@@ -44,31 +41,76 @@ struct RouterCommand: AsyncParsableCommand {
 
   var address: (host: String, port: Int)? {
     guard let colon = listen.lastIndex(of: ":"),
-      let port = Int(listen[listen.index(after: colon)...]),
-      (0...65535).contains(port)
+      let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port)
     else { return nil }
     return (String(listen[..<colon]), port)
   }
+}
+
+struct RouterCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "router",
+    abstract: "Serve the OpenAI-compatible HTTP API (one process, or local workers with --tp/--pp)."
+  )
+
+  @OptionGroup var options: RouterOptions
+  /// Set by tests and launchers: exit when that process does.
+  @Option(help: .hidden) var parentPID: Int32?
 
   func run() async throws {
     if let parentPID {
       _ = tessera_exit_with_parent(SIGTERM)
       if getppid() != parentPID { return }
     }
-    let file = try model.open()
+    try await RouterRunner.run(options)
+  }
+}
+
+struct UpCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "up",
+    abstract: "Run a whole local cluster: a Redis of its own, the router and its workers.",
+    discussion: """
+      Takes the router's flags. Without --redis it starts redis-server (Debian's package) on a
+      free port in a temporary directory, with maxmemory and volatile-lru. Ctrl-C or SIGTERM
+      stops everything; so does a child that fails at start.
+      """)
+
+  @OptionGroup var options: RouterOptions
+
+  func run() async throws {
+    var options = options
+    var redis: RedisServer?
+    defer { redis?.stop() }
+    if options.redis == nil {
+      let server = try RedisServer()
+      redis = server
+      options.redis = server.url
+      Log("up").info("redis-server at \(server.url)")
+    }
+    try await RouterRunner.run(options)
+  }
+}
+
+/// Starts the serving loop (on its own thread, with the engine it owns) and the HTTP server.
+enum RouterRunner {
+  static func run(_ options: RouterOptions) async throws {
+    let file = try options.model.open()
     let vocabulary = try Vocabulary(gguf: file)
     let config = try ModelConfig(gguf: file)
     let keys = Set(
-      apiKeys
+      options.apiKeys
         + (ProcessInfo.processInfo.environment["TESSERA_API_KEYS"] ?? "").split(separator: ",")
         .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
     let id =
-      modelID ?? URL(fileURLWithPath: model.model).deletingPathExtension().lastPathComponent
+      options.modelID
+      ?? URL(fileURLWithPath: options.model.model).deletingPathExtension().lastPathComponent
+    let layout = options.layout
     let loop = ServingLoop()
     let serving = ServingContext(
       options: .init(
-        modelID: id, maxOutputTokens: maxTokens, maxBodyBytes: maxBodyBytes,
-        requestTimeout: requestTimeout, apiKeys: keys),
+        modelID: id, maxOutputTokens: options.maxTokens, maxBodyBytes: options.maxBodyBytes,
+        requestTimeout: options.requestTimeout, apiKeys: keys),
       tokenizer: BPETokenizer(vocabulary: vocabulary),
       formatter: try? ChatFormatter(gguf: file, vocabulary: vocabulary),
       contextLength: config.contextLength, loop: loop,
@@ -77,8 +119,8 @@ struct RouterCommand: AsyncParsableCommand {
           ? try PartitionPlan(
             config: config, tensorParallel: layout.tensorParallel,
             pipelineParallel: layout.pipelineParallel) : nil))
-    startEngine(file: file, config: config, vocabulary: vocabulary, serving: serving)
-    guard let (host, port) = address else { return }
+    startEngine(options, file: file, config: config, vocabulary: vocabulary, serving: serving)
+    guard let (host, port) = options.address else { return }
     let app = Application(
       router: RouterServer.makeRouter(serving),
       configuration: .init(address: .hostname(host, port: port), serverName: "tessera"),
@@ -93,20 +135,21 @@ struct RouterCommand: AsyncParsableCommand {
   }
 
   /// Starts the thread that owns the engine and runs the serving loop on it.
-  func startEngine(
-    file: GGUFFile, config: ModelConfig, vocabulary: Vocabulary, serving: ServingContext
+  static func startEngine(
+    _ options: RouterOptions, file: GGUFFile, config: ModelConfig, vocabulary: Vocabulary,
+    serving: ServingContext
   ) {
-    let modelPath = model.model
-    let threadCount = threads.count
-    let tp = layout.tensorParallel
-    let pp = layout.pipelineParallel
-    let transport = layout.transport
-    let kvTokens = kvTokens
+    let modelPath = options.model.model
+    let threadCount = options.threads.count
+    let tp = options.layout.tensorParallel
+    let pp = options.layout.pipelineParallel
+    let transport = options.layout.transport
+    let kvTokens = options.kvTokens
+    let stepTokens = options.stepTokens
     let limits = Scheduler.Limits(
-      maxRunning: maxRunning, maxQueued: maxQueue, stepTokens: stepTokens,
+      maxRunning: options.maxRunning, maxQueued: options.maxQueue, stepTokens: stepTokens,
       blockSize: PagedKVCache.defaultBlockSize,
       totalBlocks: (kvTokens + PagedKVCache.defaultBlockSize - 1) / PagedKVCache.defaultBlockSize)
-    let stepTokens = stepTokens
     let thread = Thread {
       let log = Log("router")
       do {

@@ -8,7 +8,7 @@ struct Tessera: AsyncParsableCommand {
     abstract: "A distributed LLM inference cluster.",
     subcommands: [
       GenerateCommand.self, ScoreCommand.self, BenchCommand.self, TokenizeCommand.self,
-      WorkerCommand.self, RouterCommand.self,
+      WorkerCommand.self, RouterCommand.self, UpCommand.self,
     ]
   )
 }

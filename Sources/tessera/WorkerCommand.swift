@@ -32,6 +32,9 @@ struct WorkerCommand: ParsableCommand {
   }
 
   func run() throws {
+    // A launcher's thread may have blocked or ignored SIGTERM, and we inherited that: undo it,
+    // so SIGTERM (and the parent-death signal below) stop a worker.
+    tessera_reset_signals()
     if let parentPID {
       // Started by a local cluster: go when it goes, even if it is killed outright. If it
       // died before the request took effect, we are already someone else's child: go now.

@@ -35,6 +35,48 @@ import Testing
     return condition()
   }
 
+  /// Every process below `root` (children, their children, …).
+  func descendants(of root: Int32) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    var parents: [Int32: Int32] = [:]
+    for pid in entries.compactMap(Int32.init) {
+      guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+      else { continue }
+      let fields = stat[stat.index(after: close)...].split(separator: " ")
+      if fields.count > 2, let parent = Int32(fields[1]) { parents[pid] = parent }
+    }
+    var found: [Int32] = []
+    var frontier = [root]
+    while let next = frontier.popLast() {
+      let children = parents.filter { $0.value == next }.map(\.key)
+      found += children
+      frontier += children
+    }
+    return found
+  }
+
+  @Test(arguments: [SIGTERM, SIGKILL])
+  func upRunsRedisTheRouterAndWorkersAndStopsThemAll(signal: Int32) throws {
+    let up = try RouterProcess(["--tp", "2", "--threads", "1"], command: "up")
+    defer { up.stop() }
+    let (status, body) = try up.get("/v1/cluster")
+    #expect(status == 200 && String(decoding: body, as: UTF8.self).contains("local-workers"))
+    let (completed, _) = try up.post(
+      "/v1/completions",
+      json: ["model": "SmolLM2-135M-Instruct.Q4_1", "prompt": "Hello", "max_tokens": 2])
+    #expect(completed == 200)
+    let children = descendants(of: up.process.processIdentifier)
+    let names = children.compactMap {
+      try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8)
+    }
+    #expect(names.filter { $0.hasPrefix("redis-server") }.count == 1, "\(names)")
+    #expect(names.filter { $0.hasPrefix("tessera") }.count == 2, "\(names)")
+    kill(up.process.processIdentifier, signal)
+    up.process.waitUntilExit()
+    #expect(waitFor(10) { children.allSatisfy { !alive($0) } }, "left behind: \(children)")
+  }
+
   @Test(arguments: [SIGINT, SIGTERM, SIGKILL])
   func workersStopWhenTheLauncherIsStopped(signal: Int32) throws {
     _ = try ModelFiles.smolLM2()

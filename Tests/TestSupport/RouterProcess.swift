@@ -15,13 +15,14 @@ public final class RouterProcess: @unchecked Sendable {
     public let description: String
   }
 
-  public init(_ arguments: [String] = [], readyTimeout: Double = 120) throws {
+  /// Starts `tessera router` (or `command`, e.g. `up`, which takes the router's flags).
+  public init(_ arguments: [String] = [], command: String = "router", readyTimeout: Double = 120)
+    throws
+  {
     process.executableURL = TesseraProcess.executableURL
+    let tie = command == "router" ? ["--parent-pid", String(getpid())] : []
     process.arguments =
-      [
-        "router", "--listen", "127.0.0.1:0", "--model", ModelFiles.smolLM2Path, "--parent-pid",
-        String(getpid()),
-      ] + arguments
+      [command, "--listen", "127.0.0.1:0", "--model", ModelFiles.smolLM2Path] + tie + arguments
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
     try process.run()

@@ -1,0 +1,133 @@
+import CProcess
+public import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A `redis-server` of our own (Debian's package) for `tessera up`: a free loopback port, a
+/// private temporary directory, no persistence, `maxmemory` with `volatile-lru` so only keys
+/// with a TTL (cache entries) are ever evicted. It exits with the process that started it
+/// (`setpriv --pdeathsig`), even if that one is killed outright.
+public final class RedisServer {
+  public let port: Int
+  public let directory: String
+  private var pid: pid_t = -1
+
+  public struct Failed: Error, CustomStringConvertible {
+    public let description: String
+  }
+
+  public var url: String { "redis://127.0.0.1:\(port)" }
+
+  public init(maxMemory: String = "256mb", startTimeout: Double = 10) throws {
+    guard let port = Self.freePort() else { throw Failed(description: "no free port for Redis") }
+    self.port = port
+    directory =
+      FileManager.default.temporaryDirectory
+      .appendingPathComponent("tessera-redis-\(getpid())-\(port)").path
+    try FileManager.default.createDirectory(
+      atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let server = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first {
+      FileManager.default.isExecutableFile(atPath: $0)
+    }
+    guard let server else {
+      throw Failed(description: "redis-server is not installed (scripts/setup installs it)")
+    }
+    // Spawned with a clean signal state (the caller's thread may block SIGTERM, and a child
+    // inherits that), through setpriv so it gets SIGTERM when this process dies.
+    let arguments = [
+      "/usr/bin/setpriv", "--pdeathsig", "TERM", "--", server, "--port", String(port), "--bind",
+      "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", "no", "--maxmemory",
+      maxMemory, "--maxmemory-policy", "volatile-lru", "--daemonize", "no", "--loglevel",
+      "warning",
+    ]
+    var cArguments = arguments.map { strdup($0) }
+    cArguments.append(nil)
+    defer { for argument in cArguments { free(argument) } }
+    pid = tessera_spawn("/usr/bin/setpriv", cArguments, 1)
+    guard pid > 0 else { throw Failed(description: "cannot start redis-server: errno \(errno)") }
+    let deadline = Date().addingTimeInterval(startTimeout)
+    while !Self.ping(port: port) {
+      guard isRunning, Date() < deadline else {
+        stop()
+        throw Failed(description: "redis-server did not answer PING on port \(port)")
+      }
+      usleep(20_000)
+    }
+  }
+
+  deinit { stop() }
+
+  /// Whether the server process has not exited (it is reaped if it has).
+  var isRunning: Bool {
+    guard pid > 0 else { return false }
+    var status: Int32 = 0
+    if waitpid(pid, &status, WNOHANG) == pid {
+      pid = -1
+      return false
+    }
+    return true
+  }
+
+  /// Stops the server: SIGTERM, up to five seconds, then SIGKILL.
+  public func stop() {
+    if isRunning {
+      kill(pid, SIGTERM)
+      let deadline = Date().addingTimeInterval(5)
+      while isRunning, Date() < deadline { usleep(10_000) }
+      if isRunning {
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        pid = -1
+      }
+    }
+    try? FileManager.default.removeItem(atPath: directory)
+  }
+
+  /// A port nobody listens on now (bound and released; Redis takes it a moment later).
+  static func freePort() -> Int? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
+    guard bound == 0 else { return nil }
+    let named = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    guard named == 0 else { return nil }
+    return Int(UInt16(bigEndian: address.sin_port))
+  }
+
+  /// Whether a Redis on the port answers `PING` with `+PONG`.
+  static func ping(port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var timeout = timeval(tv_sec: 1, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = UInt16(port).bigEndian
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    }
+    guard connected == 0 else { return false }
+    let request = "PING\r\n"
+    guard request.withCString({ send(fd, $0, strlen($0), 0) }) > 0 else { return false }
+    var buffer = [UInt8](repeating: 0, count: 16)
+    let count = recv(fd, &buffer, buffer.count, 0)
+    return count >= 5 && String(decoding: buffer[0..<5], as: UTF8.self) == "+PONG"
+  }
+}
