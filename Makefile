@@ -30,9 +30,11 @@ format:
 	$(SWIFT) format --in-place --recursive Package.swift Sources Tests Benchmarks
 
 test: setup lint
-	# Allocation counts only mean something in an optimized build; then the whole suite.
+	# Allocation counts only mean something in an optimized build; then the whole suite;
+	# then the HTTP API against the official openai client and schemathesis.
 	$(SWIFT) test -c release -Xswiftc -enable-testing --filter AllocationTests
 	$(SWIFT) test
+	scripts/api-tests
 
 clean:
 	rm -rf .build
