@@ -236,6 +236,60 @@ import Testing
     #expect(Array(statuses) == [200, 200])
   }
 
+  @Test func sigtermDrainsRunningRequestsThenExits() throws {
+    let router = try RouterProcess(["--threads", "2"])
+    defer { router.stop() }
+    let body = try JSONSerialization.data(withJSONObject: [
+      "model": Self.model, "prompt": "1, 2, 3, 4,", "max_tokens": 60, "temperature": 0,
+      "stream": true,
+    ])
+    let streamed = UnsafeMutablePointer<Data>.allocate(capacity: 1)
+    streamed.initialize(to: Data())
+    defer { streamed.deallocate() }
+    nonisolated(unsafe) let result = streamed
+    let group = DispatchGroup()
+    group.enter()
+    Thread {
+      result.pointee = (try? router.request("POST", "/v1/completions", body: body).1) ?? Data()
+      group.leave()
+    }.start()
+    // Wait until it runs, then ask the router to stop.
+    let deadline = Date().addingTimeInterval(60)
+    while Date() < deadline {
+      let metrics = (try? router.get("/metrics")).map { String(decoding: $0.1, as: UTF8.self) }
+      if metrics?.contains("tessera_running_sequences 1") == true { break }
+      usleep(10_000)
+    }
+    kill(router.process.processIdentifier, SIGTERM)
+    group.wait()
+    router.process.waitUntilExit()
+    // The running request finished whole; the router then exited.
+    let all = events(streamed.pointee)
+    #expect(all.last == "[DONE]")
+    #expect(all.filter { $0.contains("\"finish_reason\":\"length\"") }.count == 1)
+    #expect(!router.process.isRunning)
+  }
+
+  @Test func requestsThatTakeTooLongGet504() throws {
+    let router = try RouterProcess(["--threads", "1", "--request-timeout", "0.3"])
+    defer { router.stop() }
+    let (status, body) = try router.post(
+      "/v1/completions",
+      json: ["model": Self.model, "prompt": "1, 2, 3,", "max_tokens": 2000, "temperature": 0])
+    #expect(status == 504)
+    #expect((body["error"] as? [String: Any])?["code"] as? String == "timeout")
+    // The router serves on, and the timed-out sequence left the batch.
+    #expect(try router.get("/health").0 == 200)
+    let deadline = Date().addingTimeInterval(30)
+    var metrics = ""
+    while Date() < deadline {
+      metrics = String(decoding: try router.get("/metrics").1, as: UTF8.self)
+      if metrics.contains("tessera_running_sequences 0") { break }
+      usleep(10_000)
+    }
+    #expect(metrics.contains("tessera_running_sequences 0"))
+  }
+
   @Test func apiKeysAreRequiredWhenConfigured() throws {
     let router = try RouterProcess(["--threads", "1", "--api-key", "secret"])
     defer { router.stop() }
