@@ -95,6 +95,7 @@ struct UpCommand: AsyncParsableCommand {
 /// Starts the serving loop (on its own thread, with the engine it owns) and the HTTP server.
 enum RouterRunner {
   static func run(_ options: RouterOptions) async throws {
+    RouterMetrics.bootstrap()
     let file = try options.model.open()
     let vocabulary = try Vocabulary(gguf: file)
     let config = try ModelConfig(gguf: file)

@@ -152,6 +152,11 @@ import Testing
       $0.hasPrefix("tessera_batch_sequences_max ")
     }
     #expect((largest?.split(separator: " ").last.flatMap { Int($0) } ?? 0) > 1)
+    // Requests by endpoint and status, and latency histograms, as Prometheus text.
+    #expect(
+      metrics.contains(#"tessera_requests_total{endpoint="/v1/completions",status="200"} 16"#))
+    #expect(metrics.contains("tessera_time_to_first_token_seconds_count 16"))
+    #expect(metrics.contains("tessera_inter_token_latency_seconds_bucket"))
   }
 
   @Test func clientMistakesGetOpenAIErrorsNeverFiveHundreds() throws {

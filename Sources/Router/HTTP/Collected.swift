@@ -5,16 +5,18 @@ import Hummingbird
 enum Collected {
   static func response(
     _ events: AsyncStream<GenerationEvent>, header: ResponseHeader, request: GenerationRequest,
-    endpoint: GenerationRequest.Endpoint
+    endpoint: GenerationRequest.Endpoint, clock: TokenClock
   ) async throws(APIError) -> Response {
     let count = request.choices
     var texts = [String](repeating: "", count: count)
     var logprobs = [[TokenLogprob]](repeating: [], count: count)
     var reasons = [FinishReason](repeating: .length, count: count)
     var usage: Usage?
+    var clock = clock
     for await event in events {
       switch event {
       case .delta(let choice, let text, let entries) where choice < count:
+        clock.tokensArrived()
         texts[choice] += text
         logprobs[choice] += entries
       case .finished(let choice, let reason, _) where choice < count:

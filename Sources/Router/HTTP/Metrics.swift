@@ -20,6 +20,9 @@ enum Metrics {
       snapshot.preemptions)
     metric("prompt_tokens_total", "counter", "Prompt tokens admitted.", snapshot.promptTokens)
     metric("generated_tokens_total", "counter", "Tokens generated.", snapshot.generatedTokens)
+    metric(
+      "workers_up", "gauge", "Workers of the plan ready (0 when one process holds the model).",
+      snapshot.workersUp)
     return lines.joined(separator: "\n") + "\n"
   }
 }

@@ -30,7 +30,7 @@ public enum RouterServer {
     router.get("/metrics") { _, _ in
       Response(
         status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-        body: .init(byteBuffer: ByteBuffer(string: Metrics.text(serving.loop.snapshot))))
+        body: .init(byteBuffer: ByteBuffer(string: RouterMetrics.text(serving.loop.snapshot))))
     }
     // Served with this router's model id as the only valid `model`, so generated clients
     // (and schemathesis) reach past the model check.
@@ -48,14 +48,17 @@ public enum RouterServer {
       return json(
         ModelList(data: [.init(id: serving.options.modelID, created: serving.created)]))
     }
-    router.post("/v1/chat/completions") { request, _ in
-      await respond { () async throws(APIError) -> Response in
-        try await generate(request, serving, endpoint: .chat)
-      }
-    }
-    router.post("/v1/completions") { request, _ in
-      await respond { () async throws(APIError) -> Response in
-        try await generate(request, serving, endpoint: .completion)
+    for (path, endpoint) in [
+      ("/v1/chat/completions", GenerationRequest.Endpoint.chat), ("/v1/completions", .completion),
+    ] {
+      router.post(RouterPath(stringLiteral: path)) { request, _ in
+        let start = Clock.now()
+        let response = await respond { () async throws(APIError) -> Response in
+          try await generate(request, serving, endpoint: endpoint, start: start)
+        }
+        RouterMetrics.request(
+          endpoint: path, status: Int(response.status.code), seconds: Clock.now() - start)
+        return response
       }
     }
     return router
@@ -70,7 +73,8 @@ public enum RouterServer {
   // MARK: Generation
 
   static func generate(
-    _ request: Request, _ serving: ServingContext, endpoint: GenerationRequest.Endpoint
+    _ request: Request, _ serving: ServingContext, endpoint: GenerationRequest.Endpoint,
+    start: Double
   ) async throws(APIError) -> Response {
     try authorizeOrThrow(request, serving)
     guard serving.isReady else { throw .unavailable("the model is not ready") }
@@ -96,11 +100,13 @@ public enum RouterServer {
     let header = ResponseHeader(
       id: (endpoint == .chat ? "chatcmpl-" : "cmpl-") + String(id, radix: 16),
       created: Int(Date().timeIntervalSince1970), model: serving.options.modelID)
+    let clock = TokenClock(start: start)
     if generation.stream {
-      return Streaming.response(events, header: header, request: generation, endpoint: endpoint)
+      return Streaming.response(
+        events, header: header, request: generation, endpoint: endpoint, clock: clock)
     }
     return try await Collected.response(
-      events, header: header, request: generation, endpoint: endpoint)
+      events, header: header, request: generation, endpoint: endpoint, clock: clock)
   }
 
   // MARK: Helpers

@@ -9,7 +9,7 @@ import NIOCore
 enum Streaming {
   static func response(
     _ events: AsyncStream<GenerationEvent>, header: ResponseHeader, request: GenerationRequest,
-    endpoint: GenerationRequest.Endpoint
+    endpoint: GenerationRequest.Endpoint, clock: TokenClock
   ) -> Response {
     Response(
       status: .ok,
@@ -38,6 +38,7 @@ enum Streaming {
         }
         let wantsLogprobs = request.logprobs != nil
         var offsets = [Int](repeating: 0, count: request.choices)
+        var clock = clock
         if endpoint == .chat {
           for index in 0..<request.choices {
             try await chat([
@@ -50,6 +51,7 @@ enum Streaming {
         for await event in events {
           switch event {
           case .delta(let choice, let text, let entries):
+            clock.tokensArrived()
             if endpoint == .chat {
               try await chat([
                 .init(

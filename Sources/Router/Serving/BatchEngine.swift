@@ -8,6 +8,8 @@ public protocol BatchEngine: AnyObject {
   var kvBlockSize: Int { get }
   /// Most tokens one step may carry.
   var maxStepTokens: Int { get }
+  /// Workers of the plan that are ready (0 for one process).
+  var workersUp: Int { get }
   /// Frees `releases`, runs one step; returns the wanted rows' logits, `[rows, vocabulary]`,
   /// valid until the next call.
   func run(releases: [Int], entries: [InferenceEngine.Entry]) throws -> UnsafeBufferPointer<Float>
@@ -18,6 +20,7 @@ extension InferenceEngine: BatchEngine {
   public var kvBlockCount: Int { cache.allocator.blockCount }
   public var kvBlockSize: Int { cache.blockSize }
   public var maxStepTokens: Int { maxBatch }
+  public var workersUp: Int { 0 }
 
   public func run(releases: [Int], entries: [InferenceEngine.Entry]) throws
     -> UnsafeBufferPointer<Float>
@@ -35,6 +38,7 @@ extension ClusterEngine: BatchEngine {
   }
   public var kvBlockSize: Int { PagedKVCache.defaultBlockSize }
   public var maxStepTokens: Int { coordinator.maxBatch }
+  public var workersUp: Int { coordinator.membership.assigned.filter(\.ready).count }
 
   public func run(releases: [Int], entries: [InferenceEngine.Entry]) throws
     -> UnsafeBufferPointer<Float>

@@ -29,6 +29,7 @@ public final class ServingLoop: Sendable {
     public var largestBatch = 0
     public var promptTokens = 0
     public var generatedTokens = 0
+    public var workersUp = 0
     public var engineFailed: String?
   }
 
@@ -291,6 +292,7 @@ private struct LoopState<Engine: BatchEngine> {
     counters.queued = scheduler.queuedCount
     counters.kvBlocksUsed = scheduler.blocksUsed
     counters.kvBlocksTotal = scheduler.limits.totalBlocks
+    counters.workersUp = engine.workersUp
     snapshot = counters
   }
 }
