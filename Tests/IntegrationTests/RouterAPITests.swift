@@ -241,6 +241,36 @@ import Testing
     #expect(Array(statuses) == [200, 200])
   }
 
+  /// A KV cache too small for every running sequence: decoding preempts (recomputes) some,
+  /// and every output is still the one a roomy server gives.
+  @Test func preemptionByRecomputationChangesNoOutput() throws {
+    @Sendable func request(_ index: Int) -> [String: Any] {
+      [
+        "model": Self.model, "prompt": "Story \(index): Once upon a time, in a land far away,",
+        "max_tokens": 48, "temperature": 0.8, "seed": index,
+      ]
+    }
+    let roomy = try RouterProcess(["--threads", "2"])
+    let expected = try (0..<4).map { try text(roomy.post("/v1/completions", json: request($0)).1) }
+    roomy.stop()
+    let tight = try RouterProcess(["--threads", "2", "--kv-tokens", "160", "--max-running", "4"])
+    defer { tight.stop() }
+    let outputs = UnsafeMutableBufferPointer<String?>.allocate(capacity: 4)
+    defer { outputs.deallocate() }
+    outputs.initialize(repeating: nil)
+    nonisolated(unsafe) let results = outputs
+    concurrently(4) { index in
+      let response = try? tight.post("/v1/completions", json: request(index))
+      results[index] = response.flatMap { RouterAPITests().text($0.1) }
+    }
+    #expect(Array(outputs) == expected)
+    let metrics = String(decoding: try tight.get("/metrics").1, as: UTF8.self)
+    let preemptions = metrics.split(separator: "\n")
+      .first { $0.hasPrefix("tessera_preemptions_total ") }
+      .flatMap { $0.split(separator: " ").last }.flatMap { Int($0) }
+    #expect((preemptions ?? 0) > 0, "no preemption happened")
+  }
+
   @Test func sigtermDrainsRunningRequestsThenExits() throws {
     let router = try RouterProcess(["--threads", "2"])
     defer { router.stop() }

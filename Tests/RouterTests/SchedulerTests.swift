@@ -125,7 +125,7 @@ import Testing
     #expect(scheduler.queuedCount == 1 && scheduler.runningCount == 2)
     var tight = Scheduler(limits: Self.limits(blockSize: 4, totalBlocks: 5))
     _ = tight.submit(id: 0, prompt: Array(0..<12), maxNewTokens: 4)  // 3 blocks
-    _ = tight.submit(id: 1, prompt: Array(0..<8), maxNewTokens: 4)  // 2 blocks + 1 headroom
+    _ = tight.submit(id: 1, prompt: Array(0..<8), maxNewTokens: 4)  // 2 blocks + 1 per running
     let tightPlan = tight.nextStep()
     #expect(tightPlan.slices.map(\.sequence) == [0])
   }

@@ -14,7 +14,8 @@ public import Core
 ///    Tessera's determinism contract makes the replay exact).
 /// 3. Sequences still prefilling get chunks of their prompt from the step's token budget.
 /// 4. Waiting requests are admitted, first come first served, while a running slot is free,
-///    budget remains and the free blocks cover the whole prompt (plus one block of headroom).
+///    budget remains and the free blocks cover the whole prompt plus one block per running
+///    sequence; never in a step that preempted.
 ///
 /// The scheduler's block count mirrors the engine's KV cache (same block size and count), so
 /// a step it plans never runs out of blocks.
@@ -184,11 +185,14 @@ public struct Scheduler: Sendable {
           wantsLogits: chunk == sequence.pending))
     }
 
-    // Admission: first come first served, when the whole prompt's blocks fit with one block
-    // of headroom (without it when nothing else runs).
-    while running.count < limits.maxRunning, budget > 0, let next = queue.first {
+    // Admission: first come first served, when the whole prompt's blocks fit and leave one
+    // block for each running sequence to grow into — and not in a step that had to preempt,
+    // or the victim would come straight back and be preempted again (thrashing).
+    while plan.preempted.isEmpty, running.count < limits.maxRunning, budget > 0,
+      let next = queue.first
+    {
       let promptBlocks = blocks(for: next.tokens.count)
-      guard promptBlocks + (running.isEmpty ? 0 : 1) <= free else { break }
+      guard promptBlocks + running.count <= free else { break }
       var admitted = queue.removeFirst()
       admissions += 1
       admitted.admission = admissions
