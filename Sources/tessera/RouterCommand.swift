@@ -20,6 +20,8 @@ struct RouterOptions: ParsableArguments {
   var stepTokens = 256
   @Option(help: "KV cache capacity in tokens over all sequences.") var kvTokens = 16384
   @Option(help: "Most tokens a request may generate.") var maxTokens = 4096
+  @Option(help: "Most prompt tokens a request may bring (default: the model's context).")
+  var maxPromptTokens: Int?
   @Option(help: "Largest request body in bytes.") var maxBodyBytes = 1 << 20
   @Option(help: "Seconds a request may take.") var requestTimeout: Double = 600
   @Option(
@@ -34,7 +36,7 @@ struct RouterOptions: ParsableArguments {
 
   func validate() throws {
     guard maxRunning >= 1, maxQueue >= 0, stepTokens >= 1, kvTokens >= 16, maxTokens >= 1,
-      maxBodyBytes >= 1024, requestTimeout > 0
+      maxBodyBytes >= 1024, requestTimeout > 0, (maxPromptTokens ?? 1) >= 1
     else { throw ValidationError("limits must be positive") }
     guard address != nil else { throw ValidationError("--listen must be HOST:PORT") }
   }
@@ -110,7 +112,8 @@ enum RouterRunner {
     let loop = ServingLoop()
     let serving = ServingContext(
       options: .init(
-        modelID: id, maxOutputTokens: options.maxTokens, maxBodyBytes: options.maxBodyBytes,
+        modelID: id, maxPromptTokens: options.maxPromptTokens, maxOutputTokens: options.maxTokens,
+        maxBodyBytes: options.maxBodyBytes,
         requestTimeout: options.requestTimeout, apiKeys: keys),
       tokenizer: BPETokenizer(vocabulary: vocabulary),
       formatter: try? ChatFormatter(gguf: file, vocabulary: vocabulary),

@@ -325,6 +325,20 @@ import Testing
     #expect(metrics.contains("tessera_running_sequences 0"))
   }
 
+  @Test func promptsOverTheLimitAreRefused() throws {
+    let router = try RouterProcess(["--threads", "1", "--max-prompt-tokens", "8"])
+    defer { router.stop() }
+    let (status, body) = try router.post(
+      "/v1/completions",
+      json: ["model": Self.model, "prompt": "one two three four five six seven eight nine ten"])
+    #expect(status == 400)
+    #expect((body["error"] as? [String: Any])?["code"] as? String == "prompt_too_long")
+    #expect(
+      try router.post(
+        "/v1/completions", json: ["model": Self.model, "prompt": "Hi", "max_tokens": 1]
+      ).0 == 200)
+  }
+
   @Test func apiKeysAreRequiredWhenConfigured() throws {
     let router = try RouterProcess(["--threads", "1", "--api-key", "secret"])
     defer { router.stop() }

@@ -8,6 +8,8 @@ import Synchronization
 public final class ServingContext: Sendable {
   public struct Options: Sendable {
     public var modelID: String
+    /// Most prompt tokens a request may bring (nil: the context length decides).
+    public var maxPromptTokens: Int?
     public var maxOutputTokens: Int
     public var maxBodyBytes: Int
     public var requestTimeout: Double
@@ -15,10 +17,11 @@ public final class ServingContext: Sendable {
     public var apiKeys: Set<String>
 
     public init(
-      modelID: String, maxOutputTokens: Int = 4096, maxBodyBytes: Int = 1 << 20,
-      requestTimeout: Double = 600, apiKeys: Set<String> = []
+      modelID: String, maxPromptTokens: Int? = nil, maxOutputTokens: Int = 4096,
+      maxBodyBytes: Int = 1 << 20, requestTimeout: Double = 600, apiKeys: Set<String> = []
     ) {
       self.modelID = modelID
+      self.maxPromptTokens = maxPromptTokens
       self.maxOutputTokens = maxOutputTokens
       self.maxBodyBytes = maxBodyBytes
       self.requestTimeout = requestTimeout
@@ -101,6 +104,11 @@ public final class ServingContext: Sendable {
     guard request.model == options.modelID else { throw .modelNotFound(request.model) }
     let prompt = try promptTokens(request.input)
     guard !prompt.isEmpty else { throw .invalid("The prompt is empty", param: "prompt") }
+    if let limit = options.maxPromptTokens, prompt.count > limit {
+      throw .invalid(
+        "The prompt has \(prompt.count) tokens; this server accepts at most \(limit)",
+        param: endpoint == .chat ? "messages" : "prompt", code: "prompt_too_long")
+    }
     let room = contextLength - prompt.count
     guard room >= 1 else {
       throw .contextLengthExceeded(tokens: prompt.count + 1, limit: contextLength)
