@@ -46,7 +46,13 @@ static void *worker_main(void *raw) {
     while ((generation = atomic_load(&pool->generation)) == seen) {
       if (atomic_load(&pool->stop)) return NULL;
       if (++spins < SPINS_BEFORE_SLEEP) {
-        TK_RELAX();
+        // Spin, then keep checking but give the core to any other runnable thread (a server's
+        // HTTP threads, between steps) rather than hold it until the sleep.
+        if (spins < SPINS_BEFORE_YIELD) {
+          TK_RELAX();
+        } else {
+          sched_yield();
+        }
         continue;
       }
       pthread_mutex_lock(&pool->mutex);
