@@ -138,15 +138,7 @@ import Testing
     let router = try RouterProcess(["--threads", "2", "--max-running", "8"])  // fresh metrics
     defer { router.stop() }
     let alone = try (0..<8).map { try text(router.post("/v1/completions", json: request($0)).1) }
-    let together = UnsafeMutableBufferPointer<String?>.allocate(capacity: 8)
-    defer { together.deallocate() }
-    together.initialize(repeating: nil)
-    nonisolated(unsafe) let results = together
-    concurrently(8) { index in
-      let response = try? router.post("/v1/completions", json: request(index))
-      results[index] = response.flatMap { RouterAPITests().text($0.1) }
-    }
-    #expect(Array(together) == alone)
+    #expect(concurrentTexts(router, count: 8, request) == alone)
     let metrics = String(decoding: try router.get("/metrics").1, as: UTF8.self)
     let largest = metrics.split(separator: "\n").first {
       $0.hasPrefix("tessera_batch_sequences_max ")
@@ -255,15 +247,7 @@ import Testing
     roomy.stop()
     let tight = try RouterProcess(["--threads", "2", "--kv-tokens", "160", "--max-running", "4"])
     defer { tight.stop() }
-    let outputs = UnsafeMutableBufferPointer<String?>.allocate(capacity: 4)
-    defer { outputs.deallocate() }
-    outputs.initialize(repeating: nil)
-    nonisolated(unsafe) let results = outputs
-    concurrently(4) { index in
-      let response = try? tight.post("/v1/completions", json: request(index))
-      results[index] = response.flatMap { RouterAPITests().text($0.1) }
-    }
-    #expect(Array(outputs) == expected)
+    #expect(concurrentTexts(tight, count: 4, request) == expected)
     let metrics = String(decoding: try tight.get("/metrics").1, as: UTF8.self)
     let preemptions = metrics.split(separator: "\n")
       .first { $0.hasPrefix("tessera_preemptions_total ") }
@@ -366,4 +350,20 @@ func concurrently(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     }.start()
   }
   group.wait()
+}
+
+/// Posts `count` completions at once (request `index` built by `request`) and returns each
+/// one's text, in index order (nil for a request that failed).
+func concurrentTexts(
+  _ router: RouterProcess, count: Int, _ request: @escaping @Sendable (Int) -> [String: Any]
+) -> [String?] {
+  let texts = UnsafeMutableBufferPointer<String?>.allocate(capacity: count)
+  defer { texts.deallocate() }
+  texts.initialize(repeating: nil)
+  nonisolated(unsafe) let results = texts
+  concurrently(count) { index in
+    let response = try? router.post("/v1/completions", json: request(index))
+    results[index] = response.flatMap { RouterAPITests().text($0.1) }
+  }
+  return Array(texts)
 }

@@ -10,6 +10,10 @@ public final class RouterProcess: @unchecked Sendable {
   public let process = Process()
   public private(set) var baseURL = URL(fileURLWithPath: "/")
   private let output = Pipe()
+  /// Keeps the thread that started the router alive until `stop()`: the router's
+  /// parent-death signal (`--parent-pid`) fires when that *thread* exits, and a test's thread
+  /// may be retired while a shared router is still in use.
+  private let keeper = DispatchSemaphore(value: 0)
 
   public struct Failed: Error, CustomStringConvertible {
     public let description: String
@@ -25,7 +29,17 @@ public final class RouterProcess: @unchecked Sendable {
       [command, "--listen", "127.0.0.1:0", "--model", ModelFiles.smolLM2Path] + tie + arguments
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
-    try process.run()
+    let started = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var launchError: (any Error)?
+    let process = self.process
+    let keeper = self.keeper
+    Thread {
+      do { try process.run() } catch { launchError = error }
+      started.signal()
+      keeper.wait()
+    }.start()
+    started.wait()
+    if let launchError { throw launchError }
     // The router prints one line with its URL once it listens.
     let deadline = Date().addingTimeInterval(readyTimeout)
     var text = ""
@@ -61,6 +75,7 @@ public final class RouterProcess: @unchecked Sendable {
       process.terminate()
       process.waitUntilExit()
     }
+    keeper.signal()
   }
 
   /// A blocking request; returns the status and body.

@@ -13,6 +13,7 @@ public final class LocalCluster {
 
   public let coordinator: Coordinator
   private var children: [Process] = []
+  private let spawner = SpawnThread()
   private var socketDirectory: String?
   private let log = Log("local-cluster")
 
@@ -49,7 +50,7 @@ public final class LocalCluster {
           String(threads), "--name", "local-\(index)", "--data-bind", dataBind(index),
           "--parent-pid", String(getpid()),
         ]
-        try process.run()
+        try spawner.run { try process.run() }
         children.append(process)
       }
       try coordinator.waitUntilReady(timeout: startTimeout)
@@ -70,6 +71,7 @@ public final class LocalCluster {
     defer {
       if let socketDirectory { try? FileManager.default.removeItem(atPath: socketDirectory) }
       socketDirectory = nil
+      spawner.close()
     }
     guard !children.isEmpty else { return }
     coordinator.shutdownWorkers()

@@ -13,6 +13,7 @@ public final class RedisServer {
   public let port: Int
   public let directory: String
   private var pid: pid_t = -1
+  private let spawner = SpawnThread()
 
   public struct Failed: Error, CustomStringConvertible {
     public let description: String
@@ -42,10 +43,12 @@ public final class RedisServer {
       maxMemory, "--maxmemory-policy", "volatile-lru", "--daemonize", "no", "--loglevel",
       "warning",
     ]
-    var cArguments = arguments.map { strdup($0) }
-    cArguments.append(nil)
-    defer { for argument in cArguments { free(argument) } }
-    pid = tessera_spawn("/usr/bin/setpriv", cArguments, 1)
+    pid = try spawner.run {
+      var cArguments = arguments.map { strdup($0) }
+      cArguments.append(nil)
+      defer { for argument in cArguments { free(argument) } }
+      return tessera_spawn("/usr/bin/setpriv", cArguments, 1)
+    }
     guard pid > 0 else { throw Failed(description: "cannot start redis-server: errno \(errno)") }
     let deadline = Date().addingTimeInterval(startTimeout)
     while !Self.ping(port: port) {
@@ -84,6 +87,7 @@ public final class RedisServer {
       }
     }
     try? FileManager.default.removeItem(atPath: directory)
+    spawner.close()
   }
 
   /// A port nobody listens on now (bound and released; Redis takes it a moment later).
