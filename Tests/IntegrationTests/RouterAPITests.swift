@@ -5,10 +5,10 @@ import Testing
 /// The HTTP API of a real `tessera router` process, over loopback.
 @Suite(.serialized) struct RouterAPITests {
   static let model = "SmolLM2-135M-Instruct.Q4_1"
-  /// One router for the suite (it exits with the test process).
-  static let shared = Result { try RouterProcess(["--threads", "2", "--max-running", "8"]) }
-
-  func router() throws -> RouterProcess { try Self.shared.get() }
+  /// A router of the test's own, stopped when the test ends (`defer`), whatever happens.
+  func startRouter() throws -> RouterProcess {
+    try RouterProcess(["--threads", "2", "--max-running", "8"])
+  }
 
   func text(_ response: [String: Any], choice: Int = 0) -> String? {
     let choices = response["choices"] as? [[String: Any]]
@@ -35,13 +35,15 @@ import Testing
   }
 
   @Test func greedyCompletionEqualsTheCLI() throws {
+    let router = try startRouter()
+    defer { router.stop() }
     let prompt = "The capital of France is"
     let cli = try TesseraProcess.run([
       "generate", "--json", "--prompt", prompt, "--max-tokens", "12", "--threads", "1",
     ])
     let expected = try #require(
       try JSONSerialization.jsonObject(with: Data(cli.stdout.utf8)) as? [String: Any])
-    let (status, response) = try router().post(
+    let (status, response) = try router.post(
       "/v1/completions",
       json: ["model": Self.model, "prompt": prompt, "max_tokens": 12, "temperature": 0])
     #expect(status == 200)
@@ -53,16 +55,18 @@ import Testing
   }
 
   @Test func streamingGivesTheSameTextAsOneResponse() throws {
+    let router = try startRouter()
+    defer { router.stop() }
     let request: [String: Any] = [
       "model": Self.model, "messages": [["role": "user", "content": "Name three colors."]],
       "max_tokens": 24, "temperature": 0.7, "seed": 42,
     ]
-    let (status, whole) = try router().post("/v1/chat/completions", json: request)
+    let (status, whole) = try router.post("/v1/chat/completions", json: request)
     #expect(status == 200)
     var streaming = request
     streaming["stream"] = true
     streaming["stream_options"] = ["include_usage": true]
-    let (streamStatus, body) = try router().request(
+    let (streamStatus, body) = try router.request(
       "POST", "/v1/chat/completions", body: try JSONSerialization.data(withJSONObject: streaming))
     #expect(streamStatus == 200)
     let all = events(body)
@@ -72,19 +76,23 @@ import Testing
   }
 
   @Test func seedsReproduceAndChoicesDiffer() throws {
+    let router = try startRouter()
+    defer { router.stop() }
     let request: [String: Any] = [
       "model": Self.model, "prompt": "Once upon a time", "max_tokens": 16, "temperature": 1.0,
       "seed": 7, "n": 2,
     ]
-    let (_, first) = try router().post("/v1/completions", json: request)
-    let (_, second) = try router().post("/v1/completions", json: request)
+    let (_, first) = try router.post("/v1/completions", json: request)
+    let (_, second) = try router.post("/v1/completions", json: request)
     #expect(text(first, choice: 0) != nil && text(first, choice: 0) == text(second, choice: 0))
     #expect(text(first, choice: 1) == text(second, choice: 1))
     #expect(text(first, choice: 0) != text(first, choice: 1))  // each choice draws its own
   }
 
   @Test func stopSequencesEndTheTextAndAreNotEmitted() throws {
-    let (_, plain) = try router().post(
+    let router = try startRouter()
+    defer { router.stop() }
+    let (_, plain) = try router.post(
       "/v1/completions",
       json: [
         "model": Self.model, "prompt": "The capital of France is", "max_tokens": 12,
@@ -93,7 +101,7 @@ import Testing
     let full = try #require(text(plain))
     let stop = "United"
     try #require(full.contains(stop))
-    let (_, stopped) = try router().post(
+    let (_, stopped) = try router.post(
       "/v1/completions",
       json: [
         "model": Self.model, "prompt": "The capital of France is", "max_tokens": 12,
@@ -105,7 +113,9 @@ import Testing
   }
 
   @Test func logprobsComeInEachEndpointsShape() throws {
-    let (_, chat) = try router().post(
+    let router = try startRouter()
+    defer { router.stop() }
+    let (_, chat) = try router.post(
       "/v1/chat/completions",
       json: [
         "model": Self.model, "messages": [["role": "user", "content": "Hi"]],
@@ -116,7 +126,7 @@ import Testing
         as? [String: Any])?["content"] as? [[String: Any]]) ?? []
     #expect(content.count == 3)
     #expect((content.first?["top_logprobs"] as? [[String: Any]])?.count == 2)
-    let (_, completion) = try router().post(
+    let (_, completion) = try router.post(
       "/v1/completions",
       json: [
         "model": Self.model, "prompt": "Hello", "max_tokens": 3, "temperature": 0,
@@ -152,7 +162,8 @@ import Testing
   }
 
   @Test func clientMistakesGetOpenAIErrorsNeverFiveHundreds() throws {
-    let router = try router()
+    let router = try startRouter()
+    defer { router.stop() }
     func error(_ body: Data, path: String = "/v1/chat/completions") throws -> (
       Int, String?, String?
     ) {
