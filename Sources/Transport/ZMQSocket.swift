@@ -93,10 +93,6 @@ public final class ZMQSocket {
     guard zmq_connect(try handle(), endpoint) == 0 else { throw .last("zmq_connect(\(endpoint))") }
   }
 
-  public func disconnect(_ endpoint: String) {
-    if let raw { _ = zmq_disconnect(raw, endpoint) }
-  }
-
   /// Sends one message of several parts (for a ROUTER socket, the first is the peer's id).
   public func send(_ parts: [[UInt8]]) throws(TransportError) {
     let socket = try handle()

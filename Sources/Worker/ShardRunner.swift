@@ -134,6 +134,11 @@ final class ShardRunner: PartialExchange {
           UnitPartials(
             planID: planID, stepID: step, layer: layer, reduction: reduction, units: localUnits,
             rows: rows, width: width, values: mine)))
+    } catch {
+      exchangeFailure = .transport(error)
+      return false
+    }
+    do {
       var have = localUnits.count
       var seen = Set<Int>()
       while have < unitCount {
@@ -158,10 +163,8 @@ final class ShardRunner: PartialExchange {
         have += received.units.count
       }
       return true
-    } catch let error as WorkerError {
-      exchangeFailure = error
     } catch {
-      exchangeFailure = .transport(error as? TransportError ?? .badEndpoint("\(error)"))
+      exchangeFailure = error
     }
     return false
   }

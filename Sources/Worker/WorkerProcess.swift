@@ -37,6 +37,7 @@ public final class WorkerProcess {
       throw .gguf(error)
     }
     fingerprint = ModelFingerprint.of(file)
+    let bound: String
     do {
       context = try ZMQContext()
       control = try ZMQSocket(context, .dealer)
@@ -44,22 +45,19 @@ public final class WorkerProcess {
       try control.setRoutingID("\(options.name)#\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
       try control.connect(options.router)
       let inbound = try ZMQSocket(context, .router)
-      let bound = try inbound.bind(options.dataBind)
+      bound = try inbound.bind(options.dataBind)
       data = DataPlane(inbound: inbound, log: log)
-      if let advertise = options.advertise {
-        try Endpoint.validate(advertise)
-        dataAddress = advertise
-      } else if bound.contains("://0.0.0.0:") || bound.contains("://*:")
-        || bound.contains("://[::]:")
-      {
-        throw WorkerError.needsAdvertise(bound: bound)
-      } else {
-        dataAddress = bound
-      }
-    } catch let error as WorkerError {
-      throw error
+      if let advertise = options.advertise { try Endpoint.validate(advertise) }
     } catch {
-      throw .transport(error as? TransportError ?? .badEndpoint("\(error)"))
+      throw .transport(error)
+    }
+    if let advertise = options.advertise {
+      dataAddress = advertise
+    } else if bound.contains("://0.0.0.0:") || bound.contains("://*:") || bound.contains("://[::]:")
+    {
+      throw .needsAdvertise(bound: bound)
+    } else {
+      dataAddress = bound
     }
     log.info("data plane at \(dataAddress); joining \(options.router)")
   }

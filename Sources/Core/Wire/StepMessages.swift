@@ -17,7 +17,6 @@ public struct StepCommand: Equatable, Sendable {
   }
 
   public var rowCount: Int { entries.reduce(0) { $0 + $1.tokens.count } }
-  public var logitRowCount: Int { entries.reduce(0) { $0 + $1.logitRows.count } }
 
   func encode(_ writer: inout WireWriter) {
     writer.write(planID)
