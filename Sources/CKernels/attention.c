@@ -167,19 +167,17 @@ TK_AVX2 static void attend_tile_avx2(const head_view *h, const int *key_counts, 
 
 typedef struct {
   const tk_attention_desc *d;
+  tk_work work;  // a unit is an item
 } attention_job;
 
 enum { QUERY_TILE = 4 };
 
 // Work items are (four consecutive rows, head); inside an item, rows of one sequence run as a
-// tile (AVX2) or one by one (portable). Threads split the items.
+// tile (AVX2) or one by one (portable). Threads claim items one at a time.
 static void attention_task(void *raw, int thread, int threads) {
-  const tk_attention_desc *d = ((attention_job *)raw)->d;
-  const int chunks = (d->rows + QUERY_TILE - 1) / QUERY_TILE;
-  const int items = chunks * d->head_count;
-  const int per = (items + threads - 1) / threads;
-  const int start = thread * per;
-  const int end = start + per < items ? start + per : items;
+  (void)threads;
+  attention_job *job = raw;
+  const tk_attention_desc *d = job->d;
   const int group = d->head_count / d->kv_head_count;
   const int dim = d->head_dim;
   const int q_stride = d->head_count * dim;
@@ -188,7 +186,7 @@ static void attention_task(void *raw, int thread, int threads) {
   const int avx2 = tk_has_avx2();
 #endif
 
-  for (int item = start; item < end; item++) {
+  for (int item = tk_claim(&job->work, thread); item >= 0; item = tk_claim(&job->work, thread)) {
     const int chunk = item / d->head_count;
     const int head = item % d->head_count;
     const int kvh = head / group;
@@ -232,6 +230,8 @@ static void attention_task(void *raw, int thread, int threads) {
 }
 
 void tk_attention(tk_pool *pool, const tk_attention_desc *desc) {
-  attention_job job = {desc};
+  attention_job job = {.d = desc};
+  const int chunks = (desc->rows + QUERY_TILE - 1) / QUERY_TILE;
+  tk_work_init(&job.work, chunks * desc->head_count, tk_pool_thread_count(pool));
   tk_pool_run(pool, attention_task, &job);
 }

@@ -2,8 +2,63 @@
 #ifndef TESSERA_KERNELS_INTERNAL_H
 #define TESSERA_KERNELS_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+
+// MARK: Work units for pool tasks (see pool.c)
+//
+// A job's units are dealt out in contiguous shares, one lane per thread, so that each thread
+// works on the same rows step after step (its caches keep them); a thread that finishes its
+// share takes units from the others' lanes, so a descheduled thread holds up at most one unit.
+
+enum { TK_UNITS_PER_THREAD = 4, TK_MAX_LANES = 64 };
+
+typedef struct {
+  _Atomic int next;
+  int end;
+  char padding[56];  // one lane per cache line: a thread's own claims stay local
+} tk_lane;
+
+typedef struct {
+  tk_lane lanes[TK_MAX_LANES];
+  int lane_count;
+} tk_work;
+
+/// Deals units [0, units) to `threads` lanes (at most TK_MAX_LANES).
+static inline void tk_work_init(tk_work *work, int units, int threads) {
+  const int lanes = threads < TK_MAX_LANES ? threads : TK_MAX_LANES;
+  work->lane_count = lanes;
+  for (int i = 0; i < lanes; i++) {
+    atomic_init(&work->lanes[i].next, (int)((long)units * i / lanes));
+    work->lanes[i].end = (int)((long)units * (i + 1) / lanes);
+  }
+}
+
+/// The next unit for `thread`: from its own lane, then from the others'; -1 when none is left.
+static inline int tk_claim(tk_work *work, int thread) {
+  for (int k = 0; k < work->lane_count; k++) {
+    tk_lane *lane = &work->lanes[(thread + k) % work->lane_count];
+    if (atomic_load_explicit(&lane->next, memory_order_relaxed) >= lane->end) continue;
+    const int unit = atomic_fetch_add_explicit(&lane->next, 1, memory_order_relaxed);
+    if (unit < lane->end) return unit;
+  }
+  return -1;
+}
+
+/// How many units `items` items are cut into for `threads` threads.
+static inline int tk_unit_count(int items, int threads) {
+  const int wanted = threads * TK_UNITS_PER_THREAD;
+  return items < wanted ? items : wanted;
+}
+
+/// Items [begin, end) of unit `unit`: units as equal as possible, in item order.
+static inline void tk_unit_range(int items, int threads, int unit, int *begin, int *end) {
+  const int units = tk_unit_count(items, threads);
+  const int base = items / units, extra = items % units;
+  *begin = unit * base + (unit < extra ? unit : extra);
+  *end = *begin + base + (unit < extra ? 1 : 0);
+}
 
 static inline uint16_t tk_load_u16(const uint8_t *p) {
   uint16_t v;
@@ -135,6 +190,8 @@ typedef void (*tk_panel_fn)(const uint8_t *blocks, int nb, const tk_q8_view *x, 
 /// Whether the AVX2 kernels are in use (the CPU has AVX2, FMA and F16C, and tests have not
 /// forced the portable ones).
 int tk_has_avx2(void);
+/// Whether the AVX-512 kernels may run (the CPU has them and no test limited the level).
+int tk_has_avx512(void);
 
 /// The panel kernel chosen for this CPU for a weight type (NULL for float types).
 tk_panel_fn tk_panel_kernel(int type);

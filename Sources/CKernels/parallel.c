@@ -10,14 +10,17 @@ typedef struct {
   rows_fn fn;
   const void *ctx;
   int rows;
+  tk_work work;
 } rows_job;
 
 static void rows_task(void *raw, int thread, int threads) {
-  const rows_job *job = raw;
-  const int per = (job->rows + threads - 1) / threads;
-  const int begin = thread * per;
-  const int end = begin + per < job->rows ? begin + per : job->rows;
-  if (begin < end) job->fn(job->ctx, begin, end);
+  (void)threads;
+  rows_job *job = raw;
+  for (int unit = tk_claim(&job->work, thread); unit >= 0; unit = tk_claim(&job->work, thread)) {
+    int begin, end;
+    tk_unit_range(job->rows, threads, unit, &begin, &end);
+    job->fn(job->ctx, begin, end);
+  }
 }
 
 static void parallel_rows(tk_pool *pool, int rows, rows_fn fn, const void *ctx) {
@@ -25,7 +28,9 @@ static void parallel_rows(tk_pool *pool, int rows, rows_fn fn, const void *ctx) 
     fn(ctx, 0, rows);
     return;
   }
-  rows_job job = {fn, ctx, rows};
+  rows_job job = {.fn = fn, .ctx = ctx, .rows = rows};
+  const int threads = tk_pool_thread_count(pool);
+  tk_work_init(&job.work, tk_unit_count(rows, threads), threads);
   tk_pool_run(pool, rows_task, &job);
 }
 
