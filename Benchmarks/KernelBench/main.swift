@@ -56,3 +56,29 @@ for type in KernelCases.quantTypes {
     }
   }
 }
+
+// The sampler on a vocabulary-sized row shaped like SmolLM2's logits (roughly normal, a few
+// standing out): the work the serving loop does per generated token besides the forward pass.
+print("")
+print("| sampling (49,152 logits) | µs per token |")
+print("|---|---|")
+var generator = SplitMix64(seed: 7)
+let logits = (0..<49_152).map { _ in
+  // Sum of uniforms: roughly normal, σ ≈ 3.
+  Float((0..<4).reduce(0.0) { sum, _ in sum + Double(generator.next() % 10_000) / 10_000 } * 5)
+}
+for (name, parameters) in [
+  ("greedy", SamplingParameters(temperature: 0)),
+  ("temperature 0.7", SamplingParameters(temperature: 0.7)),
+  ("temperature 0.7, top-p 0.9", SamplingParameters(temperature: 0.7, topP: 0.9)),
+  ("temperature 1, top-k 40", SamplingParameters(temperature: 1, topK: 40)),
+] {
+  var sampler = Sampler(parameters: parameters)
+  var iterations = 0
+  let start = Clock.now()
+  while Clock.now() - start < 0.3 {
+    _ = sampler.sample(logits: logits, history: [], choiceIndex: 0, position: iterations)
+    iterations += 1
+  }
+  print(String(format: "| %@ | %.1f |", name, (Clock.now() - start) / Double(iterations) * 1e6))
+}

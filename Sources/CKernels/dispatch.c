@@ -63,6 +63,8 @@ static int level(void) {
 
 int tk_has_avx2(void) { return level() >= LEVEL_AVX2; }
 
+int tk_has_avx512(void) { return level() >= LEVEL_VNNI; }
+
 const char *tk_kernel_name(void) {
   switch (level()) {
   case LEVEL_VNNI: return "avx512vnni";

@@ -121,10 +121,19 @@ tk_pool *tk_pool_create(int thread_count);
 void tk_pool_destroy(tk_pool *pool);
 int tk_pool_thread_count(const tk_pool *pool);
 
-/// Runs `fn(ctx, thread_index, thread_count)` on every thread of the pool, the caller as
-/// thread 0, and returns when all are done.
+/// Runs `fn(ctx, thread_index, thread_count)` on the caller (thread 0) and on every worker
+/// that joins before the caller has finished, and returns when all of those are done. A task
+/// must therefore claim its work from a counter in `ctx` until none is left, so that any subset
+/// of the threads completes it; `thread_index` is unique among the threads running it (for
+/// per-thread scratch).
 typedef void (*tk_task_fn)(void *ctx, int thread_index, int thread_count);
 void tk_pool_run(tk_pool *pool, tk_task_fn fn, void *ctx);
+
+/// Tells idle workers to sleep now rather than spin: the caller will not dispatch work for a
+/// while (a server samples and sends between steps), and their cores are better left idle for
+/// other threads. The next tk_pool_run wakes them; it starts on the caller at once and the
+/// workers join as they wake.
+void tk_pool_rest(tk_pool *pool);
 
 // MARK: - Matrix products
 
@@ -216,6 +225,35 @@ typedef struct {
 } tk_attention_desc;
 
 void tk_attention(tk_pool *pool, const tk_attention_desc *desc);
+
+// MARK: - Sampling sums (sampling.c)
+
+/// e^x from IEEE-754 basic operations only: the same bits on every machine (a few ulps from
+/// the true value). NaN stays NaN; overflow gives +inf, underflow 0.
+double tk_exp(double x);
+
+/// Σ tk_exp(((double)logit - (double)max_logit) / divisor) over logits[ids[i]] for i < count
+/// (logits[i] when ids is NULL); NaN logits count as -inf. The order is fixed, so the bits are
+/// the same at every kernel level: eight lane sums (lane j adds terms j, j + 8, j + 16, … one
+/// after another), then ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)).
+double tk_exp_sum(const float *logits, const int32_t *ids, int count, float max_logit,
+                  double divisor);
+
+/// out[i] = in[i], with NaN replaced by -inf.
+void tk_copy_without_nan(const float *in, float *out, int count);
+
+/// The lowest index holding the largest value of a row without NaN (0 if every value is -inf,
+/// -1 if the row is empty).
+int tk_argmax(const float *row, int count);
+
+/// The sampler's counting sort of token ids by distance from the largest logit: bucket b < near
+/// holds ids with b ≤ (max - logit) · per_nat < b + 1 (computed in float as
+/// (int)((max - logit) * per_nat) when max - logit < near / per_nat), bucket `near` every
+/// farther id; -inf and NaN logits are left out. Writes bucket b's members, in id order, to
+/// out[start[b] ..< start[b + 1]] for b in 0...near (start has near + 2 entries) and returns
+/// how many ids were placed. bucket_of is scratch of `count` entries.
+int tk_bucket_candidates(const float *logits, int count, float max_logit, float per_nat,
+                         int near_count, uint16_t *bucket_of, int32_t *start, int32_t *out);
 
 #ifdef __cplusplus
 }

@@ -56,9 +56,7 @@ public enum LogProbabilities {
       self.maxLogit = maxLogit
       var sum = 0.0
       if maxLogit.isFinite {
-        for id in 0..<logits.count {
-          sum += DeterministicMath.exp(Double(order.logit(Int32(id))) - Double(maxLogit))
-        }
+        sum = DeterministicMath.expSum(logits, ids: nil, maxLogit: maxLogit)
       } else {
         for id in 0..<logits.count where order.logit(Int32(id)) == maxLogit { sum += 1 }
       }

@@ -13,6 +13,8 @@
 // so steady-state sampling does not allocate. NaN logits count as -infinity; if the largest
 // logit is not finite (all -infinity, or some +infinity) the result is the greedy one.
 
+import CKernels
+
 /// Chooses next tokens from logits under fixed `SamplingParameters`.
 ///
 /// Deterministic: the same parameters, logits, history, choice index and position give the
@@ -56,10 +58,7 @@ public struct Sampler: Sendable {
     }
     let parameters = self.parameters
     return penalizedLogits.withUnsafeMutableBufferPointer { penalized in
-      for id in 0..<vocabularyCount {
-        let logit = logits[id]
-        penalized[id] = logit.isNaN ? -.infinity : logit
-      }
+      tk_copy_without_nan(logits.baseAddress, penalized.baseAddress, Int32(vocabularyCount))
       tokenCounts.withUnsafeMutableBufferPointer { counts in
         Self.applyPenalties(parameters, history: history, to: penalized, counts: counts)
       }
@@ -83,10 +82,9 @@ public struct Sampler: Sendable {
     }
   }
 
-  /// The lowest id with the largest logit, and that logit.
+  /// The lowest id with the largest logit, and that logit (a row without NaN).
   private static func argmax(_ logits: UnsafeBufferPointer<Float>) -> (TokenID, Float) {
-    var best = 0
-    for id in 1..<logits.count where logits[id] > logits[best] { best = id }
+    let best = Int(tk_argmax(logits.baseAddress, Int32(logits.count)))
     return (TokenID(best), logits[best])
   }
 

@@ -17,8 +17,11 @@
 // is exactly 1, so this is p ≥ minP · pmax). Temperature then reweights the survivors to
 // q = exp((logit - max) / T), and the draw is the inverse CDF: the first candidate whose
 // running Σ q exceeds u · Σ q, with u from CounterRNG. A candidate of weight 0 is never drawn.
-// Sums run in a fixed order (bucket by bucket, members in id order or sorted), so they are the
-// same bits on every machine.
+// Sums run in a fixed order, so they are the same bits on every machine: a total over the whole
+// row in id order when no stage has cut it, whole buckets' masses over their members, both in
+// the eight-lane order of tk_exp_sum (vectorized), and a walk inside a bucket one by one.
+
+import CKernels
 
 /// The stochastic pipeline and its scratch, reused across calls.
 struct SamplingPipeline {
@@ -32,8 +35,10 @@ struct SamplingPipeline {
   private var candidates: [Int32] = []
   /// Bucket `b` is `candidates[bucketStart[b]..<bucketStart[b + 1]]`. `[bucketCount + 1]`
   private var bucketStart = [Int](repeating: 0, count: bucketCount + 1)
-  /// Scatter cursors for the counting sort. `[bucketCount]`
-  private var bucketCursor = [Int](repeating: 0, count: bucketCount)
+  /// The counting sort's scratch: bucket starts as C writes them, and each id's bucket.
+  /// `[bucketCount + 1]`, `[vocabularyCount]`
+  private var bucketStart32 = [Int32](repeating: 0, count: bucketCount + 1)
+  private var bucketOfID: [UInt16] = []
   /// Whether a bucket's members are in candidate order. `[bucketCount]`
   private var bucketIsSorted = [Bool](repeating: false, count: bucketCount)
   /// Cached Σ w (temperature 1) and Σ q (the call's temperature) of whole buckets; NaN until
@@ -53,7 +58,8 @@ struct SamplingPipeline {
       candidates = [Int32](repeating: 0, count: vocabularyCount)
     }
     let walk = Walk(row: row, maxLogit: maxLogit, temperature: Double(parameters.temperature))
-    if parameters.topK > 0, parameters.topK < vocabularyCount {
+    let usesTopK = parameters.topK > 0 && parameters.topK < vocabularyCount
+    if usesTopK {
       candidates.withUnsafeMutableBufferPointer { row.selectFirst(parameters.topK, into: $0) }
       activeBucketCount = 1
       bucketStart[0] = 0
@@ -67,10 +73,11 @@ struct SamplingPipeline {
       bucketTemperedMass[bucket] = .nan
     }
     var keptEnd = bucketStart[activeBucketCount]
+    // Every finite logit of the row is a candidate (no top-k): totals may then run over the row.
+    let everyCandidate = usesTopK ? -1 : keptEnd
     if parameters.topP < 1 {
-      let total = (0..<activeBucketCount).reduce(0.0) {
-        $0 + mass(ofBucket: $1, end: keptEnd, tempered: false, walk)
-      }
+      let total = totalMass(
+        end: keptEnd, tempered: false, wholeRow: keptEnd == everyCandidate, walk)
       let crossing = firstCrossing(
         end: keptEnd, threshold: Double(parameters.topP) * total, tempered: false,
         inclusive: true, walk)
@@ -79,9 +86,7 @@ struct SamplingPipeline {
     if parameters.minP > 0 {
       keptEnd = minPEnd(Double(parameters.minP), end: keptEnd, walk)
     }
-    let total = (0..<activeBucketCount).reduce(0.0) {
-      $0 + mass(ofBucket: $1, end: keptEnd, tempered: true, walk)
-    }
+    let total = totalMass(end: keptEnd, tempered: true, wholeRow: keptEnd == everyCandidate, walk)
     if let index = firstCrossing(
       end: keptEnd, threshold: uniform * total, tempered: true, inclusive: false, walk)
     {
@@ -102,48 +107,33 @@ struct SamplingPipeline {
     let maxLogit: Float
     let temperature: Double
 
-    /// w = exp(logit - max) at temperature 1, or q = exp((logit - max) / T) if `tempered`.
+    /// w = exp(logit - max) at temperature 1, or q = exp((logit - max) / T) if `tempered`
+    /// (dividing by T = 1 changes nothing).
     func weight(_ id: Int32, tempered: Bool) -> Double {
       let distance = Double(row.logit(id)) - Double(maxLogit)
-      if !tempered || temperature == 1 { return DeterministicMath.exp(distance) }
-      return DeterministicMath.exp(distance / temperature)
-    }
-
-    /// The bucket of a finite logit: its distance from the maximum in 1/8 nats, capped.
-    func bucket(_ logit: Float) -> Int {
-      let distance = maxLogit - logit  // ≥ 0; +inf if it overflows
-      guard distance < Float(nearBucketCount) / bucketsPerNat else { return nearBucketCount }
-      return Int(distance * bucketsPerNat)
+      return DeterministicMath.exp(tempered ? distance / temperature : distance)
     }
   }
 
-  /// Counting-sorts every finite candidate into the buckets, members in id order. The maximum
-  /// is finite, so the first bucket is never empty.
+  /// Counting-sorts every finite candidate into the buckets, members in id order (in C: the
+  /// two passes over the vocabulary are most of a draw's time). The maximum is finite, so the
+  /// first bucket is never empty.
   private mutating func fillBuckets(_ walk: Walk) {
     let row = walk.row
-    bucketStart.withUnsafeMutableBufferPointer { start in
-      bucketCursor.withUnsafeMutableBufferPointer { cursor in
-        candidates.withUnsafeMutableBufferPointer { output in
-          for bucket in 0..<Self.bucketCount { cursor[bucket] = 0 }
-          for id in 0..<row.logits.count {
-            let logit = row.logit(Int32(id))
-            if logit != -.infinity { cursor[walk.bucket(logit)] += 1 }
-          }
-          start[0] = 0
-          for bucket in 0..<Self.bucketCount {
-            start[bucket + 1] = start[bucket] + cursor[bucket]
-            cursor[bucket] = start[bucket]
-          }
-          for id in 0..<row.logits.count {
-            let logit = row.logit(Int32(id))
-            if logit == -.infinity { continue }
-            let bucket = walk.bucket(logit)
-            output[cursor[bucket]] = Int32(id)
-            cursor[bucket] += 1
-          }
+    if bucketOfID.count != row.logits.count {
+      bucketOfID = [UInt16](repeating: 0, count: row.logits.count)
+    }
+    bucketOfID.withUnsafeMutableBufferPointer { scratch in
+      candidates.withUnsafeMutableBufferPointer { output in
+        bucketStart32.withUnsafeMutableBufferPointer { start in
+          _ = tk_bucket_candidates(
+            row.logits.baseAddress, Int32(row.logits.count), walk.maxLogit, Self.bucketsPerNat,
+            Int32(Self.nearBucketCount), scratch.baseAddress, start.baseAddress,
+            output.baseAddress)
         }
       }
     }
+    for bucket in 0...Self.bucketCount { bucketStart[bucket] = Int(bucketStart32[bucket]) }
     // Walks stop after the last non-empty bucket.
     activeBucketCount = (0..<Self.bucketCount).last { bucketStart[$0 + 1] > bucketStart[$0] }! + 1
     for bucket in 0..<activeBucketCount {
@@ -161,6 +151,23 @@ struct SamplingPipeline {
     bucketIsSorted[bucket] = true
   }
 
+  /// Σ weight over the candidates before `end`: over the whole row in id order when every
+  /// finite logit is a candidate (contiguous: the fastest pass; -inf adds 0), otherwise
+  /// bucket by bucket. The walks add bucket masses in another order, so their sums may differ
+  /// from this total in the last bits; `draw` handles a walk that ends just short of it.
+  private mutating func totalMass(end: Int, tempered: Bool, wholeRow: Bool, _ walk: Walk)
+    -> Double
+  {
+    if wholeRow {
+      return DeterministicMath.expSum(
+        walk.row.logits, ids: nil, maxLogit: walk.maxLogit, divisor: tempered ? walk.temperature : 1
+      )
+    }
+    return (0..<activeBucketCount).reduce(0.0) {
+      $0 + mass(ofBucket: $1, end: end, tempered: tempered, walk)
+    }
+  }
+
   /// Σ weight over the members of `bucket` before `end`, in their current order; cached for
   /// whole buckets. A bucket cut by `end` is already sorted (a walk cut it).
   private mutating func mass(ofBucket bucket: Int, end: Int, tempered: Bool, _ walk: Walk)
@@ -174,8 +181,11 @@ struct SamplingPipeline {
       let cached = tempered ? bucketTemperedMass[bucket] : bucketMass[bucket]
       if !cached.isNaN { return cached }
     }
-    var sum = 0.0
-    for index in start..<stop { sum += walk.weight(candidates[index], tempered: tempered) }
+    let sum = candidates.withUnsafeBufferPointer { ids in
+      DeterministicMath.expSum(
+        walk.row.logits, ids: UnsafeBufferPointer(rebasing: ids[start..<stop]),
+        maxLogit: walk.maxLogit, divisor: tempered ? walk.temperature : 1)
+    }
     if isWhole {
       if tempered { bucketTemperedMass[bucket] = sum } else { bucketMass[bucket] = sum }
     }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Testing
 
@@ -39,5 +40,53 @@ import Testing
     #expect(DeterministicMath.log(0) == -.infinity)
     #expect(DeterministicMath.log(-1).isNaN)
     #expect(DeterministicMath.log(.infinity) == .infinity)
+  }
+
+  /// The vectorized sums are the scalar exps added in the contract's order, bit for bit, at
+  /// every kernel level: NaN and -inf logits, underflow, and every tail length included.
+  @Test func expSumIsTheLaneOrderedScalarSumAtEveryKernelLevel() {
+    var generator = SplitMix64(seed: 42)
+    var logits = (0..<1_003).map { _ in Float(Double(generator.next() % 60_000) / 1_000 - 40) }
+    logits[5] = .nan
+    logits[17] = -.infinity
+    logits[18] = -1e30
+    logits[200] = 25
+    let maxLogit: Float = 25
+    let ids = (0..<logits.count).map { Int32((($0 * 389) + 7) % logits.count) }
+    for divisor in [1.0, 0.7, 0.013, 3] {
+      for count in [0, 1, 3, 4, 5, 8, 13, 1_003] {
+        // The contract's order: eight lane sums (lane j adds terms j, j + 8, …), then a tree.
+        func ordered(_ index: (Int) -> Int) -> Double {
+          var lane = [Double](repeating: 0, count: 8)
+          for i in 0..<count {
+            let logit = logits[index(i)].isNaN ? -Float.infinity : logits[index(i)]
+            lane[i % 8] += DeterministicMath.exp((Double(logit) - Double(maxLogit)) / divisor)
+          }
+          return ((lane[0] + lane[1]) + (lane[2] + lane[3]))
+            + ((lane[4] + lane[5]) + (lane[6] + lane[7]))
+        }
+        let byID = ordered { $0 }
+        let byList = ordered { Int(ids[$0]) }
+        for level in 0...tk_kernels_supported() {
+          tk_limit_kernels(level)
+          defer { tk_limit_kernels(-1) }
+          let all = logits.withUnsafeBufferPointer { row in
+            DeterministicMath.expSum(
+              UnsafeBufferPointer(rebasing: row[0..<count]), ids: nil, maxLogit: maxLogit,
+              divisor: divisor)
+          }
+          let listed = logits.withUnsafeBufferPointer { row in
+            ids.withUnsafeBufferPointer { list in
+              DeterministicMath.expSum(
+                row, ids: UnsafeBufferPointer(rebasing: list[0..<count]), maxLogit: maxLogit,
+                divisor: divisor)
+            }
+          }
+          #expect(all.bitPattern == byID.bitPattern, "level \(level) count \(count) ÷\(divisor)")
+          #expect(
+            listed.bitPattern == byList.bitPattern, "level \(level) count \(count) ÷\(divisor)")
+        }
+      }
+    }
   }
 }
