@@ -21,7 +21,14 @@ struct BenchCommand: ParsableCommand {
   @Option(help: "Also measure generation with this many sequences in flight (0: off).")
   var sequences = 0
   @Option(help: "Prompt tokens, processed as one batch from an empty cache.") var promptTokens = 512
-  @Option(help: "Generated tokens, single-token steps from an empty cache.") var genTokens = 128
+  @Option(help: "Generated tokens, single-token steps after --gen-context tokens.")
+  var genTokens = 128
+  @Option(
+    help: """
+      Tokens in the cache before generation starts (prefilled, not timed), as a prompt \
+      precedes a reply; 0 generates from an empty cache as llama-bench does.
+      """)
+  var genContext = 0
   @Option(help: "Timed repetitions after one warm-up; the median is reported.") var repetitions = 3
   @Option(
     help: """
@@ -45,11 +52,12 @@ struct BenchCommand: ParsableCommand {
     let file = try model.open()
     let loaded = try ModelLoader.load(file)
     let context = loaded.config.contextLength
-    guard promptTokens <= context, genTokens <= context else {
+    guard promptTokens <= context, genContext + genTokens <= context, genContext >= 0 else {
       throw ValidationError("token counts must fit the context (\(context))")
     }
-    let kvTokens = max(promptTokens, genTokens * max(sequences, 1) + 64 * max(sequences, 1))
-    let maxBatch = max(promptTokens, sequences, 1)
+    let kvTokens = max(
+      promptTokens, genContext + genTokens * max(sequences, 1) + 64 * max(sequences, 1))
+    let maxBatch = max(promptTokens, genContext, sequences, 1)
     let target: BenchTarget
     var cluster: LocalCluster?
     defer { cluster?.stop() }
@@ -71,6 +79,7 @@ struct BenchCommand: ParsableCommand {
     let vocabulary = loaded.config.vocabularySize
     let prompt = (0..<promptTokens).map { _ in TokenID(generator.next() % UInt64(vocabulary)) }
     let steps = (0..<genTokens).map { _ in TokenID(generator.next() % UInt64(vocabulary)) }
+    let genPrefix = (0..<genContext).map { _ in TokenID(generator.next() % UInt64(vocabulary)) }
 
     func timePrompt() throws -> Double {
       let start = Clock.now()
@@ -80,6 +89,9 @@ struct BenchCommand: ParsableCommand {
       return elapsed
     }
     func timeGeneration() throws -> Double {
+      if !genPrefix.isEmpty {
+        try target.step([.init(sequence: 0, tokens: genPrefix, logitRows: [genPrefix.count - 1])])
+      }
       let start = Clock.now()
       for token in steps {
         try target.step([.init(sequence: 0, tokens: [token], logitRows: [0])])
@@ -108,7 +120,8 @@ struct BenchCommand: ParsableCommand {
       promptTokPerS: promptRate, genTokPerS: genRate, threads: threads.count,
       tensorParallel: layout.tensorParallel, pipelineParallel: layout.pipelineParallel,
       sequences: sequences, aggregateGenTokPerS: aggregateRate,
-      promptTokens: promptTokens, genTokens: genTokens, repetitions: repetitions,
+      promptTokens: promptTokens, genTokens: genTokens, genContext: genContext,
+      repetitions: repetitions,
       weightBytes: loaded.weightByteCount, decodeCeilingTokPerS: ceiling,
       bandwidthFraction: genRate / ceiling, kernels: String(cString: tk_kernel_name()))
     if json {
@@ -117,7 +130,8 @@ struct BenchCommand: ParsableCommand {
       print("| test | threads | tok/s |")
       print("|---|---|---|")
       print(String(format: "| pp%d | %d | %.1f |", promptTokens, result.threads, promptRate))
-      print(String(format: "| tg%d | %d | %.1f |", genTokens, result.threads, genRate))
+      let depth = genContext > 0 ? " @ d\(genContext)" : ""
+      print(String(format: "| tg%d%@ | %d | %.1f |", genTokens, depth, result.threads, genRate))
       if let aggregateRate {
         print(
           String(
@@ -152,6 +166,7 @@ struct BenchOutput: Encodable {
   let aggregateGenTokPerS: Double?
   let promptTokens: Int
   let genTokens: Int
+  let genContext: Int
   let repetitions: Int
   let weightBytes: Int
   let decodeCeilingTokPerS: Double
@@ -168,6 +183,7 @@ struct BenchOutput: Encodable {
     case aggregateGenTokPerS = "aggregate_gen_tok_per_s"
     case promptTokens = "prompt_tokens"
     case genTokens = "gen_tokens"
+    case genContext = "gen_context"
     case repetitions
     case weightBytes = "weight_bytes"
     case decodeCeilingTokPerS = "decode_ceiling_tok_per_s"

@@ -14,6 +14,11 @@ public final class ComputePool: @unchecked Sendable {
 
   deinit { tk_pool_destroy(raw) }
 
+  /// Lets the workers sleep until the next kernel instead of spinning for it: call it when the
+  /// calling thread will do other work for a while (sampling, sending), so that other threads
+  /// may use their cores.
+  public func rest() { tk_pool_rest(raw) }
+
   /// Runs `body` with the C pool handle (for tests and benchmarks that call kernels directly).
   public func withRaw<R>(_ body: (OpaquePointer?) throws -> R) rethrows -> R { try body(raw) }
 }

@@ -37,6 +37,7 @@ enum Streaming {
               usage: usage))
         }
         let wantsLogprobs = request.logprobs != nil
+        let deltas = DeltaEncoder(header: header, chat: endpoint == .chat)
         var offsets = [Int](repeating: 0, count: request.choices)
         var clock = clock
         if endpoint == .chat {
@@ -52,15 +53,18 @@ enum Streaming {
           switch event {
           case .delta(let choice, let text, let entries):
             clock.tokensArrived()
-            if endpoint == .chat {
+            if !wantsLogprobs {
+              try await writer.write(
+                deltas.event(choice: choice, text: text, allocator: ByteBufferAllocator()))
+            } else if endpoint == .chat {
               try await chat([
                 .init(
                   index: choice, delta: .init(role: nil, content: text),
-                  logprobs: wantsLogprobs ? ChatLogprobs(entries) : nil, finishReason: nil)
+                  logprobs: ChatLogprobs(entries), finishReason: nil)
               ])
             } else {
               let logprobs =
-                wantsLogprobs && choice < offsets.count
+                choice < offsets.count
                 ? CompletionLogprobs(entries, startOffset: offsets[choice]) : nil
               if choice < offsets.count { offsets[choice] += text.count }
               try await completion([

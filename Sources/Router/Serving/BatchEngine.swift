@@ -13,6 +13,9 @@ public protocol BatchEngine: AnyObject {
   /// Frees `releases`, runs one step; returns the wanted rows' logits, `[rows, vocabulary]`,
   /// valid until the next call.
   func run(releases: [Int], entries: [InferenceEngine.Entry]) throws -> UnsafeBufferPointer<Float>
+  /// Called after a step, before the loop samples and sends: local compute threads may sleep
+  /// until the next step rather than spin, leaving their cores to the HTTP threads.
+  func rest()
 }
 
 extension InferenceEngine: BatchEngine {
@@ -21,6 +24,7 @@ extension InferenceEngine: BatchEngine {
   public var kvBlockSize: Int { cache.blockSize }
   public var maxStepTokens: Int { maxBatch }
   public var workersUp: Int { 0 }
+  public func rest() { pool.rest() }
 
   public func run(releases: [Int], entries: [InferenceEngine.Entry]) throws
     -> UnsafeBufferPointer<Float>
@@ -39,6 +43,7 @@ extension ClusterEngine: BatchEngine {
   public var kvBlockSize: Int { PagedKVCache.defaultBlockSize }
   public var maxStepTokens: Int { coordinator.maxBatch }
   public var workersUp: Int { coordinator.membership.assigned.filter(\.ready).count }
+  public func rest() {}  // the compute runs in the workers
 
   public func run(releases: [Int], entries: [InferenceEngine.Entry]) throws
     -> UnsafeBufferPointer<Float>

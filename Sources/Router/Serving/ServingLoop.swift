@@ -96,7 +96,10 @@ public final class ServingLoop: Sendable {
 
 /// The loop thread's state: never touched by another thread.
 private struct LoopState<Engine: BatchEngine> {
-  struct Choice {
+  /// One choice of a request. A class, so that sampling mutates the sampler's scratch (several
+  /// vocabulary-sized buffers) in place: a struct copied out of the dictionary still shares
+  /// them with it, and mutating the copy would copy them.
+  final class Choice {
     let request: UInt64
     let index: Int
     var sampler: Sampler
@@ -105,6 +108,18 @@ private struct LoopState<Engine: BatchEngine> {
     var stops: StopMatcher
     var generated = 0
     var finished = false
+
+    init(
+      request: UInt64, index: Int, sampler: Sampler, history: [TokenID],
+      detokenizer: StreamingDetokenizer, stops: StopMatcher
+    ) {
+      self.request = request
+      self.index = index
+      self.sampler = sampler
+      self.history = history
+      self.detokenizer = detokenizer
+      self.stops = stops
+    }
   }
 
   struct Live {
@@ -202,6 +217,7 @@ private struct LoopState<Engine: BatchEngine> {
     let logits: UnsafeBufferPointer<Float>
     do {
       logits = try engine.run(releases: plan.releases, entries: entries)
+      engine.rest()
     } catch {
       log.error("step failed: \(error)")
       counters.engineFailed = "\(error)"
@@ -219,7 +235,7 @@ private struct LoopState<Engine: BatchEngine> {
     var row = 0
     for slice in plan.slices where slice.wantsLogits {
       defer { row += 1 }
-      guard var choice = choices[slice.sequence], !choice.finished, let base = logits.baseAddress
+      guard let choice = choices[slice.sequence], !choice.finished, let base = logits.baseAddress
       else { continue }
       let rowLogits = UnsafeBufferPointer(start: base + row * vocabularySize, count: vocabularySize)
       let token = choice.sampler.sample(
@@ -261,7 +277,6 @@ private struct LoopState<Engine: BatchEngine> {
         live.submission.events.yield(
           .finished(choice: choice.index, reason: reason, completionTokens: choice.generated))
       }
-      choices[slice.sequence] = choice
       requests[request] = live
       if live.unfinished == 0 {
         live.submission.events.yield(
