@@ -60,12 +60,19 @@ import Testing
   func upRunsRedisTheRouterAndWorkersAndStopsThemAll(signal: Int32) throws {
     let up = try RouterProcess(["--tp", "2", "--threads", "1"], command: "up")
     defer { up.stop() }
-    let (status, body) = try up.get("/v1/cluster")
-    #expect(status == 200 && String(decoding: body, as: UTF8.self).contains("local-workers"))
     let (completed, _) = try up.post(
       "/v1/completions",
       json: ["model": "SmolLM2-135M-Instruct.Q4_1", "prompt": "Hello", "max_tokens": 2])
     #expect(completed == 200)
+    // After a step the cluster report shows both workers, placed and ready.
+    let (status, body) = try up.get("/v1/cluster")
+    let cluster = try JSONSerialization.jsonObject(with: body) as? [String: Any]
+    #expect(status == 200 && cluster?["mode"] as? String == "local-workers")
+    let workers = cluster?["workers"] as? [[String: Any]] ?? []
+    #expect(workers.count == 2)
+    #expect(Set(workers.compactMap { $0["rank"] as? Int }) == [0, 1])
+    #expect(workers.allSatisfy { $0["ready"] as? Bool == true && $0["stage"] as? Int == 0 })
+    #expect(workers.allSatisfy { ($0["weight_bytes"] as? Int ?? 0) > 0 })
     let children = descendants(of: up.process.processIdentifier)
     let names = children.compactMap {
       try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8)

@@ -112,6 +112,36 @@ import Testing
       (stopped["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "stop")
   }
 
+  /// Log-probabilities cover the tokens whose text was returned: not those of a stop sequence.
+  @Test func logprobsLeaveOutTheTokensOfAStopSequence() throws {
+    let router = try startRouter()
+    defer { router.stop() }
+    func completion(stop: [String]) throws -> (text: String, tokens: [String]) {
+      let (_, body) = try router.post(
+        "/v1/completions",
+        json: [
+          "model": Self.model, "prompt": "The capital of France is", "max_tokens": 12,
+          "temperature": 0, "logprobs": 0, "stop": stop,
+        ])
+      let choice = (body["choices"] as? [[String: Any]])?.first
+      let logprobs = choice?["logprobs"] as? [String: Any]
+      return (try #require(choice?["text"] as? String), logprobs?["tokens"] as? [String] ?? [])
+    }
+    let full = try completion(stop: [])
+    try #require(full.tokens.count == 12 && full.tokens.joined() == full.text)
+    // A stop sequence made of two whole tokens in the middle, found nowhere earlier.
+    let k = try #require(
+      (2..<10).first { k in
+        let stop = full.tokens[k] + full.tokens[k + 1]
+        return full.tokens[k].count > 1 && full.tokens[k + 1].count > 1
+          && full.text.range(of: stop)?.lowerBound.utf16Offset(in: full.text)
+            == full.tokens[..<k].joined().utf16.count
+      })
+    let stopped = try completion(stop: [full.tokens[k] + full.tokens[k + 1]])
+    #expect(stopped.text == full.tokens[..<k].joined())
+    #expect(stopped.tokens == Array(full.tokens[..<k]))
+  }
+
   @Test func logprobsComeInEachEndpointsShape() throws {
     let router = try startRouter()
     defer { router.stop() }

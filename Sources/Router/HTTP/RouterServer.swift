@@ -42,7 +42,9 @@ public enum RouterServer {
         status: .ok, headers: [.contentType: "application/yaml"],
         body: .init(byteBuffer: ByteBuffer(string: document)))
     }
-    router.get("/v1/cluster") { _, _ in json(serving.cluster.report(ready: serving.isReady)) }
+    router.get("/v1/cluster") { _, _ in
+      json(serving.cluster.report(ready: serving.isReady, workers: serving.loop.snapshot.workers))
+    }
     router.get("/v1/models") { request, _ in
       try authorize(request, serving)
       return json(

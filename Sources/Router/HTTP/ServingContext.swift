@@ -120,7 +120,7 @@ public final class ServingContext: Sendable {
   }
 }
 
-/// The cluster as `/v1/cluster` reports it: the plan (when workers are used).
+/// The cluster as `/v1/cluster` reports it: the plan (when workers are used) and the workers.
 public struct ClusterInfo: Sendable {
   public let plan: PartitionPlan?
 
@@ -132,17 +132,18 @@ public struct ClusterInfo: Sendable {
     let tensorParallel: Int
     let pipelineParallel: Int
     let plan: String
+    let workers: [WorkerReport]
     enum CodingKeys: String, CodingKey {
-      case mode, ready, plan
+      case mode, ready, plan, workers
       case tensorParallel = "tensor_parallel"
       case pipelineParallel = "pipeline_parallel"
     }
   }
 
-  func report(ready: Bool) -> Report {
+  func report(ready: Bool, workers: [WorkerReport]) -> Report {
     Report(
       mode: plan == nil ? "single-process" : "local-workers", ready: ready,
       tensorParallel: plan?.tensorParallel ?? 1, pipelineParallel: plan?.pipelineParallel ?? 1,
-      plan: plan?.description ?? "one process holds the whole model")
+      plan: plan?.description ?? "one process holds the whole model", workers: workers)
   }
 }

@@ -63,10 +63,13 @@ enum Streaming {
                   logprobs: ChatLogprobs(entries), finishReason: nil)
               ])
             } else {
+              // Offsets count the entries' texts, as the non-streaming response does.
               let logprobs =
                 choice < offsets.count
                 ? CompletionLogprobs(entries, startOffset: offsets[choice]) : nil
-              if choice < offsets.count { offsets[choice] += text.count }
+              if choice < offsets.count {
+                offsets[choice] += entries.reduce(0) { $0 + $1.text.count }
+              }
               try await completion([
                 .init(text: text, index: choice, logprobs: logprobs, finishReason: nil)
               ])

@@ -10,6 +10,8 @@ public protocol BatchEngine: AnyObject {
   var maxStepTokens: Int { get }
   /// Workers of the plan that are ready (0 for one process).
   var workersUp: Int { get }
+  /// Every worker the router knows, for `/v1/cluster` (empty for one process).
+  func workerReports(now: Double) -> [WorkerReport]
   /// Frees `releases`, runs one step; returns the wanted rows' logits, `[rows, vocabulary]`,
   /// valid until the next call.
   func run(releases: [Int], entries: [InferenceEngine.Entry]) throws -> UnsafeBufferPointer<Float>
@@ -25,6 +27,7 @@ extension InferenceEngine: BatchEngine {
   public var maxStepTokens: Int { maxBatch }
   public var workersUp: Int { 0 }
   public func rest() { pool.rest() }
+  public func workerReports(now: Double) -> [WorkerReport] { [] }
 
   public func run(releases: [Int], entries: [InferenceEngine.Entry]) throws
     -> UnsafeBufferPointer<Float>
@@ -44,6 +47,9 @@ extension ClusterEngine: BatchEngine {
   public var maxStepTokens: Int { coordinator.maxBatch }
   public var workersUp: Int { coordinator.membership.assigned.filter(\.ready).count }
   public func rest() {}  // the compute runs in the workers
+  public func workerReports(now: Double) -> [WorkerReport] {
+    coordinator.membership.members.map { WorkerReport($0, now: now) }
+  }
 
   public func run(releases: [Int], entries: [InferenceEngine.Entry]) throws
     -> UnsafeBufferPointer<Float>

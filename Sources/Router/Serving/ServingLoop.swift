@@ -30,6 +30,7 @@ public final class ServingLoop: Sendable {
     public var promptTokens = 0
     public var generatedTokens = 0
     public var workersUp = 0
+    public var workers: [WorkerReport] = []
     public var engineFailed: String?
   }
 
@@ -85,6 +86,7 @@ public final class ServingLoop: Sendable {
       for id in cancellations { worker.cancel(id) }
       worker.expire(now: Clock.now())
       if worker.scheduler.isIdle {
+        state.withLock { worker.update(&$0) }
         _ = wake.wait(timeout: .now() + .milliseconds(500))
         continue
       }
@@ -108,6 +110,41 @@ private struct LoopState<Engine: BatchEngine> {
     var stops: StopMatcher
     var generated = 0
     var finished = false
+    /// UTF-8 bytes the detokenizer has produced, and those sent (the stop matcher holds some
+    /// back, and never sends a stop sequence).
+    var produced = 0
+    var sent = 0
+    /// Log-probability entries waiting for their token's text to be sent, with the offset in
+    /// the produced text where that text starts.
+    var pendingLogprobs: [(entry: TokenLogprob, start: Int)] = []
+
+    /// Passes detokenized text through the stop matcher; returns what may be sent now.
+    func sendable(_ piece: String) -> String {
+      produced += piece.utf8.count
+      let text = stops.append(piece)
+      sent += text.utf8.count
+      return text
+    }
+
+    /// The stop matcher's held-back text, at the end (nothing if a stop sequence matched).
+    func finishText() -> String {
+      let text = stops.finish()
+      sent += text.utf8.count
+      return text
+    }
+
+    /// Holds a token's entry until its text goes out (call before its text is added).
+    func queue(_ entry: TokenLogprob) { pendingLogprobs.append((entry, produced)) }
+
+    /// The entries whose token's text has begun to go out; when `finishing`, also the rest,
+    /// unless a stop sequence matched: the tokens of a stop sequence are never reported.
+    func releasedLogprobs(finishing: Bool) -> [TokenLogprob] {
+      let keepAll = finishing && !stops.stopped
+      let ready = pendingLogprobs.prefix { keepAll || $0.start < sent }
+      pendingLogprobs.removeFirst(ready.count)
+      if finishing { pendingLogprobs.removeAll() }
+      return ready.map(\.entry)
+    }
 
     init(
       request: UInt64, index: Int, sampler: Sampler, history: [TokenID],
@@ -245,9 +282,8 @@ private struct LoopState<Engine: BatchEngine> {
       choice.history.append(token)
       let request = choice.request
       guard var live = requests[request] else { continue }
-      var logprobs: [TokenLogprob] = []
       if let top = live.submission.request.logprobs {
-        logprobs.append(logprob(token, logits: rowLogits, top: top))
+        choice.queue(logprob(token, logits: rowLogits, top: top))
       }
       var text = ""
       var reason: FinishReason?
@@ -257,7 +293,7 @@ private struct LoopState<Engine: BatchEngine> {
         choice.generated += 1
         live.completionTokens += 1
         counters.generatedTokens += 1
-        text = choice.stops.append(choice.detokenizer.append(token))
+        text = choice.sendable(choice.detokenizer.append(token))
         if choice.stops.stopped {
           reason = .stop
         } else if choice.generated >= live.submission.maxTokens {
@@ -265,8 +301,9 @@ private struct LoopState<Engine: BatchEngine> {
         }
       }
       if reason != nil, !choice.stops.stopped {
-        text += choice.stops.append(choice.detokenizer.finish()) + choice.stops.finish()
+        text += choice.sendable(choice.detokenizer.finish()) + choice.finishText()
       }
+      let logprobs = choice.releasedLogprobs(finishing: reason != nil)
       if !text.isEmpty || !logprobs.isEmpty {
         live.submission.events.yield(.delta(choice: choice.index, text: text, logprobs: logprobs))
       }
@@ -308,6 +345,7 @@ private struct LoopState<Engine: BatchEngine> {
     counters.kvBlocksUsed = scheduler.blocksUsed
     counters.kvBlocksTotal = scheduler.limits.totalBlocks
     counters.workersUp = engine.workersUp
+    counters.workers = engine.workerReports(now: Clock.now())
     snapshot = counters
   }
 }
