@@ -35,6 +35,11 @@ let package = Package(
     // libzmq (Debian libzmq3-dev) through a thin system-library shim.
     .systemLibrary(
       name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
+    // hiredis (Debian libhiredis-dev, 0.14) through a thin system-library shim.
+    .systemLibrary(
+      name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+    // A Redis client over hiredis: connections with timeouts, a pool with back-off, pipelines.
+    .target(name: "RedisClient", dependencies: ["CHiredis", "Core"], swiftSettings: strictSwift),
     // Small Swift types over ZeroMQ sockets (ROUTER/DEALER, polling, limits).
     .target(name: "Transport", dependencies: ["CZeroMQ"], swiftSettings: strictSwift),
     // Worker process logic: joins a router, loads its shard, runs forward steps.
@@ -43,7 +48,8 @@ let package = Package(
     .target(
       name: "Router",
       dependencies: [
-        "Core", "Transport", "CProcess", .product(name: "Hummingbird", package: "hummingbird"),
+        "Core", "Transport", "CProcess", "RedisClient",
+        .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Prometheus", package: "swift-prometheus"),
       ],
@@ -53,7 +59,7 @@ let package = Package(
     .executableTarget(
       name: "tessera",
       dependencies: [
-        "Core", "Worker", "Router", "CKernels", "CProcess",
+        "Core", "Worker", "Router", "CKernels", "CProcess", "RedisClient",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Hummingbird", package: "hummingbird"),
       ],
@@ -84,6 +90,10 @@ let package = Package(
       dependencies: ["Core", "Transport", "Worker", "Router", "TestSupport"],
       swiftSettings: strictSwift
     ),
+    // The Redis client against a real redis-server of the test's own.
+    .testTarget(
+      name: "StorageTests", dependencies: ["Core", "RedisClient", "Router"],
+      swiftSettings: strictSwift),
     // The router's logic without I/O: the scheduler's state machine, request handling.
     .testTarget(
       name: "RouterTests", dependencies: ["Core", "Router"], swiftSettings: strictSwift),

@@ -3,6 +3,7 @@ import CProcess
 import Core
 import Foundation
 import Hummingbird
+import RedisClient
 import Router
 
 /// The router's flags, shared by `tessera router` and `tessera up`.
@@ -39,6 +40,9 @@ struct RouterOptions: ParsableArguments {
       maxBodyBytes >= 1024, requestTimeout > 0, (maxPromptTokens ?? 1) >= 1
     else { throw ValidationError("limits must be positive") }
     guard address != nil else { throw ValidationError("--listen must be HOST:PORT") }
+    if let redis {
+      do { _ = try RedisURL(redis) } catch { throw ValidationError("--redis: \(error)") }
+    }
   }
 
   var address: (host: String, port: Int)? {
@@ -125,7 +129,8 @@ enum RouterRunner {
         plan: layout.isDistributed
           ? try PartitionPlan(
             config: config, tensorParallel: layout.tensorParallel,
-            pipelineParallel: layout.pipelineParallel) : nil))
+            pipelineParallel: layout.pipelineParallel) : nil),
+      redis: try options.redis.map { RedisClient(url: try RedisURL($0)) })
     startEngine(options, file: file, config: config, vocabulary: vocabulary, serving: serving)
     guard let (host, port) = options.address else { return }
     let app = Application(

@@ -1,4 +1,5 @@
 import Foundation
+import Router
 import TestSupport
 import Testing
 
@@ -110,6 +111,34 @@ import Testing
     #expect(text(stopped) == String(full[..<full.range(of: stop)!.lowerBound]))
     #expect(
       (stopped["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "stop")
+  }
+
+  /// Redis is not essential: without it the router still serves, and /ready says degraded
+  /// (200) with the reason, until Redis is back.
+  @Test func readySaysDegradedWhileRedisIsDown() throws {
+    let redis = try RedisServer()
+    let port = redis.port
+    let router = try RouterProcess(["--threads", "1", "--redis", "redis://127.0.0.1:\(port)"])
+    defer { router.stop() }
+    func ready() throws -> (status: Int, degraded: Bool?, reasons: [String]) {
+      let (status, body) = try router.get("/ready")
+      let object = try JSONSerialization.jsonObject(with: body) as? [String: Any]
+      return (status, object?["degraded"] as? Bool, object?["reasons"] as? [String] ?? [])
+    }
+    #expect(try ready().status == 200 && ready().degraded == false)
+    redis.stop()
+    let down = try ready()
+    #expect(down.status == 200 && down.degraded == true)
+    #expect(down.reasons.first?.contains("redis") == true, "\(down.reasons)")
+    let (served, _) = try router.post(
+      "/v1/completions", json: ["model": Self.model, "prompt": "Hi", "max_tokens": 2])
+    #expect(served == 200)
+    let again = try RedisServer(port: port)
+    defer { again.stop() }
+    // The client retries after its back-off (at most 2 s).
+    let deadline = Date().addingTimeInterval(20)
+    while try ready().degraded != false, Date() < deadline { usleep(100_000) }
+    #expect(try ready().degraded == false)
   }
 
   /// Log-probabilities cover the tokens whose text was returned: not those of a stop sequence.

@@ -21,7 +21,9 @@ public enum RouterServer {
     router.get("/ready") { _, _ in
       let snapshot = serving.loop.snapshot
       if serving.isReady {
-        return json(ReadyBody(ready: true, degraded: false, reasons: []))
+        // Serving without a part that is not essential (Redis) is degraded, not down.
+        let reasons = serving.degradedReasons()
+        return json(ReadyBody(ready: true, degraded: !reasons.isEmpty, reasons: reasons))
       }
       let reason = snapshot.engineFailed ?? "the model is not loaded yet"
       return json(

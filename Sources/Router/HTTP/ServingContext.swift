@@ -1,5 +1,6 @@
 public import Core
 import Foundation
+public import RedisClient
 import Synchronization
 
 /// What the HTTP handlers share: the model's identity and tokenizer, the limits, the
@@ -40,12 +41,15 @@ public final class ServingContext: Sendable {
   let engineReady = Atomic<Bool>(false)
   /// What `/v1/cluster` shows.
   public let cluster: ClusterInfo
+  /// The Redis given with `--redis`, if any.
+  public let redis: RedisClient?
 
   public init(
     options: Options, tokenizer: BPETokenizer, formatter: ChatFormatter?, contextLength: Int,
-    loop: ServingLoop, cluster: ClusterInfo = ClusterInfo(plan: nil)
+    loop: ServingLoop, cluster: ClusterInfo = ClusterInfo(plan: nil), redis: RedisClient? = nil
   ) {
     self.cluster = cluster
+    self.redis = redis
     self.options = options
     self.tokenizer = tokenizer
     self.formatter = formatter
@@ -56,6 +60,12 @@ public final class ServingContext: Sendable {
   public func markReady(_ ready: Bool) { engineReady.store(ready, ordering: .releasing) }
   public var isReady: Bool {
     engineReady.load(ordering: .acquiring) && loop.snapshot.engineFailed == nil
+  }
+
+  /// Why the router serves in a degraded way (empty: it does not).
+  func degradedReasons() -> [String] {
+    guard let redis, case .failure(let error) = redis.ping() else { return [] }
+    return ["redis at \(redis.url) is unavailable (\(error)): serving without it"]
   }
 
   func newID() -> UInt64 { nextID.wrappingAdd(1, ordering: .relaxed).oldValue }

@@ -21,8 +21,16 @@ public final class RedisServer {
 
   public var url: String { "redis://127.0.0.1:\(port)" }
 
-  public init(maxMemory: String = "256mb", startTimeout: Double = 10) throws {
-    guard let port = Self.freePort() else { throw Failed(description: "no free port for Redis") }
+  /// - Parameters:
+  ///   - port: The port to listen on; nil picks a free one.
+  ///   - extraArguments: More `redis-server` options (tests: `--requirepass`, …).
+  public init(
+    port: Int? = nil, maxMemory: String = "256mb", extraArguments: [String] = [],
+    startTimeout: Double = 10
+  ) throws {
+    guard let port = port ?? Self.freePort() else {
+      throw Failed(description: "no free port for Redis")
+    }
     self.port = port
     directory =
       FileManager.default.temporaryDirectory
@@ -37,12 +45,13 @@ public final class RedisServer {
     }
     // Spawned with a clean signal state (the caller's thread may block SIGTERM, and a child
     // inherits that), through setpriv so it gets SIGTERM when this process dies.
-    let arguments = [
-      "/usr/bin/setpriv", "--pdeathsig", "TERM", "--", server, "--port", String(port), "--bind",
-      "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", "no", "--maxmemory",
-      maxMemory, "--maxmemory-policy", "volatile-lru", "--daemonize", "no", "--loglevel",
-      "warning",
-    ]
+    let arguments =
+      [
+        "/usr/bin/setpriv", "--pdeathsig", "TERM", "--", server, "--port", String(port), "--bind",
+        "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", "no", "--maxmemory",
+        maxMemory, "--maxmemory-policy", "volatile-lru", "--daemonize", "no", "--loglevel",
+        "warning",
+      ] + extraArguments
     pid = try spawner.run {
       var cArguments = arguments.map { strdup($0) }
       cArguments.append(nil)
@@ -51,7 +60,7 @@ public final class RedisServer {
     }
     guard pid > 0 else { throw Failed(description: "cannot start redis-server: errno \(errno)") }
     let deadline = Date().addingTimeInterval(startTimeout)
-    while !Self.ping(port: port) {
+    while !Self.answers(port: port) {
       guard isRunning, Date() < deadline else {
         stop()
         throw Failed(description: "redis-server did not answer PING on port \(port)")
@@ -111,8 +120,9 @@ public final class RedisServer {
     return Int(UInt16(bigEndian: address.sin_port))
   }
 
-  /// Whether a Redis on the port answers `PING` with `+PONG`.
-  static func ping(port: Int) -> Bool {
+  /// Whether a Redis on the port answers `PING` (`+PONG`, or `-NOAUTH` when it wants a
+  /// password: it is up either way).
+  static func answers(port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return false }
     defer { close(fd) }
@@ -132,6 +142,7 @@ public final class RedisServer {
     guard request.withCString({ send(fd, $0, strlen($0), 0) }) > 0 else { return false }
     var buffer = [UInt8](repeating: 0, count: 16)
     let count = recv(fd, &buffer, buffer.count, 0)
-    return count >= 5 && String(decoding: buffer[0..<5], as: UTF8.self) == "+PONG"
+    let reply = String(decoding: buffer[0..<max(0, count)], as: UTF8.self)
+    return reply.hasPrefix("+PONG") || reply.hasPrefix("-NOAUTH")
   }
 }
