@@ -274,3 +274,134 @@ int tk_argmax(const float *row, int count) {
   }
   return 0;  // every value is -inf
 }
+
+// MARK: Drawing without truncation: float weights, in id order
+
+// When no stage truncates the candidates, any fixed order of the vocabulary samples the same
+// distribution, so the draw walks ids in order and needs no sorting. Weights are floats (as
+// ggml's softmax is): w = expf_sample((logit - max) / T), 0 below e^-87 (a weight that small,
+// next to the maximum's 1, cannot matter); Cody–Waite reduction with Cephes's split of ln 2 and
+// a degree-7 Taylor polynomial (truncation < 1e-8 relative). Block sums of 64 weights, each
+// added in id order in double, then the total over blocks in order: the draw finds its block
+// by the block sums and its token inside the block one weight at a time.
+
+enum { SAMPLE_BLOCK = 64 };
+
+static const float EXPF_MIN = -87.0f;
+static const float LOG2_E_F = 1.44269504088896341f;
+static const float SHIFTER_F = 12582912.0f;  // 1.5 × 2^23
+static const float LN2_C1 = 0.693359375f;     // exact in 9 bits: k · C1 is exact
+static const float LN2_C2 = -2.12194440e-4f;
+static const float TAYLOR_F[8] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24,
+                                  1.0f / 6,    0.5f,        1.0f,        1.0f};
+
+static inline float expf_sample(float x) {
+  if (!(x >= EXPF_MIN)) return 0;  // also NaN
+  const float k = (x * LOG2_E_F + SHIFTER_F) - SHIFTER_F;
+  const float r = (x - k * LN2_C1) - k * LN2_C2;
+  float p = TAYLOR_F[0];
+  for (int i = 1; i < 8; i++) p = p * r + TAYLOR_F[i];
+  const uint32_t bits = (uint32_t)((int)k + 127) << 23;  // k in [-126, 0] for x ≤ 0
+  float scale;
+  memcpy(&scale, &bits, 4);
+  return p * scale;
+}
+
+static void weights_portable(const float *logits, int count, float max, float temperature,
+                             float *w) {
+  for (int i = 0; i < count; i++) w[i] = expf_sample((logits[i] - max) / temperature);
+}
+
+#if defined(__x86_64__)
+TK_AVX512 static void weights_avx512(const float *logits, int count, float max,
+                                     float temperature, float *w) {
+  const __m512 max16 = _mm512_set1_ps(max), t16 = _mm512_set1_ps(temperature);
+  const __m512 shifter = _mm512_set1_ps(SHIFTER_F);
+  int i = 0;
+  for (; i + 16 <= count; i += 16) {
+    const __m512 x = _mm512_div_ps(_mm512_sub_ps(_mm512_loadu_ps(logits + i), max16), t16);
+    const __mmask16 kept = _mm512_cmp_ps_mask(x, _mm512_set1_ps(EXPF_MIN), _CMP_GE_OQ);
+    const __m512 k = _mm512_sub_ps(
+        _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(LOG2_E_F)), shifter), shifter);
+    const __m512 r = _mm512_sub_ps(_mm512_sub_ps(x, _mm512_mul_ps(k, _mm512_set1_ps(LN2_C1))),
+                                   _mm512_mul_ps(k, _mm512_set1_ps(LN2_C2)));
+    __m512 p = _mm512_set1_ps(TAYLOR_F[0]);
+    for (int j = 1; j < 8; j++) p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(TAYLOR_F[j]));
+    const __m512i exponent = _mm512_cvttps_epi32(_mm512_maskz_mov_ps(kept, k));
+    const __m512 scale = _mm512_castsi512_ps(
+        _mm512_slli_epi32(_mm512_add_epi32(exponent, _mm512_set1_epi32(127)), 23));
+    _mm512_storeu_ps(w + i, _mm512_maskz_mov_ps(kept, _mm512_mul_ps(p, scale)));
+  }
+  weights_portable(logits + i, count - i, max, temperature, w + i);
+}
+
+TK_AVX2 static void weights_avx2(const float *logits, int count, float max, float temperature,
+                                 float *w) {
+  const __m256 max8 = _mm256_set1_ps(max), t8 = _mm256_set1_ps(temperature);
+  const __m256 shifter = _mm256_set1_ps(SHIFTER_F);
+  int i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const __m256 x = _mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps(logits + i), max8), t8);
+    const __m256 kept = _mm256_cmp_ps(x, _mm256_set1_ps(EXPF_MIN), _CMP_GE_OQ);
+    const __m256 k = _mm256_sub_ps(
+        _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2_E_F)), shifter), shifter);
+    const __m256 r = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(k, _mm256_set1_ps(LN2_C1))),
+                                   _mm256_mul_ps(k, _mm256_set1_ps(LN2_C2)));
+    __m256 p = _mm256_set1_ps(TAYLOR_F[0]);
+    for (int j = 1; j < 8; j++) p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TAYLOR_F[j]));
+    const __m256i exponent = _mm256_cvttps_epi32(_mm256_and_ps(kept, k));
+    const __m256 scale = _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_add_epi32(exponent, _mm256_set1_epi32(127)), 23));
+    _mm256_storeu_ps(w + i, _mm256_and_ps(kept, _mm256_mul_ps(p, scale)));
+  }
+  weights_portable(logits + i, count - i, max, temperature, w + i);
+}
+#endif
+
+void tk_sample_weights(const float *logits, int count, float max_logit, float temperature,
+                       float *weights) {
+#if defined(__x86_64__)
+  if (tk_has_avx512()) return weights_avx512(logits, count, max_logit, temperature, weights);
+  if (tk_has_avx2()) return weights_avx2(logits, count, max_logit, temperature, weights);
+#endif
+  weights_portable(logits, count, max_logit, temperature, weights);
+}
+
+int tk_draw_in_id_order(const float *logits, int count, float max_logit, float temperature,
+                        double uniform, float *weights, double *block_sums) {
+  tk_sample_weights(logits, count, max_logit, temperature, weights);
+  const int blocks = (count + SAMPLE_BLOCK - 1) / SAMPLE_BLOCK;
+  for (int b = 0; b < blocks; b++) {
+    const int end = (b + 1) * SAMPLE_BLOCK < count ? (b + 1) * SAMPLE_BLOCK : count;
+    double sum = 0;
+    for (int i = b * SAMPLE_BLOCK; i < end; i++) sum = sum + (double)weights[i];
+    block_sums[b] = sum;
+  }
+  double total = 0;
+  for (int b = 0; b < blocks; b++) total = total + block_sums[b];
+  const double threshold = uniform * total;
+  double cumulative = 0;
+  int last = -1;  // the last id with weight > 0 before the crossing
+  for (int b = 0; b < blocks; b++) {
+    if (block_sums[b] > 0) {
+      const int end = (b + 1) * SAMPLE_BLOCK < count ? (b + 1) * SAMPLE_BLOCK : count;
+      if (cumulative + block_sums[b] > threshold) {
+        for (int i = b * SAMPLE_BLOCK; i < end; i++) {
+          if (weights[i] <= 0) continue;
+          cumulative = cumulative + (double)weights[i];
+          last = i;
+          if (cumulative > threshold) return i;
+        }
+        continue;  // rounding: the block's own order fell just short; go on
+      }
+      for (int i = end - 1; i >= b * SAMPLE_BLOCK; i--) {
+        if (weights[i] > 0) {
+          last = i;
+          break;
+        }
+      }
+    }
+    cumulative = cumulative + block_sums[b];
+  }
+  return last;  // only when rounding leaves the walk just short of u · total
+}

@@ -239,6 +239,20 @@ double tk_exp(double x);
 double tk_exp_sum(const float *logits, const int32_t *ids, int count, float max_logit,
                   double divisor);
 
+/// Sampling weights in float, the same bits at every kernel level:
+/// weights[i] = e^((logits[i] - max_logit) / temperature) for logits ≤ max_logit, computed from
+/// basic operations (see sampling.c), 0 below e^-87 and for NaN.
+void tk_sample_weights(const float *logits, int count, float max_logit, float temperature,
+                       float *weights);
+
+/// An inverse-CDF draw over every token in id order (for sampling without truncation): the
+/// first id whose running weight, in double, exceeds uniform · Σ weights. Blocks of 64 ids are
+/// summed in id order, the total over blocks in order; the walk skips whole blocks by their
+/// sums. `weights` is scratch of `count` floats, `block_sums` of ⌈count / 64⌉ doubles. Returns
+/// -1 only if every weight is 0.
+int tk_draw_in_id_order(const float *logits, int count, float max_logit, float temperature,
+                        double uniform, float *weights, double *block_sums);
+
 /// out[i] = in[i], with NaN replaced by -inf.
 void tk_copy_without_nan(const float *in, float *out, int count);
 

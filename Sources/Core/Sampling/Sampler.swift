@@ -1,5 +1,7 @@
-// Token sampling: penalties, then greedy argmax or the stochastic pipeline
-// (SamplingPipeline.swift), drawing with CounterRNG.
+// Token sampling: penalties, then greedy argmax, a draw at temperature alone (no stage
+// truncates: the whole vocabulary in id order, float weights, no sorting — tk_draw_in_id_order),
+// or the stochastic pipeline with top-k / top-p / min-p (SamplingPipeline.swift), drawing with
+// CounterRNG.
 //
 // Penalties follow llama.cpp's penalties sampler: over the last `penaltyWindow` tokens of
 // prompt + generated text, each distinct token t with count c gets
@@ -31,6 +33,8 @@ public struct Sampler: Sendable {
   private var tokenCounts: [Int32] = []
   /// The stochastic stages and their scratch.
   private var pipeline = SamplingPipeline()
+  /// The draw when nothing truncates, and its scratch.
+  private var unsorted = UnsortedDraw()
 
   /// Creates a sampler; `parameters` should have passed `SamplingParameters.validated()`.
   public init(parameters: SamplingParameters) {
@@ -67,6 +71,11 @@ public struct Sampler: Sendable {
       if parameters.isGreedy || !maxLogit.isFinite { return argmax }
       let uniform = CounterRNG.uniform(
         seed: parameters.seed, choiceIndex: choiceIndex, position: position)
+      if !parameters.truncates(vocabularyCount: vocabularyCount) {
+        return unsorted.draw(
+          row, maxLogit: maxLogit, temperature: parameters.temperature, uniform: uniform)
+          ?? argmax
+      }
       return pipeline.draw(
         CandidateOrder(logits: row), maxLogit: maxLogit, parameters: parameters,
         uniform: uniform)
@@ -115,5 +124,32 @@ public struct Sampler: Sendable {
       logit -= Float(count) * frequency + presence
       logits[id] = logit
     }
+  }
+}
+
+/// Temperature only: an inverse-CDF draw over the whole vocabulary in id order (see
+/// tk_draw_in_id_order), with no sorting — the same distribution as a walk in candidate order,
+/// at a fraction of the cost.
+private struct UnsortedDraw {
+  /// Weights, and sums of 64 of them. `[vocabularyCount]`, `[⌈vocabularyCount / 64⌉]`
+  private var weights: [Float] = []
+  private var blockSums: [Double] = []
+
+  mutating func draw(
+    _ row: UnsafeBufferPointer<Float>, maxLogit: Float, temperature: Float, uniform: Double
+  ) -> TokenID? {
+    let count = row.count
+    if weights.count != count {
+      weights = [Float](repeating: 0, count: count)
+      blockSums = [Double](repeating: 0, count: (count + 63) / 64)
+    }
+    let drawn = weights.withUnsafeMutableBufferPointer { weights in
+      blockSums.withUnsafeMutableBufferPointer { sums in
+        tk_draw_in_id_order(
+          row.baseAddress, Int32(count), maxLogit, temperature, uniform, weights.baseAddress,
+          sums.baseAddress)
+      }
+    }
+    return drawn >= 0 ? TokenID(drawn) : nil
   }
 }

@@ -80,6 +80,11 @@ public struct SamplingParameters: Sendable, Equatable, Codable {
   /// Whether sampling is a plain argmax (after penalties) that draws no random number.
   public var isGreedy: Bool { temperature == 0 }
 
+  /// Whether top-k, top-p or min-p cut the candidates of a vocabulary this size.
+  public func truncates(vocabularyCount: Int) -> Bool {
+    (topK > 0 && topK < vocabularyCount) || topP < 1 || minP > 0
+  }
+
   /// Returns `self` if every parameter lies in its domain, or throws naming the first that
   /// does not: `temperature` finite and ≥ 0; `topK` ≥ 0; `topP` in (0, 1]; `minP` in [0, 1];
   /// `repetitionPenalty` finite and > 0; `presencePenalty` and `frequencyPenalty` in [-2, 2]

@@ -89,4 +89,39 @@ import Testing
       }
     }
   }
+
+  /// Float sampling weights: within 1e-6 of e^x, 0 far below the maximum and for NaN, and the
+  /// same bits at every kernel level (every tail length).
+  @Test func samplingWeightsAreAccurateAndTheSameAtEveryKernelLevel() {
+    var generator = SplitMix64(seed: 9)
+    var logits = (0..<1_011).map { _ in Float(Double(generator.next() % 80_000) / 1_000 - 60) }
+    logits[3] = .nan
+    logits[4] = -.infinity
+    logits[5] = 20
+    for temperature: Float in [1, 0.7, 0.05, 2.5] {
+      var reference = [Float](repeating: -1, count: logits.count)
+      tk_limit_kernels(0)
+      tk_sample_weights(logits, Int32(logits.count), 20, temperature, &reference)
+      tk_limit_kernels(-1)
+      for (logit, weight) in zip(logits, reference) {
+        let x = Double((logit - 20) / temperature)
+        if logit.isNaN || x < -87 {
+          #expect(weight == 0, "\(logit) at T \(temperature)")
+        } else {
+          #expect(abs(Double(weight) - Foundation.exp(x)) <= 1e-6 * Foundation.exp(x), "\(logit)")
+        }
+      }
+      for level in 0...tk_kernels_supported() {
+        for count in [1, 7, 8, 15, 16, 17, 1_011] {
+          tk_limit_kernels(level)
+          defer { tk_limit_kernels(-1) }
+          var weights = [Float](repeating: -1, count: count)
+          tk_sample_weights(logits, Int32(count), 20, temperature, &weights)
+          #expect(
+            weights.map(\.bitPattern) == reference[0..<count].map(\.bitPattern),
+            "level \(level) count \(count) T \(temperature)")
+        }
+      }
+    }
+  }
 }

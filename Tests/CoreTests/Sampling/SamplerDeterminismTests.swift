@@ -63,17 +63,22 @@ import Testing
   }
 
   @Test func drawIsTheInverseCDFOfTheCounterRNG() {
-    // Sorted by probability: token 2 (0.5), token 0 (0.3), token 1 (0.2).
     let logits = SamplingStatistics.logits(probabilities: [0.3, 0.2, 0.5])
-    var sampler = Sampler(parameters: SamplingParameters(temperature: 1, seed: 5))
+    // Temperature alone walks ids in order: token 0 (0.3), 1 (0.2), 2 (0.5).
+    var plain = Sampler(parameters: SamplingParameters(temperature: 1, seed: 5))
+    // A truncating stage walks the candidate order: token 2 (0.5), 0 (0.3), 1 (0.2).
+    var sorted = Sampler(parameters: SamplingParameters(temperature: 1, topK: 2, seed: 5))
     for position in 0..<2_000 {
       let u = CounterRNG.uniform(seed: 5, choiceIndex: 0, position: position)
-      let expected: TokenID = u < 0.5 ? 2 : (u < 0.8 ? 0 : 1)
       // Skip draws within rounding distance of a boundary.
-      if abs(u - 0.5) < 1e-6 || abs(u - 0.8) < 1e-6 { continue }
+      if [0.3, 0.5, 0.5 / 0.8].contains(where: { abs(u - $0) < 1e-6 }) { continue }
       #expect(
-        sampler.sample(logits: logits, history: [], choiceIndex: 0, position: position)
-          == expected)
+        plain.sample(logits: logits, history: [], choiceIndex: 0, position: position)
+          == (u < 0.3 ? 0 : (u < 0.5 ? 1 : 2)))
+      // top-k 2 keeps tokens 2 and 0, renormalized: 0.5 / 0.8 and 0.3 / 0.8.
+      #expect(
+        sorted.sample(logits: logits, history: [], choiceIndex: 0, position: position)
+          == (u < 0.5 / 0.8 ? 2 : 0))
     }
   }
 
@@ -153,7 +158,8 @@ import Testing
 }
 
 /// The sampling pipeline written the obvious way: full sort, Foundation's exp, one array per
-/// stage. Slow, and an independent check of the banded partial sorts.
+/// stage, and a walk in id order when no stage truncates. Slow, and an independent check of
+/// the banded partial sorts and of the unsorted draw.
 struct ReferenceSampler {
   /// The surviving candidates, most likely first, and their tempered weights.
   private var ids: [Int] = []
@@ -198,6 +204,8 @@ struct ReferenceSampler {
       let kept = weights.prefix(ids.count).prefix { $0 >= Double(parameters.minP) }.count
       ids = Array(ids.prefix(max(kept, 1)))
     }
+    // Nothing truncated: the draw walks the vocabulary in id order.
+    if !parameters.truncates(vocabularyCount: logits.count) { ids.sort() }
     let temperature = Double(parameters.temperature)
     tempered = ids.map { exp((Double(logits[$0]) - maxLogit) / temperature) }
   }
