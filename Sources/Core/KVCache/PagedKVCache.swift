@@ -107,6 +107,49 @@ public final class PagedKVCache: @unchecked Sendable {
     lengths[sequence] = nil
   }
 
+  /// K and V of one local layer and one local KV head for every token slot of `sequence`'s
+  /// block `block` (`[blockSize][headDimension]` f16 bits each); nil if it has no such block.
+  public func blockPart(
+    of sequence: Int, block: Int, layer: Int, kvHead: Int, headDimension: Int
+  ) -> (keys: [UInt16], values: [UInt16])? {
+    guard let table = tables[sequence], block >= 0, block < table.count,
+      (0..<layerCount).contains(layer), (kvHead + 1) * headDimension <= kvDimension
+    else { return nil }
+    var keys = [UInt16](repeating: 0, count: blockSize * headDimension)
+    var values = keys
+    let base = Int(table[block]) * blockSize * kvDimension + kvHead * headDimension
+    for token in 0..<blockSize {
+      let from = base + token * kvDimension
+      for element in 0..<headDimension {
+        keys[token * headDimension + element] = self.keys[layer][from + element]
+        values[token * headDimension + element] = self.values[layer][from + element]
+      }
+    }
+    return (keys, values)
+  }
+
+  /// Writes K and V (as `blockPart` returns them) into `sequence`'s block `block`, which must
+  /// already be reserved. Returns false, writing nothing, if shapes or indices do not fit.
+  @discardableResult
+  public func writeBlockPart(
+    of sequence: Int, block: Int, layer: Int, kvHead: Int, headDimension: Int,
+    keys: [UInt16], values: [UInt16]
+  ) -> Bool {
+    guard let table = tables[sequence], block >= 0, block < table.count,
+      (0..<layerCount).contains(layer), (kvHead + 1) * headDimension <= kvDimension,
+      keys.count == blockSize * headDimension, values.count == keys.count
+    else { return false }
+    let base = Int(table[block]) * blockSize * kvDimension + kvHead * headDimension
+    for token in 0..<blockSize {
+      let to = base + token * kvDimension
+      for element in 0..<headDimension {
+        self.keys[layer][to + element] = keys[token * headDimension + element]
+        self.values[layer][to + element] = values[token * headDimension + element]
+      }
+    }
+    return true
+  }
+
   func layer(_ index: Int) -> tk_kv_layer {
     tk_kv_layer(
       keys: keys[index], values: values[index], block_size: Int32(blockSize),

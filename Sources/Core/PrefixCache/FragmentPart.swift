@@ -1,0 +1,134 @@
+/// One part of a cached fragment: the keys and values of one layer and one KV head for the
+/// tokens of one block, f16, behind a header that says what they are and a checksum, so a
+/// worker holding that layer and head (in any layout) can take it, and a damaged value is
+/// recognised rather than used.
+///
+/// Layout (little-endian): magic "TKVF", format version (u8), dtype (u8, 1 = f16), tokens
+/// (u16), head dimension (u16), layer (u16), KV head (u16), reserved (u16), payload bytes
+/// (u32), checksum of the payload (u64); then K as [tokens][headDim], then V likewise.
+public struct FragmentPart: Equatable, Sendable {
+  public struct Address: Hashable, Sendable {
+    public let layer: Int
+    public let kvHead: Int
+
+    public init(layer: Int, kvHead: Int) {
+      self.layer = layer
+      self.kvHead = kvHead
+    }
+  }
+
+  public static let headerSize = 28
+  public static let formatVersion: UInt8 = 1
+  static let magic: [UInt8] = Array("TKVF".utf8)
+  static let dtypeF16: UInt8 = 1
+
+  public let address: Address
+  public let tokens: Int
+  public let headDimension: Int
+  /// `[tokens][headDimension]` f16 bits each.
+  public let keys: [UInt16]
+  public let values: [UInt16]
+
+  public init(address: Address, tokens: Int, headDimension: Int, keys: [UInt16], values: [UInt16]) {
+    self.address = address
+    self.tokens = tokens
+    self.headDimension = headDimension
+    self.keys = keys
+    self.values = values
+  }
+
+  /// The stored form.
+  public func encoded() -> [UInt8] {
+    var payload = [UInt8]()
+    payload.reserveCapacity(4 * keys.count)
+    for element in keys { withUnsafeBytes(of: element.littleEndian) { payload += $0 } }
+    for element in values { withUnsafeBytes(of: element.littleEndian) { payload += $0 } }
+    var bytes = Self.magic
+    bytes.reserveCapacity(Self.headerSize + payload.count)
+    bytes += [Self.formatVersion, Self.dtypeF16]
+    for field in [tokens, headDimension, address.layer, address.kvHead, 0] {
+      withUnsafeBytes(of: UInt16(truncatingIfNeeded: field).littleEndian) { bytes += $0 }
+    }
+    withUnsafeBytes(of: UInt32(payload.count).littleEndian) { bytes += $0 }
+    withUnsafeBytes(of: Self.checksum(payload).littleEndian) { bytes += $0 }
+    return bytes + payload
+  }
+
+  /// Reads a stored part, checking that it is the one expected, whole and undamaged.
+  public init(
+    decoding bytes: [UInt8], expected address: Address, tokens: Int, headDimension: Int
+  ) throws(FragmentError) {
+    guard bytes.count >= Self.headerSize else { throw .truncated(bytes.count) }
+    guard Array(bytes[0..<4]) == Self.magic else { throw .notAFragment }
+    guard bytes[4] == Self.formatVersion else { throw .unsupportedVersion(bytes[4]) }
+    guard bytes[5] == Self.dtypeF16 else { throw .unsupportedType(bytes[5]) }
+    func u16(_ offset: Int) -> Int { Int(bytes[offset]) | Int(bytes[offset + 1]) << 8 }
+    let shape = (tokens: u16(6), dim: u16(8), layer: u16(10), head: u16(12))
+    guard shape.tokens == tokens, shape.dim == headDimension, shape.layer == address.layer,
+      shape.head == address.kvHead
+    else {
+      throw .wrongShape(
+        "tokens \(shape.tokens), head dimension \(shape.dim), layer \(shape.layer), "
+          + "KV head \(shape.head); expected \(tokens), \(headDimension), \(address.layer), "
+          + "\(address.kvHead)")
+    }
+    let payloadBytes = (0..<4).reduce(0) { $0 | Int(bytes[16 + $1]) << (8 * $1) }
+    let checksum = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[20 + $1]) << (8 * $1) }
+    let expectedBytes = 4 * tokens * headDimension
+    guard payloadBytes == expectedBytes else {
+      throw .wrongShape("payload of \(payloadBytes) bytes, expected \(expectedBytes)")
+    }
+    guard bytes.count == Self.headerSize + payloadBytes else { throw .truncated(bytes.count) }
+    let payload = bytes[Self.headerSize...]
+    guard Self.checksum(payload) == checksum else { throw .checksumMismatch }
+    var elements = [UInt16](repeating: 0, count: 2 * tokens * headDimension)
+    elements.withUnsafeMutableBytes { $0.copyBytes(from: payload) }
+    let half = tokens * headDimension
+    self.init(
+      address: address, tokens: tokens, headDimension: headDimension,
+      keys: elements[..<half].map { UInt16(littleEndian: $0) },
+      values: elements[half...].map { UInt16(littleEndian: $0) })
+  }
+
+  /// A 64-bit checksum of the payload (FNV-1a over 8-byte words, then the tail bytes): catches
+  /// truncation, bit flips and mixed-up values; not a defence against an adversary.
+  static func checksum(_ payload: some Collection<UInt8>) -> UInt64 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    let prime: UInt64 = 0x0000_0100_0000_01b3
+    let bytes = Array(payload)
+    bytes.withUnsafeBytes { raw in
+      var offset = 0
+      while offset + 8 <= raw.count {
+        let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        hash = (hash ^ word) &* prime
+        offset += 8
+      }
+      while offset < raw.count {
+        hash = (hash ^ UInt64(raw[offset])) &* prime
+        offset += 1
+      }
+    }
+    return hash ^ UInt64(bytes.count)
+  }
+}
+
+/// Why a stored fragment part cannot be used (it is then treated as missing and recomputed).
+public enum FragmentError: Error, Equatable, Sendable, CustomStringConvertible {
+  case truncated(Int)
+  case notAFragment
+  case unsupportedVersion(UInt8)
+  case unsupportedType(UInt8)
+  case wrongShape(String)
+  case checksumMismatch
+
+  public var description: String {
+    switch self {
+    case .truncated(let count): "fragment part truncated (\(count) bytes)"
+    case .notAFragment: "not a fragment part (bad magic)"
+    case .unsupportedVersion(let version): "fragment format version \(version) is not supported"
+    case .unsupportedType(let type): "fragment data type \(type) is not supported"
+    case .wrongShape(let detail): "fragment part of the wrong shape: \(detail)"
+    case .checksumMismatch: "fragment part damaged (checksum mismatch)"
+    }
+  }
+}
