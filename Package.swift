@@ -40,6 +40,9 @@ let package = Package(
       name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
     // A Redis client over hiredis: connections with timeouts, a pool with back-off, pipelines.
     .target(name: "RedisClient", dependencies: ["CHiredis", "Core"], swiftSettings: strictSwift),
+    // The context-fragment cache: prefix KV blocks in a local tier and in Redis.
+    .target(
+      name: "ContextCache", dependencies: ["Core", "RedisClient"], swiftSettings: strictSwift),
     // Small Swift types over ZeroMQ sockets (ROUTER/DEALER, polling, limits).
     .target(name: "Transport", dependencies: ["CZeroMQ"], swiftSettings: strictSwift),
     // Worker process logic: joins a router, loads its shard, runs forward steps.
@@ -48,7 +51,7 @@ let package = Package(
     .target(
       name: "Router",
       dependencies: [
-        "Core", "Transport", "CProcess", "RedisClient",
+        "Core", "Transport", "CProcess", "RedisClient", "ContextCache",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Prometheus", package: "swift-prometheus"),
@@ -92,7 +95,8 @@ let package = Package(
     ),
     // The Redis client against a real redis-server of the test's own.
     .testTarget(
-      name: "StorageTests", dependencies: ["Core", "RedisClient", "Router"],
+      name: "StorageTests",
+      dependencies: ["Core", "RedisClient", "ContextCache", "Router", "TestSupport"],
       swiftSettings: strictSwift),
     // The router's logic without I/O: the scheduler's state machine, request handling.
     .testTarget(

@@ -1,0 +1,72 @@
+public import Core
+import Foundation
+
+/// The context-fragment cache as a shard uses it: which blocks of a prompt may be reused, the
+/// longest prefix of them it can load (local tier first, then Redis), and keeping the blocks
+/// it computes (locally at once, in Redis in the background).
+public final class FragmentCache: Sendable {
+  public let fingerprint: [UInt8]
+  public let blockSize: Int
+  public let fragments: KVFragments
+  public let local: LocalFragmentTier
+  public let store: FragmentStore?
+  public var stats: FragmentStats { store?.stats ?? localStats }
+  private let localStats = FragmentStats()
+  private let writer = DispatchQueue(label: "tessera.fragments.writer")
+
+  public init(
+    fingerprint: [UInt8], blockSize: Int, fragments: KVFragments, local: LocalFragmentTier,
+    store: FragmentStore?
+  ) {
+    self.fingerprint = fingerprint
+    self.blockSize = blockSize
+    self.fragments = fragments
+    self.local = local
+    self.store = store
+  }
+
+  /// The ids of the prompt's blocks that may come from the cache: whole blocks before the
+  /// prompt's last token, which is always computed (its logits start the reply).
+  public func ids(for prompt: [TokenID]) -> [FragmentID] {
+    FragmentID.chain(
+      tokens: Array(prompt.dropLast()), blockSize: blockSize, fingerprint: fingerprint)
+  }
+
+  /// The longest prefix of `ids` whose blocks are complete for this shard: from the local
+  /// tier, then the rest from Redis (one round trip to find how far Redis goes, one to fetch).
+  public func prefix(_ ids: [FragmentID]) -> [LocalFragmentTier.Block] {
+    stats.lookups.add(1)
+    var blocks = local.prefix(ids).filter(isComplete)
+    stats.localHits.add(blocks.count)
+    guard blocks.count < ids.count, let store else { return blocks }
+    let remaining = Array(ids[blocks.count...])
+    let promised = store.cachedPrefix(remaining)
+    guard promised > 0 else { return blocks }
+    let fetched = store.fetch(
+      Array(remaining[..<promised]), addresses: fragments.addresses, tokens: blockSize,
+      headDimension: fragments.headDimension)
+    let complete = fetched.prefix(while: isComplete)
+    if complete.count < promised { stats.partialMisses.add(1) }
+    for (offset, block) in complete.enumerated() { local.keep(remaining[offset], block) }
+    blocks += complete
+    return blocks
+  }
+
+  /// Keeps blocks this shard computed: in the local tier now, in Redis in the background.
+  public func keep(_ blocks: [(id: FragmentID, parts: [FragmentPart])]) {
+    guard !blocks.isEmpty else { return }
+    for block in blocks {
+      local.keep(
+        block.id, Dictionary(uniqueKeysWithValues: block.parts.map { ($0.address, $0) }))
+    }
+    guard let store else { return }
+    writer.async { store.store(blocks) }
+  }
+
+  /// Waits until every background write so far has been sent (tests, shutdown).
+  public func flush() { writer.sync {} }
+
+  private func isComplete(_ block: LocalFragmentTier.Block) -> Bool {
+    fragments.addresses.allSatisfy { block[$0] != nil }
+  }
+}

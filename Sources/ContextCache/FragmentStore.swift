@@ -1,0 +1,120 @@
+public import Core
+public import RedisClient
+
+/// The Redis tier of the context-fragment cache. Each part of a block is one key,
+/// `<prefix>:<block id>:<layer>:<kv head>`, and a block that some process stored whole has a
+/// marker key `<prefix>:<block id>`; every key has a TTL, so only cache entries are ever
+/// evicted by a `volatile-lru` Redis. Any failure of Redis reads as a miss.
+public final class FragmentStore: Sendable {
+  public let redis: RedisClient
+  /// Seconds a stored fragment lives (set again whenever it is stored again).
+  public let ttl: Int
+  public let prefix: String
+  public let stats = FragmentStats()
+  private let log = Log("fragments")
+
+  public init(redis: RedisClient, ttl: Int = 3_600, prefix: String = "tessera:frag:v1") {
+    self.redis = redis
+    self.ttl = ttl
+    self.prefix = prefix
+  }
+
+  func markerKey(_ id: FragmentID) -> [UInt8] { Array("\(prefix):\(id)".utf8) }
+
+  func partKey(_ id: FragmentID, _ address: FragmentPart.Address) -> [UInt8] {
+    Array("\(prefix):\(id):\(address.layer):\(address.kvHead)".utf8)
+  }
+
+  /// How many of `ids`, from the first, have a marker: one round trip.
+  public func cachedPrefix(_ ids: [FragmentID]) -> Int {
+    guard !ids.isEmpty else { return 0 }
+    let start = Clock.now()
+    defer { stats.recordRoundTrip(seconds: Clock.now() - start) }
+    do {
+      let replies = try redis.pipeline(ids.map { [Array("EXISTS".utf8), markerKey($0)] })
+      return replies.prefix { (try? $0.integer()) == 1 }.count
+    } catch {
+      stats.redisErrors.add(1)
+      return 0
+    }
+  }
+
+  /// The parts at `addresses` of each block, decoded and checked; a part that is missing or
+  /// damaged is left out (and counted). One round trip.
+  public func fetch(
+    _ ids: [FragmentID], addresses: [FragmentPart.Address], tokens: Int, headDimension: Int
+  ) -> [[FragmentPart.Address: FragmentPart]] {
+    guard !ids.isEmpty, !addresses.isEmpty else { return ids.map { _ in [:] } }
+    let start = Clock.now()
+    defer { stats.recordRoundTrip(seconds: Clock.now() - start) }
+    let commands = ids.flatMap { id in
+      addresses.map { [Array("GET".utf8), partKey(id, $0)] }
+    }
+    let replies: [RedisReply]
+    do {
+      replies = try redis.pipeline(commands)
+    } catch {
+      stats.redisErrors.add(1)
+      return ids.map { _ in [:] }
+    }
+    var blocks: [[FragmentPart.Address: FragmentPart]] = []
+    for (blockIndex, id) in ids.enumerated() {
+      var parts: [FragmentPart.Address: FragmentPart] = [:]
+      for (index, address) in addresses.enumerated() {
+        let reply = replies[blockIndex * addresses.count + index]
+        guard case .string(let bytes) = reply else {
+          stats.missingParts.add(1)
+          continue
+        }
+        stats.bytesRead.add(bytes.count)
+        do {
+          parts[address] = try FragmentPart(
+            decoding: bytes, expected: address, tokens: tokens, headDimension: headDimension)
+        } catch {
+          stats.damagedParts.add(1)
+          log.warning("block \(id) \(address.layer)/\(address.kvHead): \(error)")
+        }
+      }
+      blocks.append(parts)
+    }
+    return blocks
+  }
+
+  /// Stores blocks' parts with the TTL, then their markers: one round trip. Returns whether
+  /// Redis took them all.
+  @discardableResult
+  public func store(_ blocks: [(id: FragmentID, parts: [FragmentPart])]) -> Bool {
+    guard !blocks.isEmpty else { return true }
+    let ttlText = Array(String(ttl).utf8)
+    var commands: [[[UInt8]]] = []
+    var bytes = 0
+    for block in blocks {
+      for part in block.parts {
+        let value = part.encoded()
+        bytes += value.count
+        commands.append([
+          Array("SET".utf8), partKey(block.id, part.address), value, Array("EX".utf8), ttlText,
+        ])
+      }
+    }
+    for block in blocks {
+      commands.append([Array("SET".utf8), markerKey(block.id), [1], Array("EX".utf8), ttlText])
+    }
+    let start = Clock.now()
+    defer { stats.recordRoundTrip(seconds: Clock.now() - start) }
+    do {
+      let replies = try redis.pipeline(commands)
+      let failed = replies.filter { if case .error = $0 { true } else { false } }.count
+      guard failed == 0 else {
+        stats.redisErrors.add(1)
+        log.warning("Redis refused \(failed) of \(replies.count) fragment writes")
+        return false
+      }
+      stats.bytesWritten.add(bytes)
+      return true
+    } catch {
+      stats.redisErrors.add(1)
+      return false
+    }
+  }
+}
