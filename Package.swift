@@ -62,7 +62,7 @@ let package = Package(
     .executableTarget(
       name: "tessera",
       dependencies: [
-        "Core", "Worker", "Router", "CKernels", "CProcess", "RedisClient",
+        "Core", "Worker", "Router", "CKernels", "CProcess", "RedisClient", "ContextCache",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Hummingbird", package: "hummingbird"),
       ],

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CProcess
+import ContextCache
 import Core
 import Foundation
 import Hummingbird
@@ -32,12 +33,20 @@ struct RouterOptions: ParsableArguments {
       TESSERA_API_KEYS, comma-separated).
       """)
   var apiKeys: [String] = []
-  @Option(help: "Redis URL, redis://[user:pass@]host:port[/db] (used by the Redis layers).")
+  @Option(help: "Redis URL, redis://[user:pass@]host:port[/db] (the shared fragment cache).")
   var redis: String?
+  @Option(
+    help: """
+      Megabytes of prompt-prefix KV blocks kept in memory (the local tier of the context \
+      fragment cache); 0 turns prefix reuse off.
+      """)
+  var prefixCacheMB = 512
+  @Option(help: "Seconds a prefix block stored in Redis lives.") var fragmentTTL = 3_600
 
   func validate() throws {
     guard maxRunning >= 1, maxQueue >= 0, stepTokens >= 1, kvTokens >= 16, maxTokens >= 1,
-      maxBodyBytes >= 1024, requestTimeout > 0, (maxPromptTokens ?? 1) >= 1
+      maxBodyBytes >= 1024, requestTimeout > 0, (maxPromptTokens ?? 1) >= 1,
+      prefixCacheMB >= 0, fragmentTTL >= 1
     else { throw ValidationError("limits must be positive") }
     guard address != nil else { throw ValidationError("--listen must be HOST:PORT") }
     if let redis {
@@ -117,6 +126,16 @@ enum RouterRunner {
       ?? URL(fileURLWithPath: options.model.model).deletingPathExtension().lastPathComponent
     let layout = options.layout
     let loop = ServingLoop()
+    let redis = try options.redis.map { RedisClient(url: try RedisURL($0)) }
+    // Prefix reuse runs in one process for now: workers do not load or keep fragments yet.
+    let fragments: FragmentCache? =
+      layout.isDistributed || options.prefixCacheMB == 0
+      ? nil
+      : FragmentCache(
+        fingerprint: ModelFingerprint.of(file), blockSize: PagedKVCache.defaultBlockSize,
+        fragments: KVFragments(shard: .whole(config), headDimension: config.headDimension),
+        local: LocalFragmentTier(capacityBytes: options.prefixCacheMB << 20),
+        store: redis.map { FragmentStore(redis: $0, ttl: options.fragmentTTL) })
     let serving = ServingContext(
       options: .init(
         modelID: id, maxPromptTokens: options.maxPromptTokens, maxOutputTokens: options.maxTokens,
@@ -130,7 +149,7 @@ enum RouterRunner {
           ? try PartitionPlan(
             config: config, tensorParallel: layout.tensorParallel,
             pipelineParallel: layout.pipelineParallel) : nil),
-      redis: try options.redis.map { RedisClient(url: try RedisURL($0)) })
+      redis: redis, fragments: fragments)
     startEngine(options, file: file, config: config, vocabulary: vocabulary, serving: serving)
     guard let (host, port) = options.address else { return }
     let app = Application(
@@ -144,6 +163,7 @@ enum RouterRunner {
       })
     try await app.runService()
     loop.stop()
+    fragments?.flush()  // prefix blocks on their way to Redis are not lost on shutdown
   }
 
   /// Starts the thread that owns the engine and runs the serving loop on it.
@@ -180,7 +200,8 @@ enum RouterRunner {
             model: try ModelLoader.load(file), threads: threadCount, maxBatch: stepTokens,
             kvTokens: kvTokens)
           serving.markReady(true)
-          serving.loop.run(engine: engine, vocabulary: vocabulary, limits: limits)
+          serving.loop.run(
+            engine: engine, vocabulary: vocabulary, limits: limits, fragments: serving.fragments)
         }
       } catch {
         log.error("the engine could not start: \(error)")

@@ -113,6 +113,47 @@ import Testing
       (stopped["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String == "stop")
   }
 
+  /// A repeated prompt prefix is loaded from the context-fragment cache, not computed, and the
+  /// output does not change: from memory in the same router, from Redis in a fresh one.
+  @Test func aCachedPrefixGivesTheSameOutputFromMemoryAndFromRedis() throws {
+    let redis = try RedisServer()
+    defer { redis.stop() }
+    let document = (1...40).map { "Line \($0): the lighthouse keeper counted ships." }
+      .joined(separator: "\n")
+    let body: [String: Any] = [
+      "model": Self.model, "prompt": document + "\nSummary:", "max_tokens": 8, "temperature": 0,
+      "logprobs": 2,
+    ]
+    func run(_ router: RouterProcess) throws -> (text: String?, logprobs: [Double], hits: Int) {
+      let (status, response) = try router.post("/v1/completions", json: body)
+      #expect(status == 200)
+      let choice = (response["choices"] as? [[String: Any]])?.first
+      let logprobs = (choice?["logprobs"] as? [String: Any])?["token_logprobs"] as? [Double]
+      let metrics = String(decoding: try router.get("/metrics").1, as: UTF8.self)
+      let hits = metrics.split(separator: "\n").first {
+        $0.hasPrefix("tessera_prefix_cache_hit_tokens_total ")
+      }
+      return (
+        choice?["text"] as? String, logprobs ?? [],
+        hits?.split(separator: " ").last.flatMap { Int($0) } ?? -1
+      )
+    }
+    let arguments = ["--threads", "2", "--redis", "redis://127.0.0.1:\(redis.port)"]
+    let first = try RouterProcess(arguments)
+    let cold = try run(first)
+    #expect(cold.hits == 0 && cold.logprobs.count == 8)
+    let local = try run(first)
+    #expect(local.hits > 400)  // most of a ~500-token prompt
+    #expect(local.text == cold.text && local.logprobs == cold.logprobs)
+    first.stop()  // drains: blocks on their way to Redis are written first
+    // A new router has nothing in memory: the blocks come from Redis.
+    let second = try RouterProcess(arguments)
+    defer { second.stop() }
+    let fromRedis = try run(second)
+    #expect(fromRedis.hits > 400)
+    #expect(fromRedis.text == cold.text && fromRedis.logprobs == cold.logprobs)
+  }
+
   /// Redis is not essential: without it the router still serves, and /ready says degraded
   /// (200) with the reason, until Redis is back.
   @Test func readySaysDegradedWhileRedisIsDown() throws {

@@ -117,6 +117,32 @@ import Testing
     #expect(plan.slices[1] == .init(sequence: 2, tokens: Array(107..<114), wantsLogits: false))
   }
 
+  /// A cached prefix is loaded at admission: it takes blocks but no step budget, the first
+  /// slice starts after it, and a preempted sequence recomputes everything.
+  @Test func aCachedPrefixIsLoadedNotComputed() {
+    var scheduler = Scheduler(limits: Self.limits(stepTokens: 8, totalBlocks: 8))
+    #expect(
+      scheduler.submit(id: 1, prompt: Array(0..<14), maxNewTokens: 4, cachedTokens: 12) == .queued)
+    var plan = scheduler.nextStep()
+    var expected = Scheduler.Slice(sequence: 1, tokens: [12, 13], wantsLogits: true)
+    expected.loadsCachedTokens = 12
+    #expect(plan.slices == [expected])
+    #expect(scheduler.blocksUsed == 3)  // 12 loaded tokens hold three blocks of 4
+    scheduler.complete(plan, sampled: [1: 50], finished: [])
+    #expect(scheduler.blocksUsed == 4)
+    plan = scheduler.nextStep()
+    #expect(plan.slices == [.init(sequence: 1, tokens: [50], wantsLogits: true)])
+    // Not a whole number of blocks, or the whole prompt: computed as usual.
+    #expect(
+      scheduler.submit(id: 2, prompt: Array(0..<8), maxNewTokens: 1, cachedTokens: 6) == .queued)
+    #expect(
+      scheduler.submit(id: 3, prompt: Array(0..<8), maxNewTokens: 1, cachedTokens: 8) == .queued)
+    scheduler.complete(plan, sampled: [1: 51], finished: [])
+    plan = scheduler.nextStep()
+    #expect(plan.slices.map(\.sequence) == [1, 2])  // 3 waits for blocks
+    #expect(plan.slices[1].loadsCachedTokens == 0 && plan.slices[1].tokens == Array(0..<7))
+  }
+
   @Test func admissionWaitsForRunningSlotsAndBlocks() {
     var scheduler = Scheduler(limits: Self.limits(maxRunning: 2, blockSize: 4, totalBlocks: 10))
     for id in 0..<3 { _ = scheduler.submit(id: id, prompt: Array(0..<8), maxNewTokens: 4) }

@@ -40,9 +40,10 @@ public struct FragmentPart: Equatable, Sendable {
   /// The stored form.
   public func encoded() -> [UInt8] {
     var payload = [UInt8]()
-    payload.reserveCapacity(4 * keys.count)
-    for element in keys { withUnsafeBytes(of: element.littleEndian) { payload += $0 } }
-    for element in values { withUnsafeBytes(of: element.littleEndian) { payload += $0 } }
+    payload.reserveCapacity(2 * (keys.count + values.count))
+    for elements in [keys, values] {
+      elements.map(\.littleEndian).withUnsafeBytes { payload.append(contentsOf: $0) }
+    }
     var bytes = Self.magic
     bytes.reserveCapacity(Self.headerSize + payload.count)
     bytes += [Self.formatVersion, Self.dtypeF16]

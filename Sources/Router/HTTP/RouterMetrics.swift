@@ -1,3 +1,4 @@
+import ContextCache
 import Core
 import Metrics
 public import Prometheus
@@ -40,8 +41,38 @@ public enum RouterMetrics {
   }
 
   /// The whole exposition: the loop's figures, then the registry's.
-  static func text(_ snapshot: ServingLoop.Snapshot) -> String {
-    loopText(snapshot) + registry.emitToString()
+  static func text(_ snapshot: ServingLoop.Snapshot, fragments: FragmentStats? = nil) -> String {
+    loopText(snapshot) + (fragments.map(fragmentText) ?? "") + registry.emitToString()
+  }
+
+  /// The context-fragment cache's counters (when prefix reuse is on).
+  static func fragmentText(_ stats: FragmentStats) -> String {
+    var lines: [String] = []
+    func metric(_ name: String, _ help: String, _ value: String) {
+      lines.append("# HELP tessera_prefix_cache_\(name) \(help)")
+      lines.append("# TYPE tessera_prefix_cache_\(name) counter")
+      lines.append("tessera_prefix_cache_\(name) \(value)")
+    }
+    metric("lookups_total", "Prompts looked up.", "\(stats.lookups.current)")
+    metric(
+      "hit_tokens_total", "Prompt tokens loaded from the cache instead of computed.",
+      "\(stats.hitTokens.current)")
+    metric("local_hit_blocks_total", "Blocks found in memory.", "\(stats.localHits.current)")
+    metric(
+      "partial_misses_total", "Lookups cut short by a missing or damaged part.",
+      "\(stats.partialMisses.current)")
+    metric("missing_parts_total", "Parts Redis did not have.", "\(stats.missingParts.current)")
+    metric(
+      "damaged_parts_total", "Parts that failed their checks.", "\(stats.damagedParts.current)")
+    metric("read_bytes_total", "Bytes of parts read from Redis.", "\(stats.bytesRead.current)")
+    metric(
+      "written_bytes_total", "Bytes of parts written to Redis.", "\(stats.bytesWritten.current)")
+    metric("redis_errors_total", "Redis calls that failed.", "\(stats.redisErrors.current)")
+    metric("redis_round_trips_total", "Redis round trips.", "\(stats.roundTrips.current)")
+    metric(
+      "redis_seconds_total", "Seconds spent in Redis round trips.",
+      String(format: "%.6f", Double(stats.roundTripMicroseconds.current) / 1e6))
+    return lines.joined(separator: "\n") + "\n"
   }
 
   /// The serving loop's figures, read from its snapshot at scrape time.

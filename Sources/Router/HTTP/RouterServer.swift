@@ -32,7 +32,10 @@ public enum RouterServer {
     router.get("/metrics") { _, _ in
       Response(
         status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-        body: .init(byteBuffer: ByteBuffer(string: RouterMetrics.text(serving.loop.snapshot))))
+        body: .init(
+          byteBuffer: ByteBuffer(
+            string: RouterMetrics.text(
+              serving.loop.snapshot, fragments: serving.fragments?.stats))))
     }
     // Served with this router's model id as the only valid `model`, so generated clients
     // (and schemathesis) reach past the model check.
@@ -91,6 +94,7 @@ public enum RouterServer {
     }
     let (generation, prompt, maxTokens) = try serving.prepare(
       Data(buffer: body), endpoint: endpoint)
+    let (fragmentIDs, cachedBlocks) = await serving.cachedPrefix(for: prompt)
     let id = serving.newID()
     let (events, continuation) = AsyncStream.makeStream(of: GenerationEvent.self)
     let loop = serving.loop
@@ -100,7 +104,8 @@ public enum RouterServer {
     loop.submit(
       .init(
         id: id, prompt: prompt, request: generation, maxTokens: maxTokens,
-        deadline: Clock.now() + serving.options.requestTimeout, events: continuation))
+        deadline: Clock.now() + serving.options.requestTimeout, events: continuation,
+        fragmentIDs: fragmentIDs, cachedBlocks: cachedBlocks))
     let header = ResponseHeader(
       id: (endpoint == .chat ? "chatcmpl-" : "cmpl-") + String(id, radix: 16),
       created: Int(Date().timeIntervalSince1970), model: serving.options.modelID)

@@ -1,3 +1,4 @@
+public import ContextCache
 public import Core
 import Foundation
 public import RedisClient
@@ -43,13 +44,18 @@ public final class ServingContext: Sendable {
   public let cluster: ClusterInfo
   /// The Redis given with `--redis`, if any.
   public let redis: RedisClient?
+  /// The context-fragment cache, when prompts' prefixes may be reused.
+  public let fragments: FragmentCache?
+  private let lookups = DispatchQueue(label: "tessera.fragments.lookup", attributes: .concurrent)
 
   public init(
     options: Options, tokenizer: BPETokenizer, formatter: ChatFormatter?, contextLength: Int,
-    loop: ServingLoop, cluster: ClusterInfo = ClusterInfo(plan: nil), redis: RedisClient? = nil
+    loop: ServingLoop, cluster: ClusterInfo = ClusterInfo(plan: nil), redis: RedisClient? = nil,
+    fragments: FragmentCache? = nil
   ) {
     self.cluster = cluster
     self.redis = redis
+    self.fragments = fragments
     self.options = options
     self.tokenizer = tokenizer
     self.formatter = formatter
@@ -60,6 +66,23 @@ public final class ServingContext: Sendable {
   public func markReady(_ ready: Bool) { engineReady.store(ready, ordering: .releasing) }
   public var isReady: Bool {
     engineReady.load(ordering: .acquiring) && loop.snapshot.engineFailed == nil
+  }
+
+  /// The prompt's block ids and the longest prefix of them the cache can supply, looked up
+  /// off the async threads (Redis calls block).
+  func cachedPrefix(for prompt: [TokenID]) async -> (
+    ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]]
+  ) {
+    guard let fragments else { return ([], []) }
+    let ids = fragments.ids(for: prompt)
+    guard !ids.isEmpty else { return ([], []) }
+    return await withCheckedContinuation { continuation in
+      lookups.async {
+        let blocks = fragments.prefix(ids)
+        fragments.stats.hitTokens.add(blocks.count * fragments.blockSize)
+        continuation.resume(returning: (ids, blocks))
+      }
+    }
   }
 
   /// Why the router serves in a degraded way (empty: it does not).

@@ -15,7 +15,8 @@ public import Core
 /// 3. Sequences still prefilling get chunks of their prompt from the step's token budget.
 /// 4. Waiting requests are admitted, first come first served, while a running slot is free,
 ///    budget remains and the free blocks cover the whole prompt plus one block per running
-///    sequence; never in a step that preempted.
+///    sequence; never in a step that preempted. A prompt prefix found in the context-fragment
+///    cache is loaded at admission (its first slice says how many tokens) and not computed.
 ///
 /// The scheduler's block count mirrors the engine's KV cache (same block size and count), so
 /// a step it plans never runs out of blocks.
@@ -49,6 +50,9 @@ public struct Scheduler: Sendable {
     /// Tokens whose keys and values are in the cache.
     public fileprivate(set) var computed = 0
     public let maxNewTokens: Int
+    /// Prompt tokens the engine loads from the context-fragment cache when the sequence is
+    /// admitted, instead of computing them (0 after a preemption: recomputed then).
+    public fileprivate(set) var cachedTokens = 0
     fileprivate var admission = 0
 
     public var generatedCount: Int { tokens.count - promptCount }
@@ -73,6 +77,8 @@ public struct Scheduler: Sendable {
     /// Whether the step's logits for this sequence's last token are wanted (it reaches the
     /// end of what the sequence has: a token is sampled afterwards).
     public var wantsLogits: Bool
+    /// Tokens to load from the fragment cache before this slice (its tokens follow them).
+    public var loadsCachedTokens = 0
 
     public init(sequence: Int, tokens: [TokenID], wantsLogits: Bool) {
       self.sequence = sequence
@@ -109,16 +115,24 @@ public struct Scheduler: Sendable {
 
   func blocks(for tokens: Int) -> Int { (tokens + limits.blockSize - 1) / limits.blockSize }
 
-  /// Queues a sequence (`id` unique among live ones) that may generate up to `maxNewTokens`.
-  public mutating func submit(id: Int, prompt: [TokenID], maxNewTokens: Int) -> SubmitOutcome {
+  /// Queues a sequence (`id` unique among live ones) that may generate up to `maxNewTokens`;
+  /// its first `cachedTokens` prompt tokens (whole blocks, fewer than the prompt) are loaded
+  /// from the fragment cache at admission rather than computed.
+  public mutating func submit(
+    id: Int, prompt: [TokenID], maxNewTokens: Int, cachedTokens: Int = 0
+  ) -> SubmitOutcome {
     guard !prompt.isEmpty else { return .emptyPrompt }
     let needed = blocks(for: prompt.count + maxNewTokens)
     guard needed <= limits.totalBlocks else {
       return .tooLarge(blocksNeeded: needed, totalBlocks: limits.totalBlocks)
     }
     guard queue.count < limits.maxQueued else { return .queueFull }
-    queue.append(
-      Sequence(id: id, tokens: prompt, promptCount: prompt.count, maxNewTokens: maxNewTokens))
+    var sequence = Sequence(
+      id: id, tokens: prompt, promptCount: prompt.count, maxNewTokens: maxNewTokens)
+    if cachedTokens > 0, cachedTokens < prompt.count, cachedTokens % limits.blockSize == 0 {
+      sequence.cachedTokens = cachedTokens
+    }
+    queue.append(sequence)
     return .queued
   }
 
@@ -196,14 +210,18 @@ public struct Scheduler: Sendable {
       var admitted = queue.removeFirst()
       admissions += 1
       admitted.admission = admissions
-      let chunk = min(admitted.tokens.count, budget)
-      free -= blocks(for: chunk)
+      // A cached prefix is loaded, not computed: it takes blocks but no budget.
+      let cached = admitted.cachedTokens
+      admitted.computed = cached
+      let chunk = min(admitted.tokens.count - cached, budget)
+      free -= blocks(for: cached + chunk)
       budget -= chunk
       running.append(admitted)
-      plan.slices.append(
-        Slice(
-          sequence: admitted.id, tokens: Array(admitted.tokens[0..<chunk]),
-          wantsLogits: chunk == admitted.tokens.count))
+      var slice = Slice(
+        sequence: admitted.id, tokens: Array(admitted.tokens[cached..<(cached + chunk)]),
+        wantsLogits: cached + chunk == admitted.tokens.count)
+      slice.loadsCachedTokens = cached
+      plan.slices.append(slice)
     }
     return plan
   }
@@ -241,6 +259,7 @@ public struct Scheduler: Sendable {
   private mutating func preempt(at index: Int, into plan: inout StepPlan) {
     var victim = running.remove(at: index)
     victim.computed = 0  // recomputed from its prompt and generated tokens when readmitted
+    victim.cachedTokens = 0
     plan.releases.append(victim.id)
     plan.preempted.append(victim.id)
     plan.slices.removeAll { $0.sequence == victim.id }

@@ -12,6 +12,12 @@ public protocol BatchEngine: AnyObject {
   var workersUp: Int { get }
   /// Every worker the router knows, for `/v1/cluster` (empty for one process).
   func workerReports(now: Double) -> [WorkerReport]
+  /// Starts an empty sequence with whole cached blocks (every part this engine holds);
+  /// returns how many it loaded.
+  func loadCachedPrefix(sequence: Int, blocks: [[FragmentPart.Address: FragmentPart]]) throws
+    -> Int
+  /// The parts this engine holds of a sequence's computed blocks, block by block.
+  func fragmentParts(sequence: Int, blocks: Range<Int>) -> [[FragmentPart]]
   /// Frees `releases`, runs one step; returns the wanted rows' logits, `[rows, vocabulary]`,
   /// valid until the next call.
   func run(releases: [Int], entries: [InferenceEngine.Entry]) throws -> UnsafeBufferPointer<Float>
@@ -28,6 +34,21 @@ extension InferenceEngine: BatchEngine {
   public var workersUp: Int { 0 }
   public func rest() { pool.rest() }
   public func workerReports(now: Double) -> [WorkerReport] { [] }
+
+  private var fragments: KVFragments {
+    KVFragments(shard: model.shard, headDimension: model.config.headDimension)
+  }
+
+  public func loadCachedPrefix(sequence: Int, blocks: [[FragmentPart.Address: FragmentPart]])
+    throws -> Int
+  {
+    try fragments.load(blocks, into: cache, sequence: sequence)
+  }
+
+  public func fragmentParts(sequence: Int, blocks: Range<Int>) -> [[FragmentPart]] {
+    let fragments = self.fragments
+    return blocks.map { fragments.parts(of: sequence, block: $0, in: cache) }
+  }
 
   public func run(releases: [Int], entries: [InferenceEngine.Entry]) throws
     -> UnsafeBufferPointer<Float>
@@ -50,6 +71,14 @@ extension ClusterEngine: BatchEngine {
   public func workerReports(now: Double) -> [WorkerReport] {
     coordinator.membership.members.map { WorkerReport($0, now: now) }
   }
+
+  // The workers will load and store their own parts (the router tells them which blocks);
+  // until then a cluster neither loads nor keeps fragments.
+  public func loadCachedPrefix(sequence: Int, blocks: [[FragmentPart.Address: FragmentPart]])
+    throws -> Int
+  { 0 }
+
+  public func fragmentParts(sequence: Int, blocks: Range<Int>) -> [[FragmentPart]] { [] }
 
   public func run(releases: [Int], entries: [InferenceEngine.Entry]) throws
     -> UnsafeBufferPointer<Float>

@@ -1,3 +1,4 @@
+public import ContextCache
 public import Core
 import Foundation
 import Synchronization
@@ -16,6 +17,10 @@ public final class ServingLoop: Sendable {
     public var maxTokens: Int
     public var deadline: Double
     public var events: AsyncStream<GenerationEvent>.Continuation
+    /// The ids of the prompt's whole blocks (before its last token), for the fragment cache.
+    public var fragmentIDs: [FragmentID] = []
+    /// The first of those blocks, found in the cache and checked: loaded, not computed.
+    public var cachedBlocks: [[FragmentPart.Address: FragmentPart]] = []
   }
 
   /// Figures for `/metrics` and `/ready`, updated every step.
@@ -67,8 +72,13 @@ public final class ServingLoop: Sendable {
   }
 
   /// Runs on the calling thread until `stop()`; the engine and vocabulary are used only here.
-  public func run(engine: some BatchEngine, vocabulary: Vocabulary, limits: Scheduler.Limits) {
-    var worker = LoopState(engine: engine, vocabulary: vocabulary, limits: limits, log: log)
+  /// With `fragments`, prompts' computed blocks are kept in the context-fragment cache.
+  public func run(
+    engine: some BatchEngine, vocabulary: Vocabulary, limits: Scheduler.Limits,
+    fragments: FragmentCache? = nil
+  ) {
+    var worker = LoopState(
+      engine: engine, vocabulary: vocabulary, limits: limits, fragments: fragments, log: log)
     state.withLock { $0.kvBlocksTotal = limits.totalBlocks }
     while true {
       let (submissions, cancellations, stopping) = inbox.withLock { inbox in
@@ -110,6 +120,8 @@ private struct LoopState<Engine: BatchEngine> {
     var stops: StopMatcher
     var generated = 0
     var finished = false
+    /// Whether the prompt's blocks went to the fragment cache.
+    var keptBlocks = false
     /// UTF-8 bytes the detokenizer has produced, and those sent (the stop matcher holds some
     /// back, and never sends a stop sequence).
     var produced = 0
@@ -168,6 +180,7 @@ private struct LoopState<Engine: BatchEngine> {
 
   let engine: Engine
   let vocabulary: Vocabulary
+  let fragments: FragmentCache?
   let log: Log
   var scheduler: Scheduler
   var requests: [UInt64: Live] = [:]
@@ -175,9 +188,13 @@ private struct LoopState<Engine: BatchEngine> {
   var nextSequence = 1
   var counters = ServingLoop.Snapshot()
 
-  init(engine: Engine, vocabulary: Vocabulary, limits: Scheduler.Limits, log: Log) {
+  init(
+    engine: Engine, vocabulary: Vocabulary, limits: Scheduler.Limits, fragments: FragmentCache?,
+    log: Log
+  ) {
     self.engine = engine
     self.vocabulary = vocabulary
+    self.fragments = fragments
     self.log = log
     scheduler = Scheduler(limits: limits)
   }
@@ -188,7 +205,8 @@ private struct LoopState<Engine: BatchEngine> {
       let id = nextSequence
       nextSequence += 1
       let outcome = scheduler.submit(
-        id: id, prompt: submission.prompt, maxNewTokens: submission.maxTokens)
+        id: id, prompt: submission.prompt, maxNewTokens: submission.maxTokens,
+        cachedTokens: submission.cachedBlocks.count * scheduler.limits.blockSize)
       switch outcome {
       case .queued:
         sequences.append(id)
@@ -245,7 +263,8 @@ private struct LoopState<Engine: BatchEngine> {
   }
 
   mutating func step() {
-    let plan = scheduler.nextStep()
+    var plan = scheduler.nextStep()
+    loadCachedPrefixes(&plan)
     let entries = plan.slices.map {
       InferenceEngine.Entry(
         sequence: $0.sequence, tokens: $0.tokens,
@@ -255,6 +274,7 @@ private struct LoopState<Engine: BatchEngine> {
     do {
       logits = try engine.run(releases: plan.releases, entries: entries)
       engine.rest()
+      keepPromptBlocks(plan)
     } catch {
       log.error("step failed: \(error)")
       counters.engineFailed = "\(error)"
@@ -326,6 +346,45 @@ private struct LoopState<Engine: BatchEngine> {
     }
     scheduler.complete(plan, sampled: sampled, finished: finished)
     counters.preemptions = scheduler.preemptionCount
+  }
+
+  /// Loads the cached prefixes of sequences the plan admits, before the step runs. A prefix
+  /// that does not load whole (it was checked when the request came in, so only a bug would
+  /// do this) fails its request rather than computing on a partial cache.
+  mutating func loadCachedPrefixes(_ plan: inout Scheduler.StepPlan) {
+    for slice in plan.slices where slice.loadsCachedTokens > 0 {
+      guard let choice = choices[slice.sequence], let live = requests[choice.request] else {
+        continue
+      }
+      let blocks = live.submission.cachedBlocks
+      let loaded = (try? engine.loadCachedPrefix(sequence: slice.sequence, blocks: blocks)) ?? 0
+      if loaded * scheduler.limits.blockSize != slice.loadsCachedTokens {
+        log.error("request \(choice.request): loaded \(loaded) of \(blocks.count) cached blocks")
+        live.submission.events.yield(
+          .failed(.unavailable("the cached prompt prefix could not be loaded")))
+        cancel(choice.request)
+        plan.slices.removeAll { $0.sequence == slice.sequence }
+      }
+    }
+  }
+
+  /// After a prompt's last chunk ran (before sampling, so a request that ends at once counts
+  /// too), keeps its blocks that were computed, not loaded, in the fragment cache — from the
+  /// first choice of each request.
+  func keepPromptBlocks(_ plan: Scheduler.StepPlan) {
+    guard let fragments else { return }
+    for slice in plan.slices where slice.wantsLogits {
+      guard let choice = choices[slice.sequence], choice.index == 0, !choice.keptBlocks,
+        let live = requests[choice.request]
+      else { continue }
+      choice.keptBlocks = true
+      let ids = live.submission.fragmentIDs
+      let first = live.submission.cachedBlocks.count
+      guard first < ids.count else { continue }
+      let parts = engine.fragmentParts(sequence: slice.sequence, blocks: first..<ids.count)
+      guard parts.count == ids.count - first else { continue }
+      fragments.keep(zip(ids[first...], parts).map { (id: $0, parts: $1) })
+    }
   }
 
   func logprob(_ token: TokenID, logits: UnsafeBufferPointer<Float>, top: Int) -> TokenLogprob {
