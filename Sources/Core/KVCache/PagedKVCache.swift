@@ -115,17 +115,19 @@ public final class PagedKVCache: @unchecked Sendable {
     guard let table = tables[sequence], block >= 0, block < table.count,
       (0..<layerCount).contains(layer), (kvHead + 1) * headDimension <= kvDimension
     else { return nil }
-    var keys = [UInt16](repeating: 0, count: blockSize * headDimension)
-    var values = keys
     let base = Int(table[block]) * blockSize * kvDimension + kvHead * headDimension
-    for token in 0..<blockSize {
-      let from = base + token * kvDimension
-      for element in 0..<headDimension {
-        keys[token * headDimension + element] = self.keys[layer][from + element]
-        values[token * headDimension + element] = self.values[layer][from + element]
+    func rows(_ storage: UnsafeMutablePointer<UInt16>) -> [UInt16] {
+      [UInt16](unsafeUninitializedCapacity: blockSize * headDimension) { buffer, count in
+        count = 0
+        guard let start = buffer.baseAddress else { return }
+        for token in 0..<blockSize {
+          (start + token * headDimension).initialize(
+            from: storage + base + token * kvDimension, count: headDimension)
+        }
+        count = blockSize * headDimension
       }
     }
-    return (keys, values)
+    return (rows(self.keys[layer]), rows(self.values[layer]))
   }
 
   /// Writes K and V (as `blockPart` returns them) into `sequence`'s block `block`, which must
@@ -140,11 +142,13 @@ public final class PagedKVCache: @unchecked Sendable {
       keys.count == blockSize * headDimension, values.count == keys.count
     else { return false }
     let base = Int(table[block]) * blockSize * kvDimension + kvHead * headDimension
-    for token in 0..<blockSize {
-      let to = base + token * kvDimension
-      for element in 0..<headDimension {
-        self.keys[layer][to + element] = keys[token * headDimension + element]
-        self.values[layer][to + element] = values[token * headDimension + element]
+    for (source, storage) in [(keys, self.keys[layer]), (values, self.values[layer])] {
+      source.withUnsafeBufferPointer { rows in
+        guard let rows = rows.baseAddress else { return }
+        for token in 0..<blockSize {
+          (storage + base + token * kvDimension).update(
+            from: rows + token * headDimension, count: headDimension)
+        }
       }
     }
     return true
