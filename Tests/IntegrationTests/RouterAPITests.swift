@@ -154,6 +154,44 @@ import Testing
     #expect(fromRedis.text == cold.text && fromRedis.logprobs == cold.logprobs)
   }
 
+  /// Redis killed and restarted while requests with a shared prefix run: every request
+  /// succeeds with the output it has with Redis up (a Redis that is down is a cache miss).
+  @Test func redisKilledAndRestartedUnderLoadLosesNoRequest() throws {
+    let redis = try RedisServer()
+    let port = redis.port
+    let router = try RouterProcess(
+      ["--threads", "2", "--max-running", "8", "--redis", "redis://127.0.0.1:\(port)"])
+    defer { router.stop() }
+    let shared = (1...20).map { "Note \($0): the tide rose and the keeper wrote it down." }
+      .joined(separator: "\n")
+    @Sendable func request(_ index: Int) -> [String: Any] {
+      [
+        "model": Self.model, "prompt": shared + "\nQuestion \(index):", "max_tokens": 6,
+        "temperature": 0,
+      ]
+    }
+    let before = concurrentTexts(router, count: 8, request)
+    #expect(before.allSatisfy { $0 != nil })
+    let texts = UnsafeMutableBufferPointer<String?>.allocate(capacity: 8)
+    defer { texts.deallocate() }
+    texts.initialize(repeating: nil)
+    nonisolated(unsafe) let results = texts
+    nonisolated(unsafe) var restarted: RedisServer?
+    nonisolated(unsafe) let original = redis
+    concurrently(9) { index in
+      if index == 8 {  // while the others run: kill Redis, then bring it back
+        original.crash()
+        restarted = try? RedisServer(port: port)
+        return
+      }
+      let response = try? router.post("/v1/completions", json: request(index))
+      results[index] = response.flatMap { RouterAPITests().text($0.1) }
+    }
+    defer { restarted?.stop() }
+    #expect(restarted != nil)
+    #expect(Array(texts) == before)
+  }
+
   /// Redis is not essential: without it the router still serves, and /ready says degraded
   /// (200) with the reason, until Redis is back.
   @Test func readySaysDegradedWhileRedisIsDown() throws {

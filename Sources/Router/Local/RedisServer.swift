@@ -82,6 +82,15 @@ public final class RedisServer {
     return true
   }
 
+  /// Kills the server outright (SIGKILL), as a crash would, and reaps it.
+  public func crash() {
+    guard isRunning else { return }
+    kill(pid, SIGKILL)
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    pid = -1
+  }
+
   /// Stops the server: SIGTERM, up to five seconds, then SIGKILL.
   public func stop() {
     if isRunning {
