@@ -46,7 +46,9 @@ let package = Package(
     // Small Swift types over ZeroMQ sockets (ROUTER/DEALER, polling, limits).
     .target(name: "Transport", dependencies: ["CZeroMQ"], swiftSettings: strictSwift),
     // Worker process logic: joins a router, loads its shard, runs forward steps.
-    .target(name: "Worker", dependencies: ["Core", "Transport"], swiftSettings: strictSwift),
+    .target(
+      name: "Worker", dependencies: ["Core", "Transport", "RedisClient", "ContextCache"],
+      swiftSettings: strictSwift),
     // Router process logic: HTTP API, scheduling, cluster membership, storage.
     .target(
       name: "Router",

@@ -52,6 +52,13 @@ public final class FragmentCache: Sendable {
     return blocks
   }
 
+  /// How many of `ids`, from the first, Redis has (one round trip; 0 without Redis): for a
+  /// router whose workers fetch their own parts.
+  public func cachedInRedis(_ ids: [FragmentID]) -> Int {
+    stats.lookups.add(1)
+    return store?.cachedPrefix(ids) ?? 0
+  }
+
   /// Keeps blocks this shard computed: in the local tier now, in Redis in the background.
   public func keep(_ blocks: [(id: FragmentID, parts: [FragmentPart])]) {
     guard !blocks.isEmpty else { return }

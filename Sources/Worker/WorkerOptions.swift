@@ -1,3 +1,5 @@
+public import RedisClient
+
 /// How a worker is started (`tessera worker …`).
 public struct WorkerOptions: Sendable {
   /// The router's workers endpoint, `tcp://HOST:PORT`.
@@ -13,11 +15,15 @@ public struct WorkerOptions: Sendable {
   public var routerTimeout: Double
   /// Seconds a step waits for a peer's activations before it fails.
   public var peerTimeout: Double
+  /// The Redis of the shared context-fragment cache, if any.
+  public var redis: RedisURL?
+  /// Bytes of prefix blocks kept in memory (this worker's parts).
+  public var prefixCacheBytes: Int
 
   public init(
     router: String, modelPath: String, threads: Int, name: String,
     dataBind: String = "tcp://127.0.0.1:*", advertise: String? = nil, routerTimeout: Double = 5,
-    peerTimeout: Double = 30
+    peerTimeout: Double = 30, redis: RedisURL? = nil, prefixCacheBytes: Int = 256 << 20
   ) {
     self.router = router
     self.modelPath = modelPath
@@ -27,5 +33,7 @@ public struct WorkerOptions: Sendable {
     self.advertise = advertise
     self.routerTimeout = routerTimeout
     self.peerTimeout = peerTimeout
+    self.redis = redis
+    self.prefixCacheBytes = prefixCacheBytes
   }
 }

@@ -1,4 +1,6 @@
+import ContextCache
 public import Core
+import RedisClient
 import Transport
 
 #if canImport(Glibc)
@@ -23,6 +25,9 @@ public final class WorkerProcess {
   public let dataAddress: String
   let fingerprint: [UInt8]
   private var runner: ShardRunner?
+  /// The context-fragment cache for the current shard (its parts only).
+  private var fragments: FragmentCache?
+  private let redis: RedisClient?
   private var lastFromRouter = Clock.now()
   private var lastHeartbeat = 0.0
   private var lastHello = 0.0
@@ -37,6 +42,7 @@ public final class WorkerProcess {
       throw .gguf(error)
     }
     fingerprint = ModelFingerprint.of(file)
+    redis = options.redis.map { RedisClient(url: $0) }
     let bound: String
     do {
       context = try ZMQContext()
@@ -118,12 +124,15 @@ public final class WorkerProcess {
     switch message {
     case .assign(let assignment): assign(assignment)
     case .step(let step): runStep(step)
+    case .prefixLoad(let load): loadPrefix(load)
+    case .prefixKeep(let keep): keepPrefix(keep)
     case .heartbeat(let heartbeat):
       if let runner, heartbeat.planID != runner.planID {
         log.info("the router has no plan with this worker; rejoining")
         dropAssignment()
       }
     case .shutdown:
+      fragments?.flush()  // prefix blocks on their way to Redis
       sendHeartbeat()  // the final figures
       if let runner { logSummary(runner) }
       log.info("shutting down")
@@ -150,6 +159,12 @@ public final class WorkerProcess {
         assignment: assignment, file: file, threads: options.threads, data: data,
         context: context, peerTimeout: options.peerTimeout, log: log)
       self.runner = runner
+      fragments = FragmentCache(
+        fingerprint: fingerprint, blockSize: runner.engine.cache.blockSize,
+        fragments: KVFragments(
+          shard: assignment.shard, headDimension: runner.engine.model.config.headDimension),
+        local: LocalFragmentTier(capacityBytes: options.prefixCacheBytes),
+        store: redis.map { FragmentStore(redis: $0) })
       log.info("shard loaded: \(runner.engine.model.weightByteCount) bytes of weights")
       sendReady(runner)
     } catch {
@@ -171,8 +186,49 @@ public final class WorkerProcess {
     }
   }
 
+  /// Starts a sequence with the cached blocks the router names, as far as this worker can
+  /// (its local tier, then Redis), cutting any it loaded beyond them; says how many it holds.
+  private func loadPrefix(_ load: PrefixLoad) {
+    guard let runner, load.planID == runner.planID else {
+      log.warning("dropped a prefix load of plan \(load.planID): not this worker's plan")
+      return
+    }
+    let cache = runner.engine.cache
+    let blockSize = cache.blockSize
+    if cache.length(of: load.sequence) == 0, !load.ids.isEmpty, let fragments {
+      let blocks = fragments.prefix(load.ids)
+      _ = try? fragments.fragments.load(blocks, into: cache, sequence: load.sequence)
+    }
+    if cache.length(of: load.sequence) > load.ids.count * blockSize {
+      cache.truncate(load.sequence, to: load.ids.count * blockSize)
+    }
+    send(
+      .prefixLoaded(
+        PrefixLoaded(
+          planID: load.planID, slot: runner.assignment.slot, sequence: load.sequence,
+          blocks: cache.length(of: load.sequence) / blockSize)))
+  }
+
+  /// Keeps this worker's parts of a sequence's computed blocks (local tier now, Redis in the
+  /// background).
+  private func keepPrefix(_ keep: PrefixKeep) {
+    guard let runner, keep.planID == runner.planID, let fragments else { return }
+    let cache = runner.engine.cache
+    let wanted = fragments.fragments.addresses.count
+    var blocks: [(id: FragmentID, parts: [FragmentPart])] = []
+    for (offset, id) in keep.ids.enumerated() {
+      let parts = fragments.fragments.parts(
+        of: keep.sequence, block: keep.firstBlock + offset, in: cache)
+      guard parts.count == wanted else { break }
+      blocks.append((id, parts))
+    }
+    fragments.keep(blocks)
+  }
+
   private func dropAssignment() {
     if let runner { logSummary(runner) }
+    fragments?.flush()
+    fragments = nil
     runner = nil
     data.close()
     lastHello = 0

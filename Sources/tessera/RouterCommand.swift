@@ -127,9 +127,10 @@ enum RouterRunner {
     let layout = options.layout
     let loop = ServingLoop()
     let redis = try options.redis.map { RedisClient(url: try RedisURL($0)) }
-    // Prefix reuse runs in one process for now: workers do not load or keep fragments yet.
+    // One process looks up, loads and keeps fragments itself; with workers the router only
+    // finds how far Redis has a prompt, and each worker loads and keeps its own parts.
     let fragments: FragmentCache? =
-      layout.isDistributed || options.prefixCacheMB == 0
+      options.prefixCacheMB == 0
       ? nil
       : FragmentCache(
         fingerprint: ModelFingerprint.of(file), blockSize: PagedKVCache.defaultBlockSize,
@@ -150,7 +151,8 @@ enum RouterRunner {
             config: config, tensorParallel: layout.tensorParallel,
             pipelineParallel: layout.pipelineParallel) : nil),
       redis: redis, fragments: fragments)
-    startEngine(options, file: file, config: config, vocabulary: vocabulary, serving: serving)
+    let engineStopped = startEngine(
+      options, file: file, config: config, vocabulary: vocabulary, serving: serving)
     guard let (host, port) = options.address else { return }
     let app = Application(
       router: RouterServer.makeRouter(serving),
@@ -163,14 +165,19 @@ enum RouterRunner {
       })
     try await app.runService()
     loop.stop()
-    fragments?.flush()  // prefix blocks on their way to Redis are not lost on shutdown
+    // The engine's thread stops the workers, which write the prefix blocks they still hold
+    // for Redis before they exit; then this process's own writes.
+    _ = engineStopped.wait(timeout: .now() + 15)
+    fragments?.flush()
   }
 
-  /// Starts the thread that owns the engine and runs the serving loop on it.
+  /// Starts the thread that owns the engine and runs the serving loop on it; the semaphore is
+  /// signalled when that thread has stopped the engine (and its workers).
   static func startEngine(
     _ options: RouterOptions, file: GGUFFile, config: ModelConfig, vocabulary: Vocabulary,
     serving: ServingContext
-  ) {
+  ) -> DispatchSemaphore {
+    let stopped = DispatchSemaphore(value: 0)
     let modelPath = options.model.model
     let threadCount = options.threads.count
     let tp = options.layout.tensorParallel
@@ -178,22 +185,26 @@ enum RouterRunner {
     let transport = options.layout.transport
     let kvTokens = options.kvTokens
     let stepTokens = options.stepTokens
+    let redisURL = options.prefixCacheMB > 0 ? options.redis : nil
+    let prefixCacheMB = options.prefixCacheMB
     let limits = Scheduler.Limits(
       maxRunning: options.maxRunning, maxQueued: options.maxQueue, stepTokens: stepTokens,
       blockSize: PagedKVCache.defaultBlockSize,
       totalBlocks: (kvTokens + PagedKVCache.defaultBlockSize - 1) / PagedKVCache.defaultBlockSize)
     let thread = Thread {
+      defer { stopped.signal() }
       let log = Log("router")
       do {
         if tp * pp > 1 {
           let cluster = try LocalCluster(
             modelPath: modelPath, config: config, fingerprint: ModelFingerprint.of(file),
             tensorParallel: tp, pipelineParallel: pp, threads: threadCount, kvTokens: kvTokens,
-            maxBatch: stepTokens, transport: transport)
+            maxBatch: stepTokens, transport: transport, redis: redisURL,
+            prefixCacheMB: max(1, prefixCacheMB / (tp * pp)))
           serving.markReady(true)
           serving.loop.run(
             engine: ClusterEngine(coordinator: cluster.coordinator), vocabulary: vocabulary,
-            limits: limits)
+            limits: limits, fragments: serving.fragments)
           cluster.stop()
         } else {
           let engine = InferenceEngine(
@@ -210,5 +221,6 @@ enum RouterRunner {
     }
     thread.name = "tessera-serving"
     thread.start()
+    return stopped
   }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CProcess
 import Foundation
+import RedisClient
 import Router
 import Worker
 
@@ -22,6 +23,11 @@ struct WorkerCommand: ParsableCommand {
   var dataBind = "tcp://127.0.0.1:*"
   @Option(help: "The data address to announce, when it differs from --data-bind (NAT, 0.0.0.0).")
   var advertise: String?
+  @Option(
+    help: "Redis URL of the shared context-fragment cache, redis://[user:pass@]host:port[/db].")
+  var redis: String?
+  @Option(help: "Megabytes of this worker's prefix-block parts kept in memory.")
+  var prefixCacheMB = 256
   /// Set by a local launch: the launcher's pid; the worker exits when that process does.
   @Option(help: .hidden) var parentPID: Int32?
 
@@ -29,6 +35,10 @@ struct WorkerCommand: ParsableCommand {
     if let name, name.isEmpty || name.utf8.count > 64 {
       throw ValidationError("--name must be 1 to 64 bytes")
     }
+    if let redis {
+      do { _ = try RedisURL(redis) } catch { throw ValidationError("--redis: \(error)") }
+    }
+    guard prefixCacheMB >= 0 else { throw ValidationError("--prefix-cache-mb must be ≥ 0") }
   }
 
   func run() throws {
@@ -45,7 +55,8 @@ struct WorkerCommand: ParsableCommand {
     let worker = try WorkerProcess(
       options: WorkerOptions(
         router: router, modelPath: model.model, threads: threads.count,
-        name: name ?? "worker-\(getpid())", dataBind: dataBind, advertise: advertise))
+        name: name ?? "worker-\(getpid())", dataBind: dataBind, advertise: advertise,
+        redis: try redis.map { try RedisURL($0) }, prefixCacheBytes: prefixCacheMB << 20))
     try worker.run()
   }
 }

@@ -1,4 +1,6 @@
+import Core
 import Foundation
+import RedisClient
 import Router
 import TestSupport
 import Testing
@@ -152,6 +154,65 @@ import Testing
     let fromRedis = try run(second)
     #expect(fromRedis.hits > 400)
     #expect(fromRedis.text == cold.text && fromRedis.logprobs == cold.logprobs)
+  }
+
+  /// Fragments written by one layout are read by any other: a PP2 cluster writes, a TP3
+  /// cluster and one process read, and the output stays the same. With one part deleted, the
+  /// TP3 workers disagree on how far they can load; all of them start from the first missing
+  /// block, and the output still stays the same.
+  @Test func fragmentsWrittenByOneLayoutAreReadByAnother() throws {
+    let redis = try RedisServer()
+    defer { redis.stop() }
+    let document = (1...40).map { "Line \($0): the lighthouse keeper counted ships." }
+      .joined(separator: "\n")
+    let body: [String: Any] = [
+      "model": Self.model, "prompt": document + "\nSummary:", "max_tokens": 6, "temperature": 0,
+      "logprobs": 1,
+    ]
+    func run(_ layout: [String]) throws -> (
+      text: String?, logprobs: [Double], hits: Int, partial: Int
+    ) {
+      let router = try RouterProcess(
+        layout + ["--threads", "1", "--redis", "redis://127.0.0.1:\(redis.port)"])
+      defer { router.stop() }  // drains; workers write their parts before they exit
+      let (status, response) = try router.post("/v1/completions", json: body)
+      #expect(status == 200)
+      let choice = (response["choices"] as? [[String: Any]])?.first
+      let logprobs = (choice?["logprobs"] as? [String: Any])?["token_logprobs"] as? [Double]
+      let metrics = String(decoding: try router.get("/metrics").1, as: UTF8.self)
+      func value(_ name: String) -> Int {
+        metrics.split(separator: "\n").first { $0.hasPrefix("tessera_prefix_cache_\(name) ") }?
+          .split(separator: " ").last.flatMap { Int($0) } ?? -1
+      }
+      return (
+        choice?["text"] as? String, logprobs ?? [], value("hit_tokens_total"),
+        value("partial_misses_total")
+      )
+    }
+    let written = try run(["--pp", "2"])
+    #expect(written.hits == 0 && written.logprobs.count == 6)
+    let tensorParallel = try run(["--tp", "3"])
+    #expect(tensorParallel.hits > 400)
+    #expect(tensorParallel.text == written.text && tensorParallel.logprobs == written.logprobs)
+    // Delete one part of block 5 (layer 10, KV head 2: only TP rank 2 holds it).
+    let client = RedisClient(url: RedisURL(host: "127.0.0.1", port: redis.port))
+    let keys = try client.command(["KEYS", "tessera:frag:v1:*:10:2"])
+    guard case .array(let names) = keys, !names.isEmpty else {
+      Issue.record("no parts stored for layer 10, KV head 2: \(keys)")
+      return
+    }
+    let file = try ModelFiles.smolLM2()
+    let tokens = BPETokenizer(vocabulary: try Vocabulary(gguf: file))
+      .encode(document + "\nSummary:")
+    let ids = FragmentID.chain(
+      tokens: Array(tokens.dropLast()), blockSize: 16, fingerprint: ModelFingerprint.of(file))
+    _ = try client.command(["DEL", "tessera:frag:v1:\(ids[5]):10:2"])
+    let partial = try run(["--tp", "3"])
+    #expect(partial.hits == 5 * 16 && partial.partial == 1)
+    #expect(partial.text == written.text && partial.logprobs == written.logprobs)
+    let single = try run([])
+    #expect(single.hits > 400)
+    #expect(single.text == written.text && single.logprobs == written.logprobs)
   }
 
   /// Redis killed and restarted while requests with a shared prefix run: every request

@@ -23,6 +23,12 @@ public enum WireMessage: Equatable, Sendable {
   case heartbeat(Heartbeat)
   /// Worker → router: a step could not run.
   case failure(StepFailure)
+  /// Router → worker: start a sequence with cached blocks.
+  case prefixLoad(PrefixLoad)
+  /// Worker → router: how many it loaded.
+  case prefixLoaded(PrefixLoaded)
+  /// Router → worker: keep a sequence's computed blocks in the fragment cache.
+  case prefixKeep(PrefixKeep)
   /// Router → worker: exit.
   case shutdown
 
@@ -40,6 +46,9 @@ public enum WireMessage: Equatable, Sendable {
     case heartbeat = 8
     case failure = 9
     case shutdown = 10
+    case prefixLoad = 11
+    case prefixLoaded = 12
+    case prefixKeep = 13
   }
 
   var command: Command {
@@ -54,6 +63,9 @@ public enum WireMessage: Equatable, Sendable {
     case .heartbeat: .heartbeat
     case .failure: .failure
     case .shutdown: .shutdown
+    case .prefixLoad: .prefixLoad
+    case .prefixLoaded: .prefixLoaded
+    case .prefixKeep: .prefixKeep
     }
   }
 
@@ -72,6 +84,9 @@ public enum WireMessage: Equatable, Sendable {
     case .partials(let message): message.encode(&writer)
     case .heartbeat(let message): message.encode(&writer)
     case .failure(let message): message.encode(&writer)
+    case .prefixLoad(let message): message.encode(&writer)
+    case .prefixLoaded(let message): message.encode(&writer)
+    case .prefixKeep(let message): message.encode(&writer)
     case .shutdown: break
     }
     return writer.bytes
@@ -96,6 +111,9 @@ public enum WireMessage: Equatable, Sendable {
     case .heartbeat: self = .heartbeat(try Heartbeat(&reader))
     case .failure: self = .failure(try StepFailure(&reader))
     case .shutdown: self = .shutdown
+    case .prefixLoad: self = .prefixLoad(try PrefixLoad(&reader))
+    case .prefixLoaded: self = .prefixLoaded(try PrefixLoaded(&reader))
+    case .prefixKeep: self = .prefixKeep(try PrefixKeep(&reader))
     }
     try reader.finish()
   }

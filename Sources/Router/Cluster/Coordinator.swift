@@ -29,6 +29,8 @@ public final class Coordinator {
   let socket: ZMQSocket
   private var nextStepID: UInt64 = 1
   private var pending: [UInt64: PendingStep] = [:]
+  /// Replies to the prefix load in progress, by worker slot.
+  private var prefixReplies: (sequence: Int, blocks: [Slot: Int])?
   private var lastHeartbeat = 0.0
   private var heartbeats: UInt64 = 0
   /// How long waiting for a step's logits checks without sleeping (TESSERA_SPIN_US).
@@ -120,6 +122,49 @@ public final class Coordinator {
       guard Clock.now() - start < timeout else { throw .timeout("logits of step \(stepID)") }
       try pump(timeoutMilliseconds: 200, spinMicroseconds: spinMicroseconds)
     }
+  }
+
+  /// Starts `sequence` on every worker with the longest prefix of the cached blocks `ids`
+  /// that all of them could load (each fetches its own parts), and returns its length in
+  /// blocks. When some worker loaded fewer, the others cut back to that, so every stage and
+  /// rank starts computing at the same token.
+  public func loadPrefix(sequence: Int, ids: [FragmentID], timeout: Double = 30)
+    throws(ClusterError) -> Int
+  {
+    var agreed = try prefixRound(sequence: sequence, ids: ids, timeout: timeout)
+    if agreed.min != agreed.max {
+      agreed = try prefixRound(sequence: sequence, ids: Array(ids[..<agreed.min]), timeout: timeout)
+    }
+    return agreed.min
+  }
+
+  /// Tells every worker to keep `sequence`'s blocks from `firstBlock` on (ids `ids`) in the
+  /// fragment cache.
+  public func keepPrefix(sequence: Int, firstBlock: Int, ids: [FragmentID]) throws(ClusterError) {
+    guard isReady, !ids.isEmpty else { return }
+    let bytes = WireMessage.prefixKeep(
+      PrefixKeep(planID: planID, sequence: sequence, firstBlock: firstBlock, ids: ids)
+    ).encoded()
+    for member in membership.assigned { try send(bytes, to: member.id) }
+  }
+
+  private func prefixRound(sequence: Int, ids: [FragmentID], timeout: Double)
+    throws(ClusterError) -> (min: Int, max: Int)
+  {
+    guard isReady else { throw .noPlan }
+    prefixReplies = (sequence, [:])
+    defer { prefixReplies = nil }
+    let bytes = WireMessage.prefixLoad(PrefixLoad(planID: planID, sequence: sequence, ids: ids))
+      .encoded()
+    for member in membership.assigned { try send(bytes, to: member.id) }
+    let start = Clock.now()
+    while (prefixReplies?.blocks.count ?? 0) < plan.workerCount {
+      guard isReady else { throw .noPlan }
+      guard Clock.now() - start < timeout else { throw .timeout("prefix load of \(sequence)") }
+      try pump(timeoutMilliseconds: 200, spinMicroseconds: spinMicroseconds)
+    }
+    let counts = prefixReplies?.blocks.values.map { $0 } ?? [0]
+    return (counts.min() ?? 0, counts.max() ?? 0)
   }
 
   /// Bytes on the wire per token so far: worker to worker (as the workers report them) and
@@ -247,6 +292,15 @@ public final class Coordinator {
       } else if pending[failure.stepID] != nil {
         pending[failure.stepID]?.failure = error
       }
+    case .prefixLoaded(let loaded):
+      guard loaded.planID == planID, loaded.slot == member.slot,
+        prefixReplies?.sequence == loaded.sequence
+      else {
+        droppedMessages += 1
+        log.warning("dropped a prefix reply from \(member.hello.name) that matches no load")
+        return
+      }
+      prefixReplies?.blocks[loaded.slot] = loaded.blocks
     case .heartbeat(let heartbeat):
       if heartbeat.planID == planID, member.slot != nil {
         membership.report(id: id, dataBytesSent: Int(clamping: heartbeat.dataBytesSent))

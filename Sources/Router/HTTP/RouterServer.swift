@@ -94,7 +94,7 @@ public enum RouterServer {
     }
     let (generation, prompt, maxTokens) = try serving.prepare(
       Data(buffer: body), endpoint: endpoint)
-    let (fragmentIDs, cachedBlocks) = await serving.cachedPrefix(for: prompt)
+    let cached = await serving.cachedPrefix(for: prompt)
     let id = serving.newID()
     let (events, continuation) = AsyncStream.makeStream(of: GenerationEvent.self)
     let loop = serving.loop
@@ -105,7 +105,7 @@ public enum RouterServer {
       .init(
         id: id, prompt: prompt, request: generation, maxTokens: maxTokens,
         deadline: Clock.now() + serving.options.requestTimeout, events: continuation,
-        fragmentIDs: fragmentIDs, cachedBlocks: cachedBlocks))
+        fragmentIDs: cached.ids, cachedBlockCount: cached.count, cachedBlocks: cached.blocks))
     let header = ResponseHeader(
       id: (endpoint == .chat ? "chatcmpl-" : "cmpl-") + String(id, radix: 16),
       created: Int(Date().timeIntervalSince1970), model: serving.options.modelID)

@@ -68,19 +68,24 @@ public final class ServingContext: Sendable {
     engineReady.load(ordering: .acquiring) && loop.snapshot.engineFailed == nil
   }
 
-  /// The prompt's block ids and the longest prefix of them the cache can supply, looked up
-  /// off the async threads (Redis calls block).
+  /// The prompt's block ids and how many of them, from the first, the cache can supply —
+  /// with their parts when this process holds the whole model (workers fetch their own).
+  /// Runs off the async threads (Redis calls block).
   func cachedPrefix(for prompt: [TokenID]) async -> (
-    ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]]
+    ids: [FragmentID], count: Int, blocks: [[FragmentPart.Address: FragmentPart]]
   ) {
-    guard let fragments else { return ([], []) }
+    guard let fragments else { return ([], 0, []) }
     let ids = fragments.ids(for: prompt)
-    guard !ids.isEmpty else { return ([], []) }
+    guard !ids.isEmpty else { return ([], 0, []) }
+    let workersFetch = cluster.plan != nil
     return await withCheckedContinuation { continuation in
       lookups.async {
-        let blocks = fragments.prefix(ids)
-        fragments.stats.hitTokens.add(blocks.count * fragments.blockSize)
-        continuation.resume(returning: (ids, blocks))
+        if workersFetch {
+          continuation.resume(returning: (ids, fragments.cachedInRedis(ids), []))
+        } else {
+          let blocks = fragments.prefix(ids)
+          continuation.resume(returning: (ids, blocks.count, blocks))
+        }
       }
     }
   }

@@ -20,10 +20,13 @@ public final class LocalCluster {
   /// - Parameters:
   ///   - threads: compute threads per worker.
   ///   - executable: the `tessera` binary to start workers from (default: this one).
+  ///   - redis: the Redis URL of the shared fragment cache, passed on to the workers.
+  ///   - prefixCacheMB: each worker's in-memory fragment tier.
   public init(
     modelPath: String, config: ModelConfig, fingerprint: [UInt8], tensorParallel: Int,
     pipelineParallel: Int, threads: Int, kvTokens: Int, maxBatch: Int = 256,
-    transport: Transport = .tcp, startTimeout: Double = 120, executable: String? = nil
+    transport: Transport = .tcp, startTimeout: Double = 120, executable: String? = nil,
+    redis: String? = nil, prefixCacheMB: Int = 256
   ) throws {
     var endpoint = "tcp://127.0.0.1:*"
     var dataBind: (Int) -> String = { _ in "tcp://127.0.0.1:*" }
@@ -45,11 +48,12 @@ public final class LocalCluster {
       for index in 0..<coordinator.plan.workerCount {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [
-          "worker", "--router", coordinator.endpoint, "--model", modelPath, "--threads",
-          String(threads), "--name", "local-\(index)", "--data-bind", dataBind(index),
-          "--parent-pid", String(getpid()),
-        ]
+        process.arguments =
+          [
+            "worker", "--router", coordinator.endpoint, "--model", modelPath, "--threads",
+            String(threads), "--name", "local-\(index)", "--data-bind", dataBind(index),
+            "--parent-pid", String(getpid()), "--prefix-cache-mb", String(prefixCacheMB),
+          ] + (redis.map { ["--redis", $0] } ?? [])
         try spawner.run { try process.run() }
         children.append(process)
       }

@@ -247,6 +247,16 @@ public struct Scheduler: Sendable {
     }
   }
 
+  /// A sequence just admitted with a cached prefix got only `tokens` of it: it continues from
+  /// there (the rest of its prompt is planned from the next step on).
+  public mutating func reviseCachedPrefix(id: Int, tokens: Int) {
+    guard let index = running.firstIndex(where: { $0.id == id }),
+      running[index].computed == running[index].cachedTokens, tokens < running[index].computed
+    else { return }
+    running[index].computed = tokens
+    running[index].cachedTokens = tokens
+  }
+
   /// Whether nothing is queued, running or waiting to be released.
   public var isIdle: Bool { queue.isEmpty && running.isEmpty && toRelease.isEmpty }
 

@@ -1,3 +1,4 @@
+public import ContextCache
 public import Core
 
 /// What the serving loop runs steps on: one process's `InferenceEngine` or a cluster.
@@ -12,12 +13,15 @@ public protocol BatchEngine: AnyObject {
   var workersUp: Int { get }
   /// Every worker the router knows, for `/v1/cluster` (empty for one process).
   func workerReports(now: Double) -> [WorkerReport]
-  /// Starts an empty sequence with whole cached blocks (every part this engine holds);
-  /// returns how many it loaded.
-  func loadCachedPrefix(sequence: Int, blocks: [[FragmentPart.Address: FragmentPart]]) throws
-    -> Int
-  /// The parts this engine holds of a sequence's computed blocks, block by block.
-  func fragmentParts(sequence: Int, blocks: Range<Int>) -> [[FragmentPart]]
+  /// Starts an empty sequence with the cached blocks `ids`: from `blocks` (their parts, found
+  /// by the router: one process) or fetched by each worker. Returns how many whole blocks the
+  /// sequence starts with everywhere.
+  func loadCachedPrefix(
+    sequence: Int, ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]]
+  ) throws -> Int
+  /// Keeps a sequence's computed blocks `first ..< first + ids.count` in the fragment cache
+  /// (`cache` here, or each worker its own parts).
+  func keepBlocks(sequence: Int, first: Int, ids: [FragmentID], cache: FragmentCache?)
   /// Frees `releases`, runs one step; returns the wanted rows' logits, `[rows, vocabulary]`,
   /// valid until the next call.
   func run(releases: [Int], entries: [InferenceEngine.Entry]) throws -> UnsafeBufferPointer<Float>
@@ -39,15 +43,21 @@ extension InferenceEngine: BatchEngine {
     KVFragments(shard: model.shard, headDimension: model.config.headDimension)
   }
 
-  public func loadCachedPrefix(sequence: Int, blocks: [[FragmentPart.Address: FragmentPart]])
-    throws -> Int
-  {
-    try fragments.load(blocks, into: cache, sequence: sequence)
+  public func loadCachedPrefix(
+    sequence: Int, ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]]
+  ) throws -> Int {
+    try fragments.load(Array(blocks.prefix(ids.count)), into: cache, sequence: sequence)
   }
 
-  public func fragmentParts(sequence: Int, blocks: Range<Int>) -> [[FragmentPart]] {
+  public func keepBlocks(
+    sequence: Int, first: Int, ids: [FragmentID], cache fragmentCache: FragmentCache?
+  ) {
+    guard let fragmentCache else { return }
     let fragments = self.fragments
-    return blocks.map { fragments.parts(of: sequence, block: $0, in: cache) }
+    let blocks = ids.enumerated().map { offset, id in
+      (id: id, parts: fragments.parts(of: sequence, block: first + offset, in: cache))
+    }
+    fragmentCache.keep(blocks.filter { $0.parts.count == fragments.addresses.count })
   }
 
   public func run(releases: [Int], entries: [InferenceEngine.Entry]) throws
@@ -72,13 +82,16 @@ extension ClusterEngine: BatchEngine {
     coordinator.membership.members.map { WorkerReport($0, now: now) }
   }
 
-  // The workers will load and store their own parts (the router tells them which blocks);
-  // until then a cluster neither loads nor keeps fragments.
-  public func loadCachedPrefix(sequence: Int, blocks: [[FragmentPart.Address: FragmentPart]])
-    throws -> Int
-  { 0 }
+  // The workers load and keep their own parts; the router only names the blocks.
+  public func loadCachedPrefix(
+    sequence: Int, ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]]
+  ) throws -> Int {
+    try coordinator.loadPrefix(sequence: sequence, ids: ids)
+  }
 
-  public func fragmentParts(sequence: Int, blocks: Range<Int>) -> [[FragmentPart]] { [] }
+  public func keepBlocks(sequence: Int, first: Int, ids: [FragmentID], cache: FragmentCache?) {
+    try? coordinator.keepPrefix(sequence: sequence, firstBlock: first, ids: ids)
+  }
 
   public func run(releases: [Int], entries: [InferenceEngine.Entry]) throws
     -> UnsafeBufferPointer<Float>

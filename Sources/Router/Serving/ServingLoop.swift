@@ -19,7 +19,9 @@ public final class ServingLoop: Sendable {
     public var events: AsyncStream<GenerationEvent>.Continuation
     /// The ids of the prompt's whole blocks (before its last token), for the fragment cache.
     public var fragmentIDs: [FragmentID] = []
-    /// The first of those blocks, found in the cache and checked: loaded, not computed.
+    /// How many of those blocks, from the first, the cache promises: loaded, not computed.
+    public var cachedBlockCount = 0
+    /// Their parts, when the router found them itself (one process); workers fetch their own.
     public var cachedBlocks: [[FragmentPart.Address: FragmentPart]] = []
   }
 
@@ -122,6 +124,8 @@ private struct LoopState<Engine: BatchEngine> {
     var finished = false
     /// Whether the prompt's blocks went to the fragment cache.
     var keptBlocks = false
+    /// Cached blocks the sequence started with.
+    var loadedBlocks = 0
     /// UTF-8 bytes the detokenizer has produced, and those sent (the stop matcher holds some
     /// back, and never sends a stop sequence).
     var produced = 0
@@ -206,7 +210,7 @@ private struct LoopState<Engine: BatchEngine> {
       nextSequence += 1
       let outcome = scheduler.submit(
         id: id, prompt: submission.prompt, maxNewTokens: submission.maxTokens,
-        cachedTokens: submission.cachedBlocks.count * scheduler.limits.blockSize)
+        cachedTokens: submission.cachedBlockCount * scheduler.limits.blockSize)
       switch outcome {
       case .queued:
         sequences.append(id)
@@ -348,21 +352,35 @@ private struct LoopState<Engine: BatchEngine> {
     counters.preemptions = scheduler.preemptionCount
   }
 
-  /// Loads the cached prefixes of sequences the plan admits, before the step runs. A prefix
-  /// that does not load whole (it was checked when the request came in, so only a bug would
-  /// do this) fails its request rather than computing on a partial cache.
+  /// Loads the cached prefixes of sequences the plan admits, before the step runs. When fewer
+  /// blocks load than were promised (a part evicted or damaged since the lookup), the
+  /// sequence starts computing at the first missing block: its slice leaves this step and the
+  /// scheduler plans the rest of its prompt from there.
   mutating func loadCachedPrefixes(_ plan: inout Scheduler.StepPlan) {
+    let blockSize = scheduler.limits.blockSize
     for slice in plan.slices where slice.loadsCachedTokens > 0 {
       guard let choice = choices[slice.sequence], let live = requests[choice.request] else {
         continue
       }
-      let blocks = live.submission.cachedBlocks
-      let loaded = (try? engine.loadCachedPrefix(sequence: slice.sequence, blocks: blocks)) ?? 0
-      if loaded * scheduler.limits.blockSize != slice.loadsCachedTokens {
-        log.error("request \(choice.request): loaded \(loaded) of \(blocks.count) cached blocks")
+      let promised = slice.loadsCachedTokens / blockSize
+      let ids = Array(live.submission.fragmentIDs.prefix(promised))
+      let loaded: Int
+      do {
+        loaded = try engine.loadCachedPrefix(
+          sequence: slice.sequence, ids: ids, blocks: live.submission.cachedBlocks)
+      } catch {
+        log.error("request \(choice.request): the cached prefix could not be loaded: \(error)")
         live.submission.events.yield(
           .failed(.unavailable("the cached prompt prefix could not be loaded")))
         cancel(choice.request)
+        plan.slices.removeAll { $0.sequence == slice.sequence }
+        continue
+      }
+      choice.loadedBlocks = loaded
+      fragments?.stats.hitTokens.add(loaded * blockSize)
+      if loaded < promised {
+        fragments?.stats.partialMisses.add(1)
+        scheduler.reviseCachedPrefix(id: slice.sequence, tokens: loaded * blockSize)
         plan.slices.removeAll { $0.sequence == slice.sequence }
       }
     }
@@ -379,11 +397,10 @@ private struct LoopState<Engine: BatchEngine> {
       else { continue }
       choice.keptBlocks = true
       let ids = live.submission.fragmentIDs
-      let first = live.submission.cachedBlocks.count
+      let first = choice.loadedBlocks
       guard first < ids.count else { continue }
-      let parts = engine.fragmentParts(sequence: slice.sequence, blocks: first..<ids.count)
-      guard parts.count == ids.count - first else { continue }
-      fragments.keep(zip(ids[first...], parts).map { (id: $0, parts: $1) })
+      engine.keepBlocks(
+        sequence: slice.sequence, first: first, ids: Array(ids[first...]), cache: fragments)
     }
   }
 

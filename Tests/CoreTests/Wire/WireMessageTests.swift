@@ -40,6 +40,15 @@ import Testing
     .heartbeat(Heartbeat(planID: 0, sequence: 12)),
     .failure(StepFailure(planID: 1, stepID: 2, message: "the KV cache has no free blocks")),
     .shutdown,
+    .prefixLoad(
+      PrefixLoad(
+        planID: 4, sequence: 9,
+        ids: FragmentID.chain(tokens: Array(0..<40), blockSize: 16, fingerprint: [1]))),
+    .prefixLoaded(PrefixLoaded(planID: 4, slot: Slot(stage: 1, rank: 2), sequence: 9, blocks: 2)),
+    .prefixKeep(
+      PrefixKeep(
+        planID: 4, sequence: 9, firstBlock: 1,
+        ids: FragmentID.chain(tokens: Array(0..<32), blockSize: 16, fingerprint: [2]))),
   ]
 
   @Test func everyMessageRoundTrips() throws {
