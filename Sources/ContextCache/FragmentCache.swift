@@ -1,5 +1,6 @@
 public import Core
 import Foundation
+import Synchronization
 
 /// The context-fragment cache as a shard uses it: which blocks of a prompt may be reused, the
 /// longest prefix of them it can load (local tier first, then Redis), and keeping the blocks
@@ -13,6 +14,8 @@ public final class FragmentCache: Sendable {
   public var stats: FragmentStats { store?.stats ?? localStats }
   private let localStats = FragmentStats()
   private let writer = DispatchQueue(label: "tessera.fragments.writer")
+  private let keptByWorkers = Mutex((ids: [FragmentID: UInt64](), clock: UInt64(0)))
+  private static let keptByWorkersLimit = 1 << 16
 
   public init(
     fingerprint: [UInt8], blockSize: Int, fragments: KVFragments, local: LocalFragmentTier,
@@ -52,11 +55,28 @@ public final class FragmentCache: Sendable {
     return blocks
   }
 
-  /// How many of `ids`, from the first, Redis has (one round trip; 0 without Redis): for a
-  /// router whose workers fetch their own parts.
-  public func cachedInRedis(_ ids: [FragmentID]) -> Int {
+  /// How many of `ids`, from the first, the workers should be able to load, for a router
+  /// whose workers fetch their own parts: blocks it told them to keep lately (in their local
+  /// tiers, perhaps not yet in Redis), or else as far as Redis has them (one round trip).
+  public func promisedByWorkers(_ ids: [FragmentID]) -> Int {
     stats.lookups.add(1)
-    return store?.cachedPrefix(ids) ?? 0
+    let kept = keptByWorkers.withLock { kept in ids.prefix { kept.ids[$0] != nil }.count }
+    guard kept < ids.count, let store else { return kept }
+    return max(kept, store.cachedPrefix(ids))
+  }
+
+  /// Notes blocks the workers were told to keep (a bounded memory, oldest forgotten first).
+  public func noteKeptByWorkers(_ ids: [FragmentID]) {
+    keptByWorkers.withLock { kept in
+      for id in ids {
+        kept.clock += 1
+        kept.ids[id] = kept.clock
+      }
+      if kept.ids.count > Self.keptByWorkersLimit {
+        let cutoff = kept.clock - UInt64(Self.keptByWorkersLimit / 2)
+        kept.ids = kept.ids.filter { $0.value > cutoff }
+      }
+    }
   }
 
   /// Keeps blocks this shard computed: in the local tier now, in Redis in the background.

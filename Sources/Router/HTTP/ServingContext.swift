@@ -81,7 +81,7 @@ public final class ServingContext: Sendable {
     return await withCheckedContinuation { continuation in
       lookups.async {
         if workersFetch {
-          continuation.resume(returning: (ids, fragments.cachedInRedis(ids), []))
+          continuation.resume(returning: (ids, fragments.promisedByWorkers(ids), []))
         } else {
           let blocks = fragments.prefix(ids)
           continuation.resume(returning: (ids, blocks.count, blocks))

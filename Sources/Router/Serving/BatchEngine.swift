@@ -90,7 +90,12 @@ extension ClusterEngine: BatchEngine {
   }
 
   public func keepBlocks(sequence: Int, first: Int, ids: [FragmentID], cache: FragmentCache?) {
-    try? coordinator.keepPrefix(sequence: sequence, firstBlock: first, ids: ids)
+    do {
+      try coordinator.keepPrefix(sequence: sequence, firstBlock: first, ids: ids)
+      cache?.noteKeptByWorkers(ids)
+    } catch {
+      // Not kept: a later prompt computes these blocks again.
+    }
   }
 
   public func run(releases: [Int], entries: [InferenceEngine.Entry]) throws
