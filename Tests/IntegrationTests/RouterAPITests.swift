@@ -8,6 +8,9 @@ import Testing
 /// The HTTP API of a real `tessera router` process, over loopback.
 @Suite(.serialized) struct RouterAPITests {
   static let model = "SmolLM2-135M-Instruct.Q4_1"
+  /// A ~470-token prompt for the fragment cache's tests.
+  static let document = (1...40).map { "Line \($0): the lighthouse keeper counted ships." }
+    .joined(separator: "\n")
   /// A router of the test's own, stopped when the test ends (`defer`), whatever happens.
   func startRouter() throws -> RouterProcess {
     try RouterProcess(["--threads", "2", "--max-running", "8"])
@@ -120,25 +123,14 @@ import Testing
   @Test func aCachedPrefixGivesTheSameOutputFromMemoryAndFromRedis() throws {
     let redis = try RedisServer()
     defer { redis.stop() }
-    let document = (1...40).map { "Line \($0): the lighthouse keeper counted ships." }
-      .joined(separator: "\n")
+    let document = Self.document
     let body: [String: Any] = [
       "model": Self.model, "prompt": document + "\nSummary:", "max_tokens": 8, "temperature": 0,
       "logprobs": 2,
     ]
     func run(_ router: RouterProcess) throws -> (text: String?, logprobs: [Double], hits: Int) {
-      let (status, response) = try router.post("/v1/completions", json: body)
-      #expect(status == 200)
-      let choice = (response["choices"] as? [[String: Any]])?.first
-      let logprobs = (choice?["logprobs"] as? [String: Any])?["token_logprobs"] as? [Double]
-      let metrics = String(decoding: try router.get("/metrics").1, as: UTF8.self)
-      let hits = metrics.split(separator: "\n").first {
-        $0.hasPrefix("tessera_prefix_cache_hit_tokens_total ")
-      }
-      return (
-        choice?["text"] as? String, logprobs ?? [],
-        hits?.split(separator: " ").last.flatMap { Int($0) } ?? -1
-      )
+      let (text, logprobs) = try router.completion(body)
+      return (text, logprobs, router.metric("prefix_cache_hit_tokens_total"))
     }
     let arguments = ["--threads", "2", "--redis", "redis://127.0.0.1:\(redis.port)"]
     let first = try RouterProcess(arguments)
@@ -163,8 +155,7 @@ import Testing
   @Test func fragmentsWrittenByOneLayoutAreReadByAnother() throws {
     let redis = try RedisServer()
     defer { redis.stop() }
-    let document = (1...40).map { "Line \($0): the lighthouse keeper counted ships." }
-      .joined(separator: "\n")
+    let document = Self.document
     let body: [String: Any] = [
       "model": Self.model, "prompt": document + "\nSummary:", "max_tokens": 6, "temperature": 0,
       "logprobs": 1,
@@ -175,18 +166,10 @@ import Testing
       let router = try RouterProcess(
         layout + ["--threads", "1", "--redis", "redis://127.0.0.1:\(redis.port)"])
       defer { router.stop() }  // drains; workers write their parts before they exit
-      let (status, response) = try router.post("/v1/completions", json: body)
-      #expect(status == 200)
-      let choice = (response["choices"] as? [[String: Any]])?.first
-      let logprobs = (choice?["logprobs"] as? [String: Any])?["token_logprobs"] as? [Double]
-      let metrics = String(decoding: try router.get("/metrics").1, as: UTF8.self)
-      func value(_ name: String) -> Int {
-        metrics.split(separator: "\n").first { $0.hasPrefix("tessera_prefix_cache_\(name) ") }?
-          .split(separator: " ").last.flatMap { Int($0) } ?? -1
-      }
+      let (text, logprobs) = try router.completion(body)
       return (
-        choice?["text"] as? String, logprobs ?? [], value("hit_tokens_total"),
-        value("partial_misses_total")
+        text, logprobs, router.metric("prefix_cache_hit_tokens_total"),
+        router.metric("prefix_cache_partial_misses_total")
       )
     }
     let written = try run(["--pp", "2"])
@@ -348,11 +331,8 @@ import Testing
     defer { router.stop() }
     let alone = try (0..<8).map { try text(router.post("/v1/completions", json: request($0)).1) }
     #expect(concurrentTexts(router, count: 8, request) == alone)
+    #expect(router.metric("batch_sequences_max") > 1)
     let metrics = String(decoding: try router.get("/metrics").1, as: UTF8.self)
-    let largest = metrics.split(separator: "\n").first {
-      $0.hasPrefix("tessera_batch_sequences_max ")
-    }
-    #expect((largest?.split(separator: " ").last.flatMap { Int($0) } ?? 0) > 1)
     // Requests by endpoint and status, and latency histograms, as Prometheus text.
     #expect(
       metrics.contains(#"tessera_requests_total{endpoint="/v1/completions",status="200"} 16"#))
@@ -406,11 +386,7 @@ import Testing
   @Test func aFullQueueGets429AndTheRestAreServed() throws {
     let router = try RouterProcess(["--threads", "1", "--max-running", "1", "--max-queue", "1"])
     defer { router.stop() }
-    func gauge(_ name: String) -> Int {
-      let text = (try? router.get("/metrics")).map { String(decoding: $0.1, as: UTF8.self) } ?? ""
-      let line = text.split(separator: "\n").first { $0.hasPrefix("tessera_\(name) ") }
-      return line.flatMap { $0.split(separator: " ").last }.flatMap { Int($0) } ?? -1
-    }
+    func gauge(_ name: String) -> Int { router.metric(name) }
     func waitFor(_ name: String, _ value: Int) -> Bool {
       let deadline = Date().addingTimeInterval(60)
       while Date() < deadline {
@@ -458,11 +434,7 @@ import Testing
     let tight = try RouterProcess(["--threads", "2", "--kv-tokens", "160", "--max-running", "4"])
     defer { tight.stop() }
     #expect(concurrentTexts(tight, count: 4, request) == expected)
-    let metrics = String(decoding: try tight.get("/metrics").1, as: UTF8.self)
-    let preemptions = metrics.split(separator: "\n")
-      .first { $0.hasPrefix("tessera_preemptions_total ") }
-      .flatMap { $0.split(separator: " ").last }.flatMap { Int($0) }
-    #expect((preemptions ?? 0) > 0, "no preemption happened")
+    #expect(tight.metric("preemptions_total") > 0, "no preemption happened")
   }
 
   @Test func sigtermDrainsRunningRequestsThenExits() throws {
@@ -576,4 +548,22 @@ func concurrentTexts(
     results[index] = response.flatMap { RouterAPITests().text($0.1) }
   }
   return Array(texts)
+}
+
+extension RouterProcess {
+  /// A plain metric's value from `/metrics` (`tessera_NAME VALUE`); -1 if it is not there.
+  func metric(_ name: String) -> Int {
+    let text = (try? get("/metrics")).map { String(decoding: $0.1, as: UTF8.self) } ?? ""
+    let line = text.split(separator: "\n").first { $0.hasPrefix("tessera_\(name) ") }
+    return line.flatMap { $0.split(separator: " ").last }.flatMap { Int($0) } ?? -1
+  }
+
+  /// A completion's text and token logprobs.
+  func completion(_ body: [String: Any]) throws -> (text: String?, logprobs: [Double]) {
+    let (status, response) = try post("/v1/completions", json: body)
+    #expect(status == 200)
+    let choice = (response["choices"] as? [[String: Any]])?.first
+    let logprobs = (choice?["logprobs"] as? [String: Any])?["token_logprobs"] as? [Double]
+    return (choice?["text"] as? String, logprobs ?? [])
+  }
 }
