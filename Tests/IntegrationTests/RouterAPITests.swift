@@ -198,6 +198,31 @@ import Testing
     #expect(single.text == written.text && single.logprobs == written.logprobs)
   }
 
+  /// A Redis too small for the fragments keeps taking them by evicting older ones — only
+  /// cache entries, never a key without a TTL — and every request is served.
+  @Test func aSmallRedisEvictsOnlyFragmentsAndServingGoesOn() throws {
+    let redis = try RedisServer(maxMemory: "4mb")
+    defer { redis.stop() }
+    let client = RedisClient(url: RedisURL(host: "127.0.0.1", port: redis.port))
+    try client.command(["SET", "tessera:request:1", "state without a TTL"]).ok()
+    let router = try RouterProcess(
+      ["--threads", "2", "--redis", "redis://127.0.0.1:\(redis.port)"])
+    // Six different ~470-token prompts: ~11 MB of fragments each into 4 MB.
+    for variant in 0..<6 {
+      let (text, _) = try router.completion([
+        "model": Self.model, "prompt": "Variant \(variant).\n" + Self.document, "max_tokens": 2,
+        "temperature": 0,
+      ])
+      #expect(text != nil)
+    }
+    router.stop()  // drains: the last fragments are written
+    #expect(
+      try client.command(["GET", "tessera:request:1"]).bytes() == Array("state without a TTL".utf8))
+    #expect(
+      try client.command(["INFO", "stats"]).bytes().map { String(decoding: $0, as: UTF8.self) }?
+        .contains("evicted_keys:0") == false)
+  }
+
   /// Redis killed and restarted while requests with a shared prefix run: every request
   /// succeeds with the output it has with Redis up (a Redis that is down is a cache miss).
   @Test func redisKilledAndRestartedUnderLoadLosesNoRequest() throws {
