@@ -16,6 +16,8 @@ public final class FragmentCache: Sendable {
   private let writer = DispatchQueue(label: "tessera.fragments.writer")
   private let keptByWorkers = Mutex((ids: [FragmentID: UInt64](), clock: UInt64(0)))
   private static let keptByWorkersLimit = 1 << 16
+  private let pendingWriteBytes = Atomic<Int>(0)
+  private static let maxPendingWriteBytes = 256 << 20
 
   public init(
     fingerprint: [UInt8], blockSize: Int, fragments: KVFragments, local: LocalFragmentTier,
@@ -39,7 +41,7 @@ public final class FragmentCache: Sendable {
   /// tier, then the rest from Redis (one round trip to find how far Redis goes, one to fetch).
   public func prefix(_ ids: [FragmentID]) -> [LocalFragmentTier.Block] {
     stats.lookups.add(1)
-    var blocks = local.prefix(ids).filter(isComplete)
+    var blocks = Array(local.prefix(ids).prefix(while: isComplete))
     stats.localHits.add(blocks.count)
     guard blocks.count < ids.count, let store else { return blocks }
     let remaining = Array(ids[blocks.count...])
@@ -87,7 +89,19 @@ public final class FragmentCache: Sendable {
         block.id, Dictionary(uniqueKeysWithValues: block.parts.map { ($0.address, $0) }))
     }
     guard let store else { return }
-    writer.async { store.store(blocks) }
+    // A Redis that is slow but alive must not make the queue grow without bound: past the
+    // limit, blocks stay local only (counted).
+    let bytes = blocks.reduce(0) { $0 + $1.parts.count * (4 * blockSize * fragments.headDimension) }
+    guard pendingWriteBytes.add(bytes, ordering: .relaxed).newValue <= Self.maxPendingWriteBytes
+    else {
+      pendingWriteBytes.subtract(bytes, ordering: .relaxed)
+      stats.skippedWrites.add(blocks.count)
+      return
+    }
+    writer.async {
+      store.store(blocks)
+      self.pendingWriteBytes.subtract(bytes, ordering: .relaxed)
+    }
   }
 
   /// Waits until every background write so far has been sent (tests, shutdown).

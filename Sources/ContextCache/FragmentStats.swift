@@ -17,6 +17,8 @@ public final class FragmentStats: Sendable {
   public let roundTripMicroseconds = Counter()
   /// Blocks found in the local (in-memory) tier.
   public let localHits = Counter()
+  /// Blocks kept only locally because too many writes to Redis were waiting.
+  public let skippedWrites = Counter()
 
   public init() {}
 

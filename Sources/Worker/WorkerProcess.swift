@@ -193,11 +193,16 @@ public final class WorkerProcess {
       log.warning("dropped a prefix load of plan \(load.planID): not this worker's plan")
       return
     }
+    for sequence in load.releases { runner.engine.release(sequence: sequence) }
     let cache = runner.engine.cache
     let blockSize = cache.blockSize
     if cache.length(of: load.sequence) == 0, !load.ids.isEmpty, let fragments {
       let blocks = fragments.prefix(load.ids)
-      _ = try? fragments.fragments.load(blocks, into: cache, sequence: load.sequence)
+      do {
+        _ = try fragments.fragments.load(blocks, into: cache, sequence: load.sequence)
+      } catch {
+        log.warning("sequence \(load.sequence): cached blocks not loaded: \(error)")
+      }
     }
     if cache.length(of: load.sequence) > load.ids.count * blockSize {
       cache.truncate(load.sequence, to: load.ids.count * blockSize)

@@ -113,7 +113,7 @@ public final class PagedKVCache: @unchecked Sendable {
     of sequence: Int, block: Int, layer: Int, kvHead: Int, headDimension: Int
   ) -> (keys: [UInt16], values: [UInt16])? {
     guard let table = tables[sequence], block >= 0, block < table.count,
-      (0..<layerCount).contains(layer), (kvHead + 1) * headDimension <= kvDimension
+      (0..<layerCount).contains(layer), kvHead >= 0, (kvHead + 1) * headDimension <= kvDimension
     else { return nil }
     let base = Int(table[block]) * blockSize * kvDimension + kvHead * headDimension
     func rows(_ storage: UnsafeMutablePointer<UInt16>) -> [UInt16] {
@@ -138,7 +138,7 @@ public final class PagedKVCache: @unchecked Sendable {
     keys: [UInt16], values: [UInt16]
   ) -> Bool {
     guard let table = tables[sequence], block >= 0, block < table.count,
-      (0..<layerCount).contains(layer), (kvHead + 1) * headDimension <= kvDimension,
+      (0..<layerCount).contains(layer), kvHead >= 0, (kvHead + 1) * headDimension <= kvDimension,
       keys.count == blockSize * headDimension, values.count == keys.count
     else { return false }
     let base = Int(table[block]) * blockSize * kvDimension + kvHead * headDimension

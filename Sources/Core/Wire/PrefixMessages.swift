@@ -5,23 +5,30 @@
 /// agrees on where computing starts.
 public struct PrefixLoad: Equatable, Sendable {
   public var planID: UInt64
+  /// Sequences to free first (released since the last step): their blocks are the room the
+  /// router counted on.
+  public var releases: [Int]
   public var sequence: Int
   public var ids: [FragmentID]
 
-  public init(planID: UInt64, sequence: Int, ids: [FragmentID]) {
+  public init(planID: UInt64, releases: [Int] = [], sequence: Int, ids: [FragmentID]) {
     self.planID = planID
+    self.releases = releases
     self.sequence = sequence
     self.ids = ids
   }
 
   func encode(_ writer: inout WireWriter) {
     writer.write(planID)
+    writer.write(array: releases.map { Int64($0) })
     writer.write(sequence)
     writer.write(fragmentIDs: ids)
   }
 
   init(_ reader: inout WireReader) throws(WireError) {
     planID = try reader.read(UInt64.self, "plan id")
+    releases = try reader.readArray(Int64.self, "releases").map { Int($0) }
+    guard releases.allSatisfy({ $0 >= 0 }) else { throw .outOfRange("released sequence") }
     sequence = try reader.readInt("sequence", in: 0...Int(Int64.max))
     ids = try reader.readFragmentIDs()
   }

@@ -53,6 +53,14 @@ public final class ClusterEngine: TokenEngine {
 
   public func release(sequence: Int) { releases.append(sequence) }
 
+  /// Starts `sequence` with cached blocks on every worker (see `Coordinator.loadPrefix`),
+  /// freeing the sequences released since the last step first.
+  public func loadPrefix(sequence: Int, ids: [FragmentID]) throws(ClusterError) -> Int {
+    let freed = releases
+    releases = []
+    return try coordinator.loadPrefix(sequence: sequence, ids: ids, releases: freed)
+  }
+
   private func run(_ entries: [StepCommand.Entry]) throws(ClusterError) {
     let id = try coordinator.submit(entries, releases: releases)
     releases = []

@@ -128,34 +128,42 @@ public final class Coordinator {
   /// that all of them could load (each fetches its own parts), and returns its length in
   /// blocks. When some worker loaded fewer, the others cut back to that, so every stage and
   /// rank starts computing at the same token.
-  public func loadPrefix(sequence: Int, ids: [FragmentID], timeout: Double = 30)
-    throws(ClusterError) -> Int
-  {
-    var agreed = try prefixRound(sequence: sequence, ids: ids, timeout: timeout)
+  /// `releases` are freed on every worker first.
+  public func loadPrefix(
+    sequence: Int, ids: [FragmentID], releases: [Int] = [], timeout: Double = 30
+  ) throws(ClusterError) -> Int {
+    var agreed = try prefixRound(
+      sequence: sequence, ids: ids, releases: releases, timeout: timeout)
     if agreed.min != agreed.max {
-      agreed = try prefixRound(sequence: sequence, ids: Array(ids[..<agreed.min]), timeout: timeout)
+      agreed = try prefixRound(
+        sequence: sequence, ids: Array(ids[..<agreed.min]), releases: [], timeout: timeout)
     }
     return agreed.min
   }
 
   /// Tells every worker to keep `sequence`'s blocks from `firstBlock` on (ids `ids`) in the
-  /// fragment cache.
-  public func keepPrefix(sequence: Int, firstBlock: Int, ids: [FragmentID]) throws(ClusterError) {
-    guard isReady, !ids.isEmpty else { return }
+  /// fragment cache; false if there was no plan to tell.
+  @discardableResult
+  public func keepPrefix(sequence: Int, firstBlock: Int, ids: [FragmentID]) throws(ClusterError)
+    -> Bool
+  {
+    guard isReady, !ids.isEmpty else { return false }
     let bytes = WireMessage.prefixKeep(
       PrefixKeep(planID: planID, sequence: sequence, firstBlock: firstBlock, ids: ids)
     ).encoded()
     for member in membership.assigned { try send(bytes, to: member.id) }
+    return true
   }
 
-  private func prefixRound(sequence: Int, ids: [FragmentID], timeout: Double)
-    throws(ClusterError) -> (min: Int, max: Int)
-  {
+  private func prefixRound(
+    sequence: Int, ids: [FragmentID], releases: [Int], timeout: Double
+  ) throws(ClusterError) -> (min: Int, max: Int) {
     guard isReady else { throw .noPlan }
     prefixReplies = (sequence, [:])
     defer { prefixReplies = nil }
-    let bytes = WireMessage.prefixLoad(PrefixLoad(planID: planID, sequence: sequence, ids: ids))
-      .encoded()
+    let bytes = WireMessage.prefixLoad(
+      PrefixLoad(planID: planID, releases: releases, sequence: sequence, ids: ids)
+    ).encoded()
     for member in membership.assigned { try send(bytes, to: member.id) }
     let start = Clock.now()
     while (prefixReplies?.blocks.count ?? 0) < plan.workerCount {

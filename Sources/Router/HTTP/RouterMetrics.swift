@@ -68,6 +68,9 @@ public enum RouterMetrics {
     metric(
       "written_bytes_total", "Bytes of parts written to Redis.", "\(stats.bytesWritten.current)")
     metric("redis_errors_total", "Redis calls that failed.", "\(stats.redisErrors.current)")
+    metric(
+      "skipped_writes_total", "Blocks not written to Redis because too many writes waited.",
+      "\(stats.skippedWrites.current)")
     metric("redis_round_trips_total", "Redis round trips.", "\(stats.roundTrips.current)")
     metric(
       "redis_seconds_total", "Seconds spent in Redis round trips.",

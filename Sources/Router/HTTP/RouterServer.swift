@@ -22,7 +22,7 @@ public enum RouterServer {
       let snapshot = serving.loop.snapshot
       if serving.isReady {
         // Serving without a part that is not essential (Redis) is degraded, not down.
-        let reasons = serving.degradedReasons()
+        let reasons = await serving.degradedReasons()
         return json(ReadyBody(ready: true, degraded: !reasons.isEmpty, reasons: reasons))
       }
       let reason = snapshot.engineFailed ?? "the model is not loaded yet"

@@ -90,10 +90,20 @@ public final class ServingContext: Sendable {
     }
   }
 
-  /// Why the router serves in a degraded way (empty: it does not).
-  func degradedReasons() -> [String] {
-    guard let redis, case .failure(let error) = redis.ping() else { return [] }
-    return ["redis at \(redis.url) is unavailable (\(error)): serving without it"]
+  /// Why the router serves in a degraded way (empty: it does not). The Redis check blocks, so
+  /// it runs off the async threads.
+  func degradedReasons() async -> [String] {
+    guard let redis else { return [] }
+    return await withCheckedContinuation { continuation in
+      lookups.async {
+        guard case .failure(let error) = redis.ping() else {
+          continuation.resume(returning: [])
+          return
+        }
+        continuation.resume(
+          returning: ["redis at \(redis.url) is unavailable (\(error)): serving without it"])
+      }
+    }
   }
 
   func newID() -> UInt64 { nextID.wrappingAdd(1, ordering: .relaxed).oldValue }

@@ -13,6 +13,8 @@ public protocol BatchEngine: AnyObject {
   var workersUp: Int { get }
   /// Every worker the router knows, for `/v1/cluster` (empty for one process).
   func workerReports(now: Double) -> [WorkerReport]
+  /// Frees sequences now (one process) or with the next message to the workers.
+  func release(sequences: [Int])
   /// Starts an empty sequence with the cached blocks `ids`: from `blocks` (their parts, found
   /// by the router: one process) or fetched by each worker. Returns how many whole blocks the
   /// sequence starts with everywhere.
@@ -41,6 +43,10 @@ extension InferenceEngine: BatchEngine {
 
   private var fragments: KVFragments {
     KVFragments(shard: model.shard, headDimension: model.config.headDimension)
+  }
+
+  public func release(sequences: [Int]) {
+    for sequence in sequences { release(sequence: sequence) }
   }
 
   public func loadCachedPrefix(
@@ -83,18 +89,20 @@ extension ClusterEngine: BatchEngine {
   }
 
   // The workers load and keep their own parts; the router only names the blocks.
+  public func release(sequences: [Int]) {
+    for sequence in sequences { release(sequence: sequence) }
+  }
+
   public func loadCachedPrefix(
     sequence: Int, ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]]
   ) throws -> Int {
-    try coordinator.loadPrefix(sequence: sequence, ids: ids)
+    try loadPrefix(sequence: sequence, ids: ids)
   }
 
   public func keepBlocks(sequence: Int, first: Int, ids: [FragmentID], cache: FragmentCache?) {
-    do {
-      try coordinator.keepPrefix(sequence: sequence, firstBlock: first, ids: ids)
+    // Not kept (no plan, or the socket failed): a later prompt computes these blocks again.
+    if (try? coordinator.keepPrefix(sequence: sequence, firstBlock: first, ids: ids)) == true {
       cache?.noteKeptByWorkers(ids)
-    } catch {
-      // Not kept: a later prompt computes these blocks again.
     }
   }
 

@@ -268,6 +268,9 @@ private struct LoopState<Engine: BatchEngine> {
 
   mutating func step() {
     var plan = scheduler.nextStep()
+    // Free what the plan releases before loading prefixes into the room it counted on.
+    engine.release(sequences: plan.releases)
+    plan.releases = []
     loadCachedPrefixes(&plan)
     let entries = plan.slices.map {
       InferenceEngine.Entry(
@@ -373,7 +376,7 @@ private struct LoopState<Engine: BatchEngine> {
         live.submission.events.yield(
           .failed(.unavailable("the cached prompt prefix could not be loaded")))
         cancel(choice.request)
-        plan.slices.removeAll { $0.sequence == slice.sequence }
+        plan.slices.removeAll { live.sequences.contains($0.sequence) }  // every choice
         continue
       }
       choice.loadedBlocks = loaded

@@ -42,7 +42,7 @@ import Testing
     .shutdown,
     .prefixLoad(
       PrefixLoad(
-        planID: 4, sequence: 9,
+        planID: 4, releases: [3, 7], sequence: 9,
         ids: FragmentID.chain(tokens: Array(0..<40), blockSize: 16, fingerprint: [1]))),
     .prefixLoaded(PrefixLoaded(planID: 4, slot: Slot(stage: 1, rank: 2), sequence: 9, blocks: 2)),
     .prefixKeep(
