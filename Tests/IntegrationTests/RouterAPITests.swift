@@ -198,6 +198,37 @@ import Testing
     #expect(single.text == written.text && single.logprobs == written.logprobs)
   }
 
+  /// A cached prompt admitted in the step that frees the blocks it needs (the KV cache was
+  /// full with another request) loads into that room: the release comes first.
+  @Test func aCachedPrefixLoadsIntoBlocksFreedInTheSameStep() throws {
+    let router = try RouterProcess(["--threads", "2", "--kv-tokens", "544"])  // 34 blocks
+    defer { router.stop() }
+    @Sendable func cached() -> [String: Any] {
+      ["model": Self.model, "prompt": Self.document, "max_tokens": 2, "temperature": 0]
+    }
+    let first = try router.completion(cached())  // computes and keeps ~29 blocks
+    let hitsBefore = router.metric("prefix_cache_hit_tokens_total")
+    let texts = UnsafeMutableBufferPointer<String?>.allocate(capacity: 2)
+    defer { texts.deallocate() }
+    texts.initialize(repeating: nil)
+    nonisolated(unsafe) let results = texts
+    concurrently(2) { index in
+      if index == 0 {  // fills the cache: ~33 of 34 blocks while it runs
+        results[0] = try? router.completion([
+          "model": Self.model, "prompt": "Another log.\n" + Self.document, "max_tokens": 40,
+          "temperature": 0,
+        ]).text
+      } else {  // waits for that one to run, then asks for the cached prompt
+        let deadline = Date().addingTimeInterval(60)
+        while router.metric("running_sequences") < 1, Date() < deadline { usleep(20_000) }
+        results[1] = try? router.completion(cached()).text
+      }
+    }
+    #expect(texts[0] != nil)
+    #expect(texts[1] == first.text)
+    #expect(router.metric("prefix_cache_hit_tokens_total") - hitsBefore >= 29 * 16)
+  }
+
   /// A Redis too small for the fragments keeps taking them by evicting older ones — only
   /// cache entries, never a key without a TTL — and every request is served.
   @Test func aSmallRedisEvictsOnlyFragmentsAndServingGoesOn() throws {
