@@ -381,6 +381,8 @@ private struct LoopState<Engine: BatchEngine> {
       }
       choice.loadedBlocks = loaded
       fragments?.stats.hitTokens.add(loaded * blockSize)
+      // Workers that just loaded these blocks hold them in memory too.
+      fragments?.noteKeptByWorkers(Array(ids.prefix(loaded)))
       if loaded < promised {
         fragments?.stats.partialMisses.add(1)
         scheduler.reviseCachedPrefix(id: slice.sequence, tokens: loaded * blockSize)
