@@ -23,10 +23,17 @@ import Testing
     return entry["text"] as? String
   }
 
-  /// The `data:` events of an SSE body, `[DONE]` included.
-  func events(_ data: Data) -> [String] {
-    String(decoding: data, as: UTF8.self).components(separatedBy: "\n\n")
-      .compactMap { $0.hasPrefix("data: ") ? String($0.dropFirst(6)) : nil }
+  /// The `data:` of each event of an SSE body, `[DONE]` included.
+  func events(_ data: Data) -> [String] { sseEvents(data).map(\.data) }
+
+  /// Each event of an SSE body: its `id:` field (nil without one) and its `data:`.
+  func sseEvents(_ data: Data) -> [(id: String?, data: String)] {
+    String(decoding: data, as: UTF8.self).components(separatedBy: "\n\n").compactMap { block in
+      let lines = block.split(separator: "\n")
+      guard let data = lines.first(where: { $0.hasPrefix("data: ") }) else { return nil }
+      let id = lines.first { $0.hasPrefix("id: ") }.map { String($0.dropFirst(4)) }
+      return (id, String(data.dropFirst(6)))
+    }
   }
 
   func streamedText(_ data: Data) -> String {
@@ -79,6 +86,8 @@ import Testing
     #expect(all.last == "[DONE]")
     #expect(streamedText(body) == text(whole))
     #expect(all.dropLast().last?.contains("\"usage\"") == true)
+    // Every event is numbered, 0, 1, 2, … in order.
+    #expect(sseEvents(body).map(\.id) == (0..<all.count).map { String($0) })
   }
 
   @Test func seedsReproduceAndChoicesDiffer() throws {

@@ -21,6 +21,9 @@ import Testing
     let bytes = Array(buffer.readableBytesView)
     let event = try #require(String(bytes: bytes, encoding: .utf8))
     #expect(event.hasPrefix("data: ") && event.hasSuffix("}\n\n"))
+    let numbered = encoder.event(
+      id: "id: 7\n", choice: choice, text: text, allocator: ByteBufferAllocator())
+    #expect(String(buffer: numbered) == "id: 7\n" + event)
     return try object(Data(event.dropFirst(6).dropLast(2).utf8))
   }
 

@@ -34,9 +34,14 @@ struct DeltaEncoder {
     }
   }
 
-  /// The whole SSE event (`data: {...}` and the blank line) for `text` in choice `choice`.
-  func event(choice: Int, text: String, allocator: ByteBufferAllocator) -> ByteBuffer {
-    var buffer = allocator.buffer(capacity: before.count + after.count + text.utf8.count + 32)
+  /// The whole SSE event for `text` in choice `choice`: the `id` line as given (`id: N\n`, or
+  /// empty), `data: {...}` and the blank line.
+  func event(id: String = "", choice: Int, text: String, allocator: ByteBufferAllocator)
+    -> ByteBuffer
+  {
+    var buffer = allocator.buffer(
+      capacity: id.utf8.count + before.count + after.count + text.utf8.count + 32)
+    buffer.writeString(id)
     buffer.writeBytes(before)
     buffer.writeString(String(choice))
     buffer.writeBytes(between)

@@ -4,7 +4,8 @@ import Hummingbird
 import NIOCore
 
 /// A streaming response in OpenAI's server-sent-events format: `data: {chunk}` events, then
-/// `data: [DONE]`. If the client goes away, the write fails, the event stream is dropped and
+/// `data: [DONE]`, each with an `id:` field numbering the request's events 0, 1, 2, … (what a
+/// resuming client will send back as `Last-Event-ID`). If the client goes away, the write fails, the event stream is dropped and
 /// the request is cancelled (its KV blocks are freed).
 enum Streaming {
   static func response(
@@ -17,9 +18,15 @@ enum Streaming {
       body: ResponseBody { writer in
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
+        var eventID = 0
+        /// `id: N` and the next number.
+        func nextID() -> String {
+          defer { eventID += 1 }
+          return "id: \(eventID)\n"
+        }
         func send(_ value: some Encodable) async throws {
           let data = try encoder.encode(value)
-          var buffer = ByteBuffer(string: "data: ")
+          var buffer = ByteBuffer(string: nextID() + "data: ")
           buffer.writeBytes(data)
           buffer.writeString("\n\n")
           try await writer.write(buffer)
@@ -55,7 +62,8 @@ enum Streaming {
             clock.tokensArrived()
             if !wantsLogprobs {
               try await writer.write(
-                deltas.event(choice: choice, text: text, allocator: ByteBufferAllocator()))
+                deltas.event(
+                  id: nextID(), choice: choice, text: text, allocator: ByteBufferAllocator()))
             } else if endpoint == .chat {
               try await chat([
                 .init(
@@ -98,7 +106,7 @@ enum Streaming {
             try await send(error.body)
           }
         }
-        try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+        try await writer.write(ByteBuffer(string: nextID() + "data: [DONE]\n\n"))
         try await writer.finish(nil)
       })
   }
