@@ -45,13 +45,21 @@ public enum RouterMetrics {
     loopText(snapshot) + (fragments.map(fragmentText) ?? "") + registry.emitToString()
   }
 
+  /// One metric in the Prometheus text format: HELP, TYPE and the sample, named `tessera_…`.
+  static func exposition(_ name: String, _ type: String, _ help: String, _ value: String)
+    -> [String]
+  {
+    [
+      "# HELP tessera_\(name) \(help)", "# TYPE tessera_\(name) \(type)",
+      "tessera_\(name) \(value)",
+    ]
+  }
+
   /// The context-fragment cache's counters (when prefix reuse is on).
   static func fragmentText(_ stats: FragmentStats) -> String {
     var lines: [String] = []
     func metric(_ name: String, _ help: String, _ value: String) {
-      lines.append("# HELP tessera_prefix_cache_\(name) \(help)")
-      lines.append("# TYPE tessera_prefix_cache_\(name) counter")
-      lines.append("tessera_prefix_cache_\(name) \(value)")
+      lines += exposition("prefix_cache_" + name, "counter", help, value)
     }
     metric("lookups_total", "Prompts looked up.", "\(stats.lookups.current)")
     metric(
@@ -82,9 +90,7 @@ public enum RouterMetrics {
   static func loopText(_ snapshot: ServingLoop.Snapshot) -> String {
     var lines: [String] = []
     func metric(_ name: String, _ type: String, _ help: String, _ value: Int) {
-      lines.append("# HELP tessera_\(name) \(help)")
-      lines.append("# TYPE tessera_\(name) \(type)")
-      lines.append("tessera_\(name) \(value)")
+      lines += exposition(name, type, help, "\(value)")
     }
     metric("running_sequences", "gauge", "Sequences in the running batch.", snapshot.running)
     metric("queued_sequences", "gauge", "Sequences waiting to be admitted.", snapshot.queued)

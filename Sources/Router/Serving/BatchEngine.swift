@@ -13,8 +13,8 @@ public protocol BatchEngine: AnyObject {
   var workersUp: Int { get }
   /// Every worker the router knows, for `/v1/cluster` (empty for one process).
   func workerReports(now: Double) -> [WorkerReport]
-  /// Frees sequences now (one process) or with the next message to the workers.
-  func release(sequences: [Int])
+  /// Frees a sequence now (one process) or with the next message to the workers.
+  func release(sequence: Int)
   /// Starts an empty sequence with the cached blocks `ids`: from `blocks` (their parts, found
   /// by the router: one process) or fetched by each worker. Returns how many whole blocks the
   /// sequence starts with everywhere.
@@ -24,12 +24,24 @@ public protocol BatchEngine: AnyObject {
   /// Keeps a sequence's computed blocks `first ..< first + ids.count` in the fragment cache
   /// (`cache` here, or each worker its own parts).
   func keepBlocks(sequence: Int, first: Int, ids: [FragmentID], cache: FragmentCache?)
-  /// Frees `releases`, runs one step; returns the wanted rows' logits, `[rows, vocabulary]`,
-  /// valid until the next call.
-  func run(releases: [Int], entries: [InferenceEngine.Entry]) throws -> UnsafeBufferPointer<Float>
+  /// Runs one step; returns the wanted rows' logits, `[rows, vocabulary]`, valid until the
+  /// next call.
+  func stepKeepingLogits(_ entries: [InferenceEngine.Entry]) throws -> UnsafeBufferPointer<Float>
   /// Called after a step, before the loop samples and sends: local compute threads may sleep
   /// until the next step rather than spin, leaving their cores to the HTTP threads.
   func rest()
+}
+
+extension BatchEngine {
+  func release(sequences: [Int]) {
+    for sequence in sequences { release(sequence: sequence) }
+  }
+
+  /// One step (nothing to run: no logits).
+  func run(_ entries: [InferenceEngine.Entry]) throws -> UnsafeBufferPointer<Float> {
+    guard !entries.isEmpty else { return UnsafeBufferPointer(start: nil, count: 0) }
+    return try stepKeepingLogits(entries)
+  }
 }
 
 extension InferenceEngine: BatchEngine {
@@ -43,10 +55,6 @@ extension InferenceEngine: BatchEngine {
 
   private var fragments: KVFragments {
     KVFragments(shard: model.shard, headDimension: model.config.headDimension)
-  }
-
-  public func release(sequences: [Int]) {
-    for sequence in sequences { release(sequence: sequence) }
   }
 
   public func loadCachedPrefix(
@@ -66,13 +74,6 @@ extension InferenceEngine: BatchEngine {
     fragmentCache.keep(blocks.filter { $0.parts.count == fragments.addresses.count })
   }
 
-  public func run(releases: [Int], entries: [InferenceEngine.Entry]) throws
-    -> UnsafeBufferPointer<Float>
-  {
-    for sequence in releases { release(sequence: sequence) }
-    guard !entries.isEmpty else { return UnsafeBufferPointer(start: nil, count: 0) }
-    return try stepKeepingLogits(entries)
-  }
 }
 
 extension ClusterEngine: BatchEngine {
@@ -89,10 +90,6 @@ extension ClusterEngine: BatchEngine {
   }
 
   // The workers load and keep their own parts; the router only names the blocks.
-  public func release(sequences: [Int]) {
-    for sequence in sequences { release(sequence: sequence) }
-  }
-
   public func loadCachedPrefix(
     sequence: Int, ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]]
   ) throws -> Int {
@@ -106,11 +103,4 @@ extension ClusterEngine: BatchEngine {
     }
   }
 
-  public func run(releases: [Int], entries: [InferenceEngine.Entry]) throws
-    -> UnsafeBufferPointer<Float>
-  {
-    for sequence in releases { release(sequence: sequence) }
-    guard !entries.isEmpty else { return UnsafeBufferPointer(start: nil, count: 0) }
-    return try stepKeepingLogits(entries)
-  }
 }

@@ -270,7 +270,6 @@ private struct LoopState<Engine: BatchEngine> {
     var plan = scheduler.nextStep()
     // Free what the plan releases before loading prefixes into the room it counted on.
     engine.release(sequences: plan.releases)
-    plan.releases = []
     loadCachedPrefixes(&plan)
     let entries = plan.slices.map {
       InferenceEngine.Entry(
@@ -279,7 +278,7 @@ private struct LoopState<Engine: BatchEngine> {
     }
     let logits: UnsafeBufferPointer<Float>
     do {
-      logits = try engine.run(releases: plan.releases, entries: entries)
+      logits = try engine.run(entries)
       engine.rest()
       keepPromptBlocks(plan)
     } catch {
