@@ -18,8 +18,6 @@ public final class LocalFragmentTier: Sendable {
 
   public init(capacityBytes: Int) { self.capacityBytes = capacityBytes }
 
-  public var bytesUsed: Int { state.withLock { $0.bytes } }
-
   /// The blocks held here for `ids`, from the first, up to the first one that is not.
   public func prefix(_ ids: [FragmentID]) -> [Block] {
     state.withLock { state in

@@ -51,7 +51,7 @@ public struct FragmentPart: Equatable, Sendable {
       withUnsafeBytes(of: UInt16(truncatingIfNeeded: field).littleEndian) { bytes += $0 }
     }
     withUnsafeBytes(of: UInt32(payload.count).littleEndian) { bytes += $0 }
-    withUnsafeBytes(of: Self.checksum(payload).littleEndian) { bytes += $0 }
+    withUnsafeBytes(of: payload.withUnsafeBytes(Self.checksum).littleEndian) { bytes += $0 }
     return bytes + payload
   }
 
@@ -81,7 +81,10 @@ public struct FragmentPart: Equatable, Sendable {
     }
     guard bytes.count == Self.headerSize + payloadBytes else { throw .truncated(bytes.count) }
     let payload = bytes[Self.headerSize...]
-    guard Self.checksum(payload) == checksum else { throw .checksumMismatch }
+    let computed = bytes.withUnsafeBytes {
+      Self.checksum(UnsafeRawBufferPointer(rebasing: $0[Self.headerSize...]))
+    }
+    guard computed == checksum else { throw .checksumMismatch }
     var elements = [UInt16](repeating: 0, count: 2 * tokens * headDimension)
     elements.withUnsafeMutableBytes { $0.copyBytes(from: payload) }
     let half = tokens * headDimension
@@ -93,24 +96,22 @@ public struct FragmentPart: Equatable, Sendable {
 
   /// A 64-bit checksum of the payload (FNV-1a over 8-byte words, then the tail bytes): catches
   /// truncation, bit flips and mixed-up values; not a defence against an adversary.
-  static func checksum(_ payload: some Collection<UInt8>) -> UInt64 {
+  static func checksum(_ raw: UnsafeRawBufferPointer) -> UInt64 {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     let prime: UInt64 = 0x0000_0100_0000_01b3
-    let bytes = Array(payload)
-    bytes.withUnsafeBytes { raw in
-      var offset = 0
-      while offset + 8 <= raw.count {
-        let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-        hash = (hash ^ word) &* prime
-        offset += 8
-      }
-      while offset < raw.count {
-        hash = (hash ^ UInt64(raw[offset])) &* prime
-        offset += 1
-      }
+    var offset = 0
+    while offset + 8 <= raw.count {
+      let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+      hash = (hash ^ word) &* prime
+      offset += 8
     }
-    return hash ^ UInt64(bytes.count)
+    while offset < raw.count {
+      hash = (hash ^ UInt64(raw[offset])) &* prime
+      offset += 1
+    }
+    return hash ^ UInt64(raw.count)
   }
+
 }
 
 /// Why a stored fragment part cannot be used (it is then treated as missing and recomputed).
