@@ -42,11 +42,36 @@ struct RouterOptions: ParsableArguments {
       """)
   var prefixCacheMB = 512
   @Option(help: "Seconds a prefix block stored in Redis lives.") var fragmentTTL = 3_600
+  @Option(
+    help: """
+      Seconds a finished request's state (status, text, events) stays in Redis for \
+      GET /v1/requests/{id} and resumed streams.
+      """)
+  var requestTTL = 86_400
+  @Option(
+    help: """
+      Seconds a streaming request whose client went away keeps running, waiting for the \
+      client to resume it (with request state, i.e. --redis; without it, at once).
+      """)
+  var resumeGrace: Double = 30
+  @Option(
+    help: """
+      Seconds a router's lease on a request lasts without renewal; another router takes the \
+      request over after that.
+      """)
+  var requestLease: Double = 10
+  @Option(
+    help: """
+      This router's name in request leases (default: the host name and the --listen port); a \
+      router restarted under the same name takes its unfinished requests back at once.
+      """)
+  var routerName: String?
 
   func validate() throws {
     guard maxRunning >= 1, maxQueue >= 0, stepTokens >= 1, kvTokens >= 16, maxTokens >= 1,
       maxBodyBytes >= 1024, requestTimeout > 0, (maxPromptTokens ?? 1) >= 1,
-      prefixCacheMB >= 0, fragmentTTL >= 1
+      prefixCacheMB >= 0, fragmentTTL >= 1, requestTTL >= 1, resumeGrace >= 0,
+      requestLease >= 0.3
     else { throw ValidationError("limits must be positive") }
     guard address != nil else { throw ValidationError("--listen must be HOST:PORT") }
     if let redis {
@@ -137,6 +162,13 @@ enum RouterRunner {
         fragments: KVFragments(shard: .whole(config), headDimension: config.headDimension),
         local: LocalFragmentTier(capacityBytes: options.prefixCacheMB << 20),
         store: redis.map { FragmentStore(redis: $0, ttl: options.fragmentTTL) })
+    let journal = redis.map { redis in
+      RequestJournal(
+        redis: redis,
+        options: .init(
+          owner: options.routerName ?? defaultRouterName(port: options.address?.port ?? 0),
+          ttl: options.requestTTL, lease: options.requestLease))
+    }
     let serving = ServingContext(
       options: .init(
         modelID: id, maxPromptTokens: options.maxPromptTokens, maxOutputTokens: options.maxTokens,
@@ -150,7 +182,10 @@ enum RouterRunner {
           ? try PartitionPlan(
             config: config, tensorParallel: layout.tensorParallel,
             pipelineParallel: layout.pipelineParallel) : nil),
-      redis: redis, fragments: fragments)
+      redis: redis, fragments: fragments,
+      requests: RequestRegistry(journal: journal, grace: options.resumeGrace))
+    // Requests a dead router left (or this one, before a restart) run on once the engine is up.
+    journal?.start(periodic: { [serving] in serving.takeOverOrphans() })
     let engineStopped = startEngine(
       options, file: file, config: config, vocabulary: vocabulary, serving: serving)
     guard let (host, port) = options.address else { return }
@@ -168,7 +203,15 @@ enum RouterRunner {
     // The engine's thread stops the workers, which write the prefix blocks they still hold
     // for Redis before they exit; then this process's own writes.
     _ = engineStopped.wait(timeout: .now() + 15)
+    journal?.stop()
     fragments?.flush()
+  }
+
+  /// The host name and port; with port 0 (any free port) a random suffix instead, so that two
+  /// such routers never take each other's requests for their own.
+  static func defaultRouterName(port: Int) -> String {
+    let host = ProcessInfo.processInfo.hostName
+    return port == 0 ? "\(host):any-\(UInt32.random(in: 0...UInt32.max))" : "\(host):\(port)"
   }
 
   /// Starts the thread that owns the engine and runs the serving loop on it; the semaphore is

@@ -70,6 +70,16 @@ public final class RouterProcess: @unchecked Sendable {
 
   deinit { stop() }
 
+  /// The port it listens on.
+  public var port: Int { baseURL.port ?? 0 }
+
+  /// Kills it at once (SIGKILL: no shutdown of any kind), and waits for it to be gone.
+  public func kill() {
+    guard process.isRunning else { return }
+    Foundation.kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+  }
+
   public func stop() {
     if process.isRunning {
       process.terminate()

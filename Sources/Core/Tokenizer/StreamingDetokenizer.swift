@@ -8,13 +8,18 @@ public struct StreamingDetokenizer: Sendable {
   public let includeSpecial: Bool
   private var pending: [UInt8] = []
 
-  public init(vocabulary: Vocabulary, includeSpecial: Bool = false) {
+  /// - Parameter pending: Bytes a detokenizer held back (its `pendingBytes`), to carry on where
+  ///   it stopped — a request taken over from another process.
+  public init(vocabulary: Vocabulary, includeSpecial: Bool = false, pending: [UInt8] = []) {
     self.vocabulary = vocabulary
     self.includeSpecial = includeSpecial
+    self.pending = pending
   }
 
   /// Bytes held back waiting for the rest of a character.
   public var pendingByteCount: Int { pending.count }
+  /// Those bytes: with the vocabulary, the whole state of the detokenizer.
+  public var pendingBytes: [UInt8] { pending }
 
   /// Adds one token; returns the text that is now complete (possibly empty).
   public mutating func append(_ token: TokenID) -> String {

@@ -1,5 +1,4 @@
 import Foundation
-import NIOCore
 
 /// Writes the one event a stream sends per token — a text delta without log-probabilities —
 /// straight into bytes: the same JSON JSONEncoder gives for that chunk, without building and
@@ -21,57 +20,52 @@ struct DeltaEncoder {
     }
     let object = chat ? "chat.completion.chunk" : "text_completion"
     let head =
-      "data: {\"id\":\(json(header.id)),\"object\":\"\(object)\",\"created\":\(header.created),"
+      "{\"id\":\(json(header.id)),\"object\":\"\(object)\",\"created\":\(header.created),"
       + "\"model\":\(json(header.model)),\"choices\":[{"
     if chat {
       before = Array((head + "\"index\":").utf8)
       between = Array(",\"delta\":{\"content\":".utf8)
-      after = Array("},\"logprobs\":null,\"finish_reason\":null}]}\n\n".utf8)
+      after = Array("},\"logprobs\":null,\"finish_reason\":null}]}".utf8)
     } else {
       before = Array((head + "\"index\":").utf8)
       between = Array(",\"text\":".utf8)
-      after = Array(",\"logprobs\":null,\"finish_reason\":null}]}\n\n".utf8)
+      after = Array(",\"logprobs\":null,\"finish_reason\":null}]}".utf8)
     }
   }
 
-  /// The whole SSE event for `text` in choice `choice`: the `id` line as given (`id: N\n`, or
-  /// empty), `data: {...}` and the blank line.
-  func event(id: String = "", choice: Int, text: String, allocator: ByteBufferAllocator)
-    -> ByteBuffer
-  {
-    var buffer = allocator.buffer(
-      capacity: id.utf8.count + before.count + after.count + text.utf8.count + 32)
-    buffer.writeString(id)
-    buffer.writeBytes(before)
-    buffer.writeString(String(choice))
-    buffer.writeBytes(between)
-    Self.writeJSONString(text, to: &buffer)
-    buffer.writeBytes(after)
-    return buffer
+  /// The chunk for `text` in choice `choice`: the JSON of the SSE event's `data:` line.
+  func payload(choice: Int, text: String) -> [UInt8] {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(before.count + after.count + text.utf8.count + 32)
+    bytes += before
+    bytes += String(choice).utf8
+    bytes += between
+    Self.writeJSONString(text, to: &bytes)
+    bytes += after
+    return bytes
   }
 
   /// A JSON string literal: quotes, backslashes and control characters escaped, everything
   /// else (slashes, non-ASCII) as UTF-8 — as JSONEncoder writes it with
   /// `.withoutEscapingSlashes`.
-  static func writeJSONString(_ text: String, to buffer: inout ByteBuffer) {
+  static func writeJSONString(_ text: String, to bytes: inout [UInt8]) {
     let hex: [UInt8] = Array("0123456789abcdef".utf8)
-    buffer.writeInteger(UInt8(ascii: "\""))
+    let backslash = UInt8(ascii: "\\")
+    bytes.append(UInt8(ascii: "\""))
     for byte in text.utf8 {
       switch byte {
-      case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
-      case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-      case 0x0A: buffer.writeStaticString("\\n")
-      case 0x0D: buffer.writeStaticString("\\r")
-      case 0x09: buffer.writeStaticString("\\t")
-      case 0x08: buffer.writeStaticString("\\b")
-      case 0x0C: buffer.writeStaticString("\\f")
+      case UInt8(ascii: "\""), backslash: bytes += [backslash, byte]
+      case 0x0A: bytes += [backslash, UInt8(ascii: "n")]
+      case 0x0D: bytes += [backslash, UInt8(ascii: "r")]
+      case 0x09: bytes += [backslash, UInt8(ascii: "t")]
+      case 0x08: bytes += [backslash, UInt8(ascii: "b")]
+      case 0x0C: bytes += [backslash, UInt8(ascii: "f")]
       case ..<0x20:
-        buffer.writeStaticString("\\u00")
-        buffer.writeInteger(hex[Int(byte >> 4)])
-        buffer.writeInteger(hex[Int(byte & 0xF)])
-      default: buffer.writeInteger(byte)
+        bytes += [backslash, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")]
+        bytes += [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+      default: bytes.append(byte)
       }
     }
-    buffer.writeInteger(UInt8(ascii: "\""))
+    bytes.append(UInt8(ascii: "\""))
   }
 }

@@ -41,8 +41,28 @@ public enum RouterMetrics {
   }
 
   /// The whole exposition: the loop's figures, then the registry's.
-  static func text(_ snapshot: ServingLoop.Snapshot, fragments: FragmentStats? = nil) -> String {
-    loopText(snapshot) + (fragments.map(fragmentText) ?? "") + registry.emitToString()
+  static func text(
+    _ snapshot: ServingLoop.Snapshot, fragments: FragmentStats? = nil,
+    journal: RequestJournal? = nil
+  ) -> String {
+    loopText(snapshot) + (fragments.map(fragmentText) ?? "") + (journal.map(journalText) ?? "")
+      + registry.emitToString()
+  }
+
+  /// Request state's counters (when it is on).
+  static func journalText(_ journal: RequestJournal) -> String {
+    (exposition(
+      "request_state_writes_total", "counter",
+      "Request-state transactions written to Redis (one per token per request, and the ends).",
+      "\(journal.written.load(ordering: .relaxed))")
+      + exposition(
+        "request_state_failures_total", "counter",
+        "Rounds of request-state writes Redis did not take (written whole later).",
+        "\(journal.failures.load(ordering: .relaxed))")
+      + exposition(
+        "request_state_takeovers_total", "counter",
+        "Unfinished requests this router took over from a dead router (or its earlier run).",
+        "\(journal.takeovers.load(ordering: .relaxed))")).joined(separator: "\n") + "\n"
   }
 
   /// One metric in the Prometheus text format: HELP, TYPE and the sample, named `tessera_…`.

@@ -1,4 +1,4 @@
-public import Core
+import Core
 import Foundation
 public import Hummingbird
 import NIOCore
@@ -35,7 +35,8 @@ public enum RouterServer {
         body: .init(
           byteBuffer: ByteBuffer(
             string: RouterMetrics.text(
-              serving.loop.snapshot, fragments: serving.fragments?.stats))))
+              serving.loop.snapshot, fragments: serving.fragments?.stats,
+              journal: serving.requests.journal))))
     }
     // Served with this router's model id as the only valid `model`, so generated clients
     // (and schemathesis) reach past the model check.
@@ -68,6 +69,7 @@ public enum RouterServer {
         return response
       }
     }
+    RequestRoutes.add(to: router, serving)
     return router
   }
 
@@ -95,27 +97,29 @@ public enum RouterServer {
     let (generation, prompt, maxTokens) = try serving.prepare(
       Data(buffer: body), endpoint: endpoint)
     let cached = await serving.cachedPrefix(for: prompt)
-    let id = serving.newID()
-    let (events, continuation) = AsyncStream.makeStream(of: GenerationEvent.self)
+    let loopID = serving.newID()
+    let spec = RequestSpec(
+      id: RequestSpec.responseID(loopID, endpoint: endpoint), loopID: loopID, request: generation,
+      created: Int(Date().timeIntervalSince1970), prompt: prompt, maxTokens: maxTokens)
+    let journal = serving.requests.journal
+    let log = RequestLog(spec: spec, journal: journal, clock: TokenClock(start: start))
+    serving.requests.register(log)
     let loop = serving.loop
-    continuation.onTermination = { reason in
-      if case .cancelled = reason { loop.cancel(id) }  // the client went away
-    }
     loop.submit(
       .init(
-        id: id, prompt: prompt, request: generation, maxTokens: maxTokens,
-        deadline: Clock.now() + serving.options.requestTimeout, events: continuation,
-        fragmentIDs: cached.ids, cachedBlockCount: cached.count, cachedBlocks: cached.blocks))
-    let header = ResponseHeader(
-      id: (endpoint == .chat ? "chatcmpl-" : "cmpl-") + String(id, radix: 16),
-      created: Int(Date().timeIntervalSince1970), model: serving.options.modelID)
-    let clock = TokenClock(start: start)
-    if generation.stream {
-      return Streaming.response(
-        events, header: header, request: generation, endpoint: endpoint, clock: clock)
+        id: loopID, prompt: prompt, request: generation, maxTokens: maxTokens,
+        deadline: Clock.now() + serving.options.requestTimeout, events: log,
+        checkpoints: journal != nil, fragmentIDs: cached.ids, cachedBlockCount: cached.count,
+        cachedBlocks: cached.blocks))
+    if generation.stream { return Streaming.response(log, after: -1, serving: serving) }
+    log.attach()
+    let result = await withTaskCancellationHandler {
+      await log.outcome()
+    } onCancel: {
+      serving.requests.readerLeft(log) { loop.cancel(loopID) }  // the client went away
     }
-    return try await Collected.response(
-      events, header: header, request: generation, endpoint: endpoint, clock: clock)
+    _ = log.detach()
+    return try Collected.response(result, spec: spec)
   }
 
   // MARK: Helpers
@@ -154,6 +158,7 @@ public enum RouterServer {
   }
 }
 
+/// The fields every chunk of a response repeats.
 struct ResponseHeader: Sendable {
   let id: String
   let created: Int

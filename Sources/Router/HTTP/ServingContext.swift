@@ -37,7 +37,6 @@ public final class ServingContext: Sendable {
   public let contextLength: Int
   public let loop: ServingLoop
   public let created = Int(Date().timeIntervalSince1970)
-  private let nextID = Atomic<UInt64>(1)
   /// Whether the engine is up (set by whoever starts the loop).
   let engineReady = Atomic<Bool>(false)
   /// What `/v1/cluster` shows.
@@ -46,13 +45,17 @@ public final class ServingContext: Sendable {
   public let redis: RedisClient?
   /// The context-fragment cache, when prompts' prefixes may be reused.
   public let fragments: FragmentCache?
+  /// The requests this router runs and their durable state.
+  public let requests: RequestRegistry
+  private let log = Log("requests")
   private let lookups = DispatchQueue(label: "tessera.fragments.lookup", attributes: .concurrent)
 
   public init(
     options: Options, tokenizer: BPETokenizer, formatter: ChatFormatter?, contextLength: Int,
     loop: ServingLoop, cluster: ClusterInfo = ClusterInfo(plan: nil), redis: RedisClient? = nil,
-    fragments: FragmentCache? = nil
+    fragments: FragmentCache? = nil, requests: RequestRegistry = RequestRegistry(journal: nil)
   ) {
+    self.requests = requests
     self.cluster = cluster
     self.redis = redis
     self.fragments = fragments
@@ -74,19 +77,26 @@ public final class ServingContext: Sendable {
   func cachedPrefix(for prompt: [TokenID]) async -> (
     ids: [FragmentID], count: Int, blocks: [[FragmentPart.Address: FragmentPart]]
   ) {
+    guard fragments != nil else { return ([], 0, []) }
+    return await offThread { self.cachedPrefixNow(for: prompt) }
+  }
+
+  /// `cachedPrefix(for:)` on the calling thread (which may block on Redis).
+  func cachedPrefixNow(for prompt: [TokenID]) -> (
+    ids: [FragmentID], count: Int, blocks: [[FragmentPart.Address: FragmentPart]]
+  ) {
     guard let fragments else { return ([], 0, []) }
     let ids = fragments.ids(for: prompt)
     guard !ids.isEmpty else { return ([], 0, []) }
-    let workersFetch = cluster.plan != nil
-    return await withCheckedContinuation { continuation in
-      lookups.async {
-        if workersFetch {
-          continuation.resume(returning: (ids, fragments.promisedByWorkers(ids), []))
-        } else {
-          let blocks = fragments.prefix(ids)
-          continuation.resume(returning: (ids, blocks.count, blocks))
-        }
-      }
+    if cluster.plan != nil { return (ids, fragments.promisedByWorkers(ids), []) }
+    let blocks = fragments.prefix(ids)
+    return (ids, blocks.count, blocks)
+  }
+
+  /// Runs blocking work (Redis calls) off the async threads.
+  func offThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+      lookups.async { continuation.resume(returning: body()) }
     }
   }
 
@@ -106,7 +116,50 @@ public final class ServingContext: Sendable {
     }
   }
 
-  func newID() -> UInt64 { nextID.wrappingAdd(1, ordering: .relaxed).oldValue }
+  /// A request number no other router (or earlier run of this one) will pick: request ids
+  /// live on in Redis.
+  func newID() -> UInt64 { UInt64.random(in: 1...UInt64.max) }
+
+  /// Takes over the unfinished requests in Redis that no live router holds (their lease
+  /// expired, or this router held them before a restart) and runs them on from where their
+  /// state says: each choice's prompt and generated tokens are computed again (the prompt's
+  /// blocks through the fragment cache) and it carries on with the same sampler, detokenizer
+  /// and stop-matcher state, so the text is what an uninterrupted run gives. Runs on the
+  /// journal's thread.
+  public func takeOverOrphans() {
+    guard let journal = requests.journal else { return }
+    let ids: [String]
+    do {
+      ids = try journal.store.claimOrphans(except: requests.knownIDs)
+    } catch {
+      return  // Redis is down: the next period tries again
+    }
+    for id in ids {
+      do throws(RequestStateError) {
+        let stored = try journal.store.load(id)
+        let request = RequestLog(stored: stored, journal: journal)
+        requests.register(request)
+        journal.holdLease(request)
+        journal.takeovers.add(1, ordering: .relaxed)
+        let cached = cachedPrefixNow(for: stored.spec.prompt)
+        log.info(
+          "request \(id): taken over after event \(stored.events - 1), "
+            + "\(stored.tokens.map(\.count).reduce(0, +)) tokens generated")
+        loop.submit(
+          .init(
+            id: stored.spec.loopID, prompt: stored.spec.prompt,
+            request: stored.spec.generationRequest, maxTokens: stored.spec.maxTokens,
+            deadline: Clock.now() + options.requestTimeout, events: request, checkpoints: true,
+            resumed: stored.resumePoints, fragmentIDs: cached.ids, cachedBlockCount: cached.count,
+            cachedBlocks: cached.blocks))
+      } catch .unavailable {
+        continue  // Redis went away: the lease is in this router's name, the next scan retries
+      } catch {
+        log.error("request \(id) cannot be taken over: \(error)")
+        journal.abandon(id, reason: "its stored state cannot be used: \(error)")
+      }
+    }
+  }
 
   /// The prompt's tokens: a chat rendered through the model's template, text tokenized
   /// (special tokens parsed), or ids checked against the vocabulary.

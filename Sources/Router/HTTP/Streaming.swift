@@ -3,111 +3,100 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// A streaming response in OpenAI's server-sent-events format: `data: {chunk}` events, then
-/// `data: [DONE]`, each with an `id:` field numbering the request's events 0, 1, 2, … (what a
-/// resuming client will send back as `Last-Event-ID`). If the client goes away, the write fails, the event stream is dropped and
-/// the request is cancelled (its KV blocks are freed).
+/// A request's events as a server-sent-events response in OpenAI's format: `data: {chunk}`
+/// events, then `data: [DONE]`, each with an `id:` field numbering the request's events 0, 1,
+/// 2, … — what a resuming client sends back as `Last-Event-ID`. The first response and every
+/// resumed stream are written here, from the event after `after` to the end. Events that an
+/// earlier owner of the request wrote (before this router took it over) come from Redis.
+///
+/// When the client goes away, the write fails and the reader leaves the request; the request
+/// is cancelled (its KV blocks freed) at once without request state, or after the grace period
+/// if nobody resumes it.
 enum Streaming {
-  static func response(
-    _ events: AsyncStream<GenerationEvent>, header: ResponseHeader, request: GenerationRequest,
-    endpoint: GenerationRequest.Endpoint, clock: TokenClock
+  static let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+
+  static func response(_ request: RequestLog, after: Int, serving: ServingContext) -> Response {
+    request.attach()
+    let loop = serving.loop
+    let loopID = request.spec.loopID
+    return Response(
+      status: .ok, headers: headers,
+      body: ResponseBody { writer in
+        do {
+          var last = after
+          while true {
+            let batch = await request.read(after: last)
+            if batch.first > last + 1, let store = serving.requests.journal?.store {
+              let id = request.spec.id
+              let from = last + 1
+              let earlier = await serving.offThread {
+                Result { () throws(RequestStateError) in
+                  try store.events(id, from: from, to: batch.first)
+                }
+              }
+              for event in try earlier.get() where event.number > last {
+                try await writer.write(frame(event.number, event.payload))
+                last = event.number
+              }
+            }
+            var buffer = ByteBuffer()
+            for (offset, payload) in batch.payloads.enumerated() {
+              buffer.writeImmutableBuffer(frame(batch.first + offset, payload))
+            }
+            if buffer.readableBytes > 0 { try await writer.write(buffer) }
+            last = batch.first + batch.payloads.count - 1
+            if batch.ended { break }
+          }
+          try await writer.finish(nil)
+          _ = request.detach()
+        } catch {
+          serving.requests.readerLeft(request) { loop.cancel(loopID) }
+          throw error
+        }
+      })
+  }
+
+  /// A stream of a request this router does not run (another router does, or it ended and is
+  /// no longer in memory): the events from Redis, polled until the last.
+  static func stored(
+    id: String, after: Int, store: RequestStore, serving: ServingContext
   ) -> Response {
     Response(
-      status: .ok,
-      headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+      status: .ok, headers: headers,
       body: ResponseBody { writer in
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        var eventID = 0
-        /// `id: N` and the next number.
-        func nextID() -> String {
-          defer { eventID += 1 }
-          return "id: \(eventID)\n"
-        }
-        func send(_ value: some Encodable) async throws {
-          let data = try encoder.encode(value)
-          var buffer = ByteBuffer(string: nextID() + "data: ")
-          buffer.writeBytes(data)
-          buffer.writeString("\n\n")
-          try await writer.write(buffer)
-        }
-        func chat(_ choices: [ChatCompletionChunk.Choice], usage: Usage? = nil) async throws {
-          try await send(
-            ChatCompletionChunk(
-              id: header.id, created: header.created, model: header.model, choices: choices,
-              usage: usage))
-        }
-        func completion(_ choices: [Completion.Choice], usage: Usage? = nil) async throws {
-          try await send(
-            Completion(
-              id: header.id, created: header.created, model: header.model, choices: choices,
-              usage: usage))
-        }
-        let wantsLogprobs = request.logprobs != nil
-        let deltas = DeltaEncoder(header: header, chat: endpoint == .chat)
-        var offsets = [Int](repeating: 0, count: request.choices)
-        var clock = clock
-        if endpoint == .chat {
-          for index in 0..<request.choices {
-            try await chat([
-              .init(
-                index: index, delta: .init(role: "assistant", content: ""), logprobs: nil,
-                finishReason: nil)
-            ])
+        var last = after
+        var idleSince = Clock.now()
+        var ending = false
+        while true {
+          let from = last + 1
+          let events = try await serving.offThread {
+            Result { () throws(RequestStateError) in try store.events(id, from: from) }
+          }.get()
+          for event in events where event.number > last {
+            try await writer.write(frame(event.number, event.payload))
+            last = event.number
+            idleSince = Clock.now()
+            if event.payload == EventEncoder.done { return try await writer.finish(nil) }
           }
-        }
-        for await event in events {
-          switch event {
-          case .delta(let choice, let text, let entries):
-            clock.tokensArrived()
-            if !wantsLogprobs {
-              try await writer.write(
-                deltas.event(
-                  id: nextID(), choice: choice, text: text, allocator: ByteBufferAllocator()))
-            } else if endpoint == .chat {
-              try await chat([
-                .init(
-                  index: choice, delta: .init(role: nil, content: text),
-                  logprobs: ChatLogprobs(entries), finishReason: nil)
-              ])
-            } else {
-              // Offsets count the entries' texts, as the non-streaming response does.
-              let logprobs =
-                choice < offsets.count
-                ? CompletionLogprobs(entries, startOffset: offsets[choice]) : nil
-              if choice < offsets.count {
-                offsets[choice] += entries.reduce(0) { $0 + $1.text.count }
-              }
-              try await completion([
-                .init(text: text, index: choice, logprobs: logprobs, finishReason: nil)
-              ])
-            }
-          case .finished(let choice, let reason, _):
-            if endpoint == .chat {
-              try await chat([
-                .init(
-                  index: choice, delta: .init(role: nil, content: nil), logprobs: nil,
-                  finishReason: reason.rawValue)
-              ])
-            } else {
-              try await completion([
-                .init(text: "", index: choice, logprobs: nil, finishReason: reason.rawValue)
-              ])
-            }
-          case .done(let prompt, let generated):
-            guard request.includeUsage else { break }
-            let usage = Usage(promptTokens: prompt, completionTokens: generated)
-            if endpoint == .chat {
-              try await chat([], usage: usage)
-            } else {
-              try await completion([], usage: usage)
-            }
-          case .failed(let error):
-            try await send(error.body)
+          // The status said the request ended, and its last events are now written.
+          if ending { return try await writer.finish(nil) }
+          // The request may have come to this router in the meantime.
+          if let request = serving.requests.find(id) {
+            let rest = response(request, after: last, serving: serving)
+            return try await rest.body.write(writer)
           }
+          // An ended request: read its events once more (the status is written with the last).
+          let status = await serving.offThread { try? store.status(id) }
+          ending = status != .running || Clock.now() - idleSince > serving.options.requestTimeout
+          if !ending { try await Task.sleep(for: .milliseconds(100)) }
         }
-        try await writer.write(ByteBuffer(string: nextID() + "data: [DONE]\n\n"))
-        try await writer.finish(nil)
       })
+  }
+
+  static func frame(_ number: Int, _ payload: [UInt8]) -> ByteBuffer {
+    var buffer = ByteBuffer(string: "id: \(number)\ndata: ")
+    buffer.writeBytes(payload)
+    buffer.writeString("\n\n")
+    return buffer
   }
 }

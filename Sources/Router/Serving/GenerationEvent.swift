@@ -2,13 +2,13 @@ public import Core
 
 /// One generated token's log-probability and the most likely alternatives at its position
 /// (log-probabilities of the raw logits, before penalties and temperature).
-public struct TokenLogprob: Sendable, Equatable {
+public struct TokenLogprob: Sendable, Equatable, Codable {
   public var token: TokenID
   public var text: String
   public var logprob: Float
   public var top: [Alternative]
 
-  public struct Alternative: Sendable, Equatable {
+  public struct Alternative: Sendable, Equatable, Codable {
     public var token: TokenID
     public var text: String
     public var logprob: Float
@@ -26,4 +26,31 @@ public enum GenerationEvent: Sendable {
   case done(promptTokens: Int, completionTokens: Int)
   /// The request failed (nothing more follows).
   case failed(APIError)
+  /// A choice's state after a sampled token, following that token's events (asked for with
+  /// `Submission.checkpoints`): what durable request state records.
+  case checkpoint(ChoiceProgress)
+}
+
+/// Where the serving loop sends a request's events (on the loop's thread: must not block).
+public protocol GenerationSink: Sendable {
+  func send(_ event: GenerationEvent)
+  /// No more events follow (after `.done`, `.failed`, or a cancellation with no event).
+  func end()
+  /// The router is stopping with the request unfinished: no more events from this process.
+  /// A sink with durable state leaves the request for another router (or this one, restarted)
+  /// to take over; the default fails it.
+  func handBack()
+}
+
+extension GenerationSink {
+  public func handBack() {
+    send(.failed(.unavailable("the server is shutting down")))
+    end()
+  }
+}
+
+/// An async stream as a sink (tests and simple callers).
+extension AsyncStream<GenerationEvent>.Continuation: GenerationSink {
+  public func send(_ event: GenerationEvent) { yield(event) }
+  public func end() { finish() }
 }

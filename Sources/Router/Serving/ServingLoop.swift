@@ -16,7 +16,13 @@ public final class ServingLoop: Sendable {
     /// Most tokens to generate per choice.
     public var maxTokens: Int
     public var deadline: Double
-    public var events: AsyncStream<GenerationEvent>.Continuation
+    public var events: any GenerationSink
+    /// Whether to send a `.checkpoint` after each sampled token (for durable request state).
+    public var checkpoints = false
+    /// Choices taken over part-way (by index): each carries on from its progress, its
+    /// generated tokens computed again after the prompt (through the fragment cache for the
+    /// prompt's blocks).
+    public var resumed: [Int: ResumePoint] = [:]
     /// The ids of the prompt's whole blocks (before its last token), for the fragment cache.
     public var fragmentIDs: [FragmentID] = []
     /// How many of those blocks, from the first, the cache promises: loaded, not computed.
@@ -91,7 +97,7 @@ public final class ServingLoop: Sendable {
         return (inbox.submissions, inbox.cancellations, inbox.stopping)
       }
       if stopping {
-        worker.failAll(.unavailable("the server is shutting down"))
+        worker.handBackAll()
         return
       }
       for submission in submissions { worker.admit(submission) }
@@ -162,6 +168,28 @@ private struct LoopState<Engine: BatchEngine> {
       return ready.map(\.entry)
     }
 
+    /// The state to carry on from elsewhere after `token`.
+    func progress(token: TokenID, finishReason: FinishReason?) -> ChoiceProgress {
+      ChoiceProgress(
+        index: index, generated: generated, token: token,
+        detokenizerBytes: detokenizer.pendingBytes, stopHeld: stops.held, stopped: stops.stopped,
+        produced: produced, sent: sent,
+        pendingLogprobs: pendingLogprobs.map { .init(entry: $0.entry, start: $0.start) },
+        finishReason: finishReason)
+    }
+
+    /// Takes up a choice where `progress` left it (its history already holds its tokens).
+    func carryOn(from progress: ChoiceProgress, stops: [String]) {
+      generated = progress.generated
+      detokenizer = StreamingDetokenizer(
+        vocabulary: detokenizer.vocabulary, pending: progress.detokenizerBytes)
+      self.stops = StopMatcher(stops: stops, held: progress.stopHeld, stopped: progress.stopped)
+      produced = progress.produced
+      sent = progress.sent
+      pendingLogprobs = progress.pendingLogprobs.map { ($0.entry, $0.start) }
+      keptBlocks = true  // the prompt's blocks were kept by whoever computed them first
+    }
+
     init(
       request: UInt64, index: Int, sampler: Sampler, history: [TokenID],
       detokenizer: StreamingDetokenizer, stops: StopMatcher
@@ -205,20 +233,28 @@ private struct LoopState<Engine: BatchEngine> {
 
   mutating func admit(_ submission: ServingLoop.Submission) {
     var sequences: [Int] = []
+    var completionTokens = 0
     for index in 0..<submission.request.choices {
+      let resumed = submission.resumed[index]
+      completionTokens += resumed?.progress.generated ?? 0
+      if resumed?.progress.finishReason != nil { continue }  // ended before the takeover
       let id = nextSequence
       nextSequence += 1
+      let history = submission.prompt + (resumed?.tokens ?? [])
       let outcome = scheduler.submit(
-        id: id, prompt: submission.prompt, maxNewTokens: submission.maxTokens,
+        id: id, prompt: history,
+        maxNewTokens: max(1, submission.maxTokens - (resumed?.progress.generated ?? 0)),
         cachedTokens: submission.cachedBlockCount * scheduler.limits.blockSize)
       switch outcome {
       case .queued:
         sequences.append(id)
-        choices[id] = Choice(
+        let choice = Choice(
           request: submission.id, index: index,
-          sampler: Sampler(parameters: submission.request.sampling), history: submission.prompt,
+          sampler: Sampler(parameters: submission.request.sampling), history: history,
           detokenizer: StreamingDetokenizer(vocabulary: vocabulary),
           stops: StopMatcher(stops: submission.request.stop))
+        if let resumed { choice.carryOn(from: resumed.progress, stops: submission.request.stop) }
+        choices[id] = choice
       case .queueFull, .tooLarge, .emptyPrompt:
         for sequence in sequences {
           scheduler.cancel(id: sequence)
@@ -233,14 +269,24 @@ private struct LoopState<Engine: BatchEngine> {
           case .emptyPrompt: .invalid("The prompt is empty", param: "prompt")
           default: .queueFull
           }
-        submission.events.yield(.failed(error))
-        submission.events.finish()
+        submission.events.send(.failed(error))
+        submission.events.end()
         return
       }
     }
-    requests[submission.id] = Live(
-      submission: submission, sequences: sequences, unfinished: sequences.count)
+    let live = Live(
+      submission: submission, sequences: sequences, unfinished: sequences.count,
+      completionTokens: completionTokens)
     counters.promptTokens += submission.prompt.count
+    guard !sequences.isEmpty else { return finish(live) }  // every choice had ended
+    requests[submission.id] = live
+  }
+
+  /// Every choice ended: the usage, and the end of the events.
+  func finish(_ live: Live) {
+    live.submission.events.send(
+      .done(promptTokens: live.submission.prompt.count, completionTokens: live.completionTokens))
+    live.submission.events.end()
   }
 
   mutating func cancel(_ id: UInt64) {
@@ -249,19 +295,29 @@ private struct LoopState<Engine: BatchEngine> {
       scheduler.cancel(id: sequence)
       choices[sequence] = nil
     }
-    live.submission.events.finish()
+    live.submission.events.end()
   }
 
   mutating func expire(now: Double) {
     for (id, live) in requests where live.submission.deadline < now {
-      live.submission.events.yield(.failed(.timeout))
+      live.submission.events.send(.failed(.timeout))
       cancel(id)
+    }
+  }
+
+  /// The loop stops: every request goes back (durable ones are taken over later; the rest
+  /// fail).
+  mutating func handBackAll() {
+    for (id, live) in requests {
+      live.submission.events.handBack()
+      for sequence in live.sequences { choices[sequence] = nil }
+      requests[id] = nil
     }
   }
 
   mutating func failAll(_ error: APIError) {
     for (id, live) in requests {
-      live.submission.events.yield(.failed(error))
+      live.submission.events.send(.failed(error))
       cancel(id)
     }
   }
@@ -331,21 +387,22 @@ private struct LoopState<Engine: BatchEngine> {
       }
       let logprobs = choice.releasedLogprobs(finishing: reason != nil)
       if !text.isEmpty || !logprobs.isEmpty {
-        live.submission.events.yield(.delta(choice: choice.index, text: text, logprobs: logprobs))
+        live.submission.events.send(.delta(choice: choice.index, text: text, logprobs: logprobs))
       }
       if let reason {
         choice.finished = true
         finished.insert(slice.sequence)
         live.unfinished -= 1
-        live.submission.events.yield(
+        live.submission.events.send(
           .finished(choice: choice.index, reason: reason, completionTokens: choice.generated))
+      }
+      if live.submission.checkpoints {
+        live.submission.events.send(
+          .checkpoint(choice.progress(token: token, finishReason: reason)))
       }
       requests[request] = live
       if live.unfinished == 0 {
-        live.submission.events.yield(
-          .done(promptTokens: live.submission.prompt.count, completionTokens: live.completionTokens)
-        )
-        live.submission.events.finish()
+        finish(live)
         requests[request] = nil
         for sequence in live.sequences { choices[sequence] = nil }
       }
@@ -372,7 +429,7 @@ private struct LoopState<Engine: BatchEngine> {
           sequence: slice.sequence, ids: ids, blocks: live.submission.cachedBlocks)
       } catch {
         log.error("request \(choice.request): the cached prefix could not be loaded: \(error)")
-        live.submission.events.yield(
+        live.submission.events.send(
           .failed(.unavailable("the cached prompt prefix could not be loaded")))
         cancel(choice.request)
         plan.slices.removeAll { live.sequences.contains($0.sequence) }  // every choice

@@ -3,10 +3,18 @@
 /// back until the next piece shows whether it is.
 public struct StopMatcher: Sendable {
   public let stops: [String]
-  private var held = ""
+  /// Text held back because it could still begin a stop sequence.
+  public private(set) var held = ""
   public private(set) var stopped = false
 
-  public init(stops: [String]) { self.stops = stops.filter { !$0.isEmpty } }
+  /// - Parameters:
+  ///   - held: A matcher's `held` text and
+  ///   - stopped: its `stopped`, to carry on where it stopped (a request taken over).
+  public init(stops: [String], held: String = "", stopped: Bool = false) {
+    self.stops = stops.filter { !$0.isEmpty }
+    self.held = held
+    self.stopped = stopped
+  }
 
   /// Adds a piece of generated text; returns what may be shown now. After a stop sequence
   /// matched, `stopped` is true and nothing more is returned.

@@ -141,6 +141,26 @@ private func makeVocabulary(addBOS: Bool = false) throws -> Vocabulary {
     #expect(output == text)
   }
 
+  /// Rebuilt from its held-back bytes at any token, a detokenizer carries on as the original
+  /// (a request taken over mid-character by another router).
+  @Test func carriesOnFromItsPendingBytes() throws {
+    let tokenizer = try Tokenizers.smolLM2()
+    let ids = tokenizer.encode("🙂 你好世界 👨‍👩‍👧 done")
+    var whole = StreamingDetokenizer(vocabulary: tokenizer.vocabulary)
+    let reference = ids.map { whole.append($0) }.joined() + whole.finish()
+    var sawPending = false
+    for cut in 1..<ids.count {
+      var first = StreamingDetokenizer(vocabulary: tokenizer.vocabulary)
+      let before = ids[..<cut].map { first.append($0) }.joined()
+      sawPending = sawPending || first.pendingByteCount > 0
+      var second = StreamingDetokenizer(
+        vocabulary: tokenizer.vocabulary, pending: first.pendingBytes)
+      let after = ids[cut...].map { second.append($0) }.joined() + second.finish()
+      #expect(before + after == reference)
+    }
+    #expect(sawPending)  // some cut fell inside a character
+  }
+
   @Test func controlTokensPrintOnlyWhenAsked() throws {
     let vocabulary = try Tokenizers.smolLM2().vocabulary
     let imEnd = try #require(vocabulary.id(of: "<|im_end|>"))

@@ -1,0 +1,36 @@
+import Core
+
+/// What the journal writes to Redis in one transaction: a request's events since its last
+/// unit and the state they lead to. Each unit is written whole or not at all (MULTI/EXEC), so
+/// the stored state always matches the stored events.
+struct JournalUnit: Sendable {
+  enum Kind: Sendable {
+    /// A new request: its spec, status running, the owner's lease, membership of the active set.
+    case create(RequestSpec)
+    /// A choice after a token: its state, its new tokens and text (written at their offsets,
+    /// so writing a unit twice changes nothing).
+    case progress(
+      ChoiceProgress, tokensAt: Int, tokens: [TokenID], textAt: Int, text: [UInt8],
+      logprobOffset: Int)
+    /// The end: status and usage; the request leaves the active set and its keys get the TTL.
+    case end(status: RequestStatus, usage: StoredUsage?, error: String?, choices: Int)
+    /// This router stops with the request unfinished: its lease goes, so that another router
+    /// takes it over without waiting.
+    case handBack
+    /// Everything at once (after Redis failed to take some units).
+    case whole(
+      spec: RequestSpec, status: RequestStatus, progress: [ChoiceProgress?],
+      tokens: [[TokenID]], texts: [String], logprobOffsets: [Int], usage: StoredUsage?,
+      error: String?, ended: Bool)
+  }
+
+  let log: RequestLog
+  /// The number of the first event in `events`.
+  let firstEvent: Int
+  let events: [[UInt8]]
+  let kind: Kind
+  /// Readers may see the events below this once the unit was written (or failed).
+  let visibleAfter: Int
+
+  var requestID: String { log.spec.id }
+}

@@ -1,0 +1,323 @@
+import Core
+import Foundation
+import Synchronization
+
+/// How a request stands.
+public enum RequestStatus: String, Sendable, Codable {
+  case running, finished, cancelled, failed
+}
+
+/// A request's result so far: what `GET /v1/requests/{id}` reports and what a non-streaming
+/// response is made of.
+struct RequestResult: Sendable {
+  var status = RequestStatus.running
+  var texts: [String]
+  var tokens: [[TokenID]]
+  var logprobs: [[TokenLogprob]]
+  var reasons: [FinishReason?]
+  var usage: StoredUsage?
+  var failure: APIError?
+
+  init(choices: Int) {
+    texts = Array(repeating: "", count: choices)
+    tokens = Array(repeating: [], count: choices)
+    logprobs = Array(repeating: [], count: choices)
+    reasons = Array(repeating: nil, count: choices)
+  }
+}
+
+/// Prompt and completion token counts, as the end of a request records them.
+struct StoredUsage: Sendable, Codable, Equatable {
+  var promptTokens: Int
+  var completionTokens: Int
+}
+
+/// One request's events and result as every reader sees them. The serving loop sends its
+/// events here; each is encoded once as an SSE payload and numbered 0, 1, 2, …; with request
+/// state on, the events go to Redis in units that end at a checkpoint (a choice's state after
+/// a token) or at the end, and readers see an event only once Redis took its unit — or failed
+/// to (then the request is served without persistence and written whole when Redis is back).
+/// Readers are the first response and any resumed stream.
+final class RequestLog: GenerationSink {
+  struct Batch: Sendable {
+    /// The number of the first payload (greater than asked for when the earlier ones were
+    /// written by another router: they are in Redis only).
+    var first: Int
+    var payloads: [[UInt8]]
+    /// The last payload is the stream's last.
+    var ended: Bool
+  }
+
+  let spec: RequestSpec
+  let journal: RequestJournal?
+  private let state: Mutex<State>
+
+  struct State {
+    var encoder: EventEncoder
+    /// Events numbered before this were written by an earlier owner (Redis has them).
+    var firstEvent: Int
+    var payloads: [[UInt8]] = []
+    /// Events numbered below this may be read.
+    var visible: Int
+    /// Events numbered below this went to the journal.
+    var recorded: Int
+    var ended = false
+    var result: RequestResult
+    var progress: [ChoiceProgress?]
+    var recordedTokens: [Int]
+    var recordedTextBytes: [Int]
+    var clock: TokenClock?
+    var waiters: [CheckedContinuation<Void, Never>] = []
+    var listeners = 0
+    var departures = 0
+
+    var total: Int { firstEvent + payloads.count }
+  }
+
+  /// A new request: its opening events are recorded with its spec.
+  init(spec: RequestSpec, journal: RequestJournal?, clock: TokenClock?) {
+    self.spec = spec
+    self.journal = journal
+    let encoder = EventEncoder(spec: spec)
+    var state = State(
+      encoder: encoder, firstEvent: 0, visible: 0, recorded: 0,
+      result: RequestResult(choices: spec.choices),
+      progress: Array(repeating: nil, count: spec.choices),
+      recordedTokens: Array(repeating: 0, count: spec.choices),
+      recordedTextBytes: Array(repeating: 0, count: spec.choices), clock: clock)
+    state.payloads = encoder.opening(choices: spec.choices)
+    state.recorded = state.payloads.count
+    if journal == nil { state.visible = state.payloads.count }
+    self.state = Mutex(state)
+    journal?.write(
+      JournalUnit(
+        log: self, firstEvent: 0, events: state.payloads, kind: .create(spec),
+        visibleAfter: state.payloads.count))
+  }
+
+  /// A request taken over from Redis: it carries on after the stored events.
+  init(stored: StoredRequest, journal: RequestJournal?) {
+    spec = stored.spec
+    self.journal = journal
+    var encoder = EventEncoder(spec: stored.spec)
+    encoder.logprobOffsets = stored.logprobOffsets
+    var result = RequestResult(choices: stored.spec.choices)
+    result.texts = stored.texts
+    result.tokens = stored.tokens
+    result.reasons = stored.progress.map { $0?.finishReason }
+    state = Mutex(
+      State(
+        encoder: encoder, firstEvent: stored.events, visible: stored.events,
+        recorded: stored.events, result: result, progress: stored.progress,
+        recordedTokens: stored.tokens.map(\.count),
+        recordedTextBytes: stored.texts.map(\.utf8.count), clock: nil))
+  }
+
+  // MARK: The serving loop's side
+
+  func send(_ event: GenerationEvent) {
+    let unit = state.withLock { state -> JournalUnit? in
+      state.absorb(event)
+      state.payloads += state.encoder.payloads(event)
+      guard journal != nil else {
+        state.visible = state.total
+        return nil
+      }
+      return unitEnding(at: event, &state)
+    }
+    if let unit { journal?.write(unit) } else if journal == nil { wakeReaders() }
+  }
+
+  /// The loop let the request go without an end event: it was cancelled.
+  func end() {
+    let unit = state.withLock { state -> JournalUnit? in
+      guard !state.ended else { return nil }
+      state.ended = true
+      state.result.status = .cancelled
+      state.payloads.append(EventEncoder.done)
+      guard journal != nil else {
+        state.visible = state.total
+        return nil
+      }
+      return unitEnding(at: nil, &state)
+    }
+    if let unit { journal?.write(unit) } else { wakeReaders() }
+  }
+
+  /// The router stops: readers' streams end here without `[DONE]` (a client resumes from
+  /// another router, or this one restarted); in Redis the request stays unfinished and
+  /// loses its lease. Without request state it fails.
+  func handBack() {
+    guard journal != nil else {
+      send(.failed(.unavailable("the server is shutting down")))
+      return end()
+    }
+    let unit = state.withLock { state -> JournalUnit? in
+      guard !state.ended else { return nil }
+      state.ended = true
+      let first = state.recorded
+      state.recorded = state.total
+      return JournalUnit(
+        log: self, firstEvent: first,
+        events: Array(state.payloads[(first - state.firstEvent)...]), kind: .handBack,
+        visibleAfter: state.total)
+    }
+    if let unit { journal?.write(unit) }
+  }
+
+  /// The events since the last unit, when `event` closes one (a checkpoint or the end).
+  private func unitEnding(at event: GenerationEvent?, _ state: inout State) -> JournalUnit? {
+    let kind: JournalUnit.Kind
+    switch event {
+    case .checkpoint(let progress):
+      let choice = progress.index
+      let tokens = Array(state.result.tokens[choice].dropFirst(state.recordedTokens[choice]))
+      let text = Array(state.result.texts[choice].utf8.dropFirst(state.recordedTextBytes[choice]))
+      kind = .progress(
+        progress, tokensAt: state.recordedTokens[choice], tokens: tokens,
+        textAt: state.recordedTextBytes[choice], text: text,
+        logprobOffset: state.encoder.logprobOffsets[choice])
+      state.recordedTokens[choice] += tokens.count
+      state.recordedTextBytes[choice] += text.count
+    case .done, .failed, nil:
+      kind = .end(
+        status: state.result.status, usage: state.result.usage,
+        error: state.result.failure?.message, choices: spec.choices)
+    default:
+      return nil
+    }
+    let first = state.recorded
+    state.recorded = state.total
+    return JournalUnit(
+      log: self, firstEvent: first,
+      events: Array(state.payloads[(first - state.firstEvent)...]), kind: kind,
+      visibleAfter: state.total)
+  }
+
+  /// The journal wrote (or failed to write) the events below `count`: readers may see them.
+  func reveal(upTo count: Int) {
+    state.withLock { $0.visible = max($0.visible, count) }
+    wakeReaders()
+  }
+
+  /// Everything recorded so far as one unit (events, tokens and text up to the last
+  /// checkpoint): after Redis failed to take some units, to write the request whole when
+  /// Redis answers again.
+  func wholeUnit() -> JournalUnit {
+    state.withLock { state in
+      let texts = state.result.texts.enumerated().map { choice, text in
+        String(decoding: text.utf8.prefix(state.recordedTextBytes[choice]), as: UTF8.self)
+      }
+      let tokens = state.result.tokens.enumerated().map { choice, tokens in
+        Array(tokens.prefix(state.recordedTokens[choice]))
+      }
+      return JournalUnit(
+        log: self, firstEvent: state.firstEvent,
+        events: Array(state.payloads.prefix(state.recorded - state.firstEvent)),
+        kind: .whole(
+          spec: spec, status: state.ended ? state.result.status : .running,
+          progress: state.progress, tokens: tokens, texts: texts,
+          logprobOffsets: state.encoder.logprobOffsets, usage: state.result.usage,
+          error: state.result.failure?.message, ended: state.ended && state.recorded == state.total),
+        visibleAfter: state.recorded)
+    }
+  }
+
+  private func wakeReaders() {
+    let waiters = state.withLock { state in
+      defer { state.waiters = [] }
+      return state.waiters
+    }
+    for waiter in waiters { waiter.resume() }
+  }
+
+  // MARK: Readers
+
+  /// The events after number `after` (-1: from the first), waiting until there is at least
+  /// one or the stream has ended.
+  func read(after: Int) async -> Batch {
+    while true {
+      if let batch = state.withLock({ $0.batch(after: after) }) { return batch }
+      await withCheckedContinuation { continuation in
+        let ready = state.withLock { state in
+          if state.batch(after: after) != nil { return true }
+          state.waiters.append(continuation)
+          return false
+        }
+        if ready { continuation.resume() }
+      }
+    }
+  }
+
+  /// The result once the request has ended.
+  func outcome() async -> RequestResult {
+    while true {
+      let batch = await read(after: Int.max - 1)
+      if batch.ended { return snapshot }
+    }
+  }
+
+  var snapshot: RequestResult { state.withLock { $0.result } }
+  var isEnded: Bool { state.withLock { $0.ended } }
+
+  // MARK: Listeners (the grace period)
+
+  func attach() { state.withLock { $0.listeners += 1 } }
+
+  /// A reader went away; returns the departure's number when no reader is left (the grace
+  /// period ends the request unless someone attached since — `stillAbandoned`).
+  func detach() -> Int? {
+    state.withLock { state in
+      guard state.listeners > 0 else { return nil }
+      state.listeners -= 1
+      guard state.listeners == 0, !state.ended else { return nil }
+      state.departures += 1
+      return state.departures
+    }
+  }
+
+  func stillAbandoned(since departure: Int) -> Bool {
+    state.withLock { $0.listeners == 0 && $0.departures == departure && !$0.ended }
+  }
+}
+
+extension RequestLog.State {
+  /// Folds an event into the result.
+  mutating func absorb(_ event: GenerationEvent) {
+    switch event {
+    case .delta(let choice, let text, let entries) where choice < result.texts.count:
+      clock?.tokensArrived()
+      result.texts[choice] += text
+      result.logprobs[choice] += entries
+    case .finished(let choice, let reason, _) where choice < result.reasons.count:
+      result.reasons[choice] = reason
+    case .done(let prompt, let completion):
+      result.usage = StoredUsage(promptTokens: prompt, completionTokens: completion)
+      result.status = .finished
+      ended = true
+    case .failed(let error):
+      result.failure = error
+      result.status = .failed
+      ended = true
+    case .checkpoint(let progress) where progress.index < self.progress.count:
+      let choice = progress.index
+      self.progress[choice] = progress
+      if progress.generated > result.tokens[choice].count {
+        result.tokens[choice].append(progress.token)
+      }
+    default:
+      break
+    }
+  }
+
+  func batch(after: Int) -> RequestLog.Batch? {
+    let start = max(after + 1, firstEvent)
+    let lastVisible = visible >= total && ended
+    if start < visible {
+      return .init(
+        first: start, payloads: Array(payloads[(start - firstEvent)..<(visible - firstEvent)]),
+        ended: lastVisible)
+    }
+    return lastVisible ? .init(first: start, payloads: [], ended: true) : nil
+  }
+}

@@ -1,0 +1,159 @@
+import Core
+import Foundation
+import RedisClient
+import Testing
+
+@testable import Router
+
+/// Request state against a real redis-server: units written as transactions and read back,
+/// damaged state refused with a typed error, and which orphans a router may take.
+@Suite struct RequestStoreTests {
+  func store(_ server: RedisServer, owner: String = "me") -> RequestStore {
+    RequestStore(
+      redis: RedisClient(url: RedisURL(host: "127.0.0.1", port: server.port)),
+      prefix: "tessera:req:v1", owner: owner, ttl: 60, leaseMilliseconds: 60_000)
+  }
+
+  static let spec = RequestSpec(
+    id: "cmpl-00000000000000aa", loopID: 0xaa,
+    request: GenerationRequest(
+      endpoint: .completion, model: "m", input: .tokens([7, 8, 9]), maxTokens: 5,
+      sampling: SamplingParameters(temperature: 0.7, seed: 42), stop: ["\n"], choices: 2,
+      stream: true, includeUsage: false, logprobs: nil, user: nil),
+    created: 1_700_000_000, prompt: [7, 8, 9], maxTokens: 5)
+
+  func progress(choice: Int, generated: Int, token: TokenID, sent: Int) -> ChoiceProgress {
+    ChoiceProgress(
+      index: choice, generated: generated, token: token, detokenizerBytes: [0xE4],
+      stopHeld: "a", stopped: false, produced: sent + 1, sent: sent,
+      pendingLogprobs: [], finishReason: nil)
+  }
+
+  /// Writes a request's units: created, two tokens for choice 0, one for choice 1.
+  func writeRunningRequest(_ store: RequestStore) throws -> RequestLog {
+    let log = RequestLog(spec: Self.spec, journal: nil, clock: nil)
+    let units = [
+      JournalUnit(log: log, firstEvent: 0, events: [], kind: .create(Self.spec), visibleAfter: 0),
+      JournalUnit(
+        log: log, firstEvent: 0, events: [Array("e0".utf8)],
+        kind: .progress(
+          progress(choice: 0, generated: 1, token: 100, sent: 2), tokensAt: 0, tokens: [100],
+          textAt: 0, text: Array("He".utf8), logprobOffset: 0), visibleAfter: 1),
+      JournalUnit(
+        log: log, firstEvent: 1, events: [Array("e1".utf8), Array("e2".utf8)],
+        kind: .progress(
+          progress(choice: 0, generated: 2, token: 101, sent: 4), tokensAt: 1, tokens: [101],
+          textAt: 2, text: Array("y!".utf8), logprobOffset: 0), visibleAfter: 3),
+      JournalUnit(
+        log: log, firstEvent: 3, events: [Array("e3".utf8)],
+        kind: .progress(
+          progress(choice: 1, generated: 1, token: 200, sent: 1), tokensAt: 0, tokens: [200],
+          textAt: 0, text: Array("Z".utf8), logprobOffset: 0), visibleAfter: 4),
+    ]
+    let replies = try store.redis.pipeline(units.flatMap(store.transaction))
+    #expect(!replies.contains(.null))  // no transaction refused
+    return log
+  }
+
+  @Test func unitsAreReadBackAsTheyWereWritten() throws {
+    let server = try RedisServer()
+    defer { server.stop() }
+    let store = store(server)
+    _ = try writeRunningRequest(store)
+    let stored = try store.load(Self.spec.id)
+    #expect(stored.spec == Self.spec && stored.status == .running && stored.events == 4)
+    #expect(stored.tokens == [[100, 101], [200]] && stored.texts == ["Hey!", "Z"])
+    #expect(stored.progress[0] == progress(choice: 0, generated: 2, token: 101, sent: 4))
+    #expect(stored.resumePoints[1]?.tokens == [200])
+    let events = try store.events(Self.spec.id, from: 0)
+    #expect(events.map(\.number) == [0, 1, 2, 3])
+    #expect(events.map { String(decoding: $0.payload, as: UTF8.self) } == ["e0", "e1", "e2", "e3"])
+    #expect(try store.events(Self.spec.id, from: 2, to: 3).map(\.number) == [2])
+    // Active, leased, and nothing of it has a TTL.
+    #expect(try store.redis.command(["TTL", "tessera:req:v1:\(Self.spec.id)"]) == .integer(-1))
+    #expect(
+      try store.redis.command(["SISMEMBER", "tessera:req:v1:active", Self.spec.id]) == .integer(1))
+  }
+
+  @Test func theEndReleasesTheRequestAndGivesEveryKeyTheTTL() throws {
+    let server = try RedisServer()
+    defer { server.stop() }
+    let store = store(server)
+    let log = try writeRunningRequest(store)
+    let end = JournalUnit(
+      log: log, firstEvent: 4, events: [EventEncoder.done],
+      kind: .end(
+        status: .finished, usage: StoredUsage(promptTokens: 3, completionTokens: 3), error: nil,
+        choices: 2), visibleAfter: 5)
+    _ = try store.redis.pipeline(store.transaction(end))
+    // Written twice (a reply lost, the unit sent again): the same state, no duplicate event.
+    _ = try store.redis.pipeline(store.transaction(end))
+    let stored = try store.load(Self.spec.id)
+    #expect(stored.status == .finished && stored.events == 5 && stored.usage?.completionTokens == 3)
+    #expect(try store.events(Self.spec.id, from: 0).count == 5)
+    #expect(
+      try store.redis.command(["SISMEMBER", "tessera:req:v1:active", Self.spec.id]) == .integer(0))
+    let id = Self.spec.id
+    for key in ["\(id)", "\(id):events", "\(id):tokens:0", "\(id):text:1"] {
+      let ttl = try store.redis.command(["TTL", "tessera:req:v1:\(key)"]).integer()
+      #expect(ttl > 0 && ttl <= 60, "\(key)")
+    }
+    #expect(try store.redis.command(["EXISTS", "tessera:req:v1:\(id):lease"]) == .integer(0))
+  }
+
+  @Test func damagedStateIsATypedErrorNeverACrash() throws {
+    let server = try RedisServer()
+    defer { server.stop() }
+    let store = store(server)
+    let id = Self.spec.id
+    #expect(throws: RequestStateError.notFound(id)) { try store.load(id) }
+    _ = try writeRunningRequest(store)
+    // A token string cut short.
+    _ = try store.redis.command(["SET", "tessera:req:v1:\(id):tokens:0", "abcde"])
+    #expect(throws: RequestStateError.self) { try store.load(id) }
+    _ = try store.redis.command(["SET", "tessera:req:v1:\(id):tokens:0", "abcd"])
+    #expect {
+      try store.load(id)
+    } throws: { error in
+      guard case RequestStateError.damaged(_, let detail) = error else { return false }
+      return detail.contains("tokens")
+    }
+    // A spec that is not JSON, a progress that is not, a status nobody knows.
+    for (field, value) in [("spec", "{\"id\":"), ("choice:0", "[]"), ("status", "dancing")] {
+      _ = try writeRunningRequest(store)
+      _ = try store.redis.command(["HSET", "tessera:req:v1:\(id)", field, value])
+      #expect(throws: RequestStateError.self, "\(field)") { try store.load(id) }
+    }
+    // A stream entry that is not ours.
+    _ = try store.redis.command(["XADD", "tessera:req:v1:\(id):events", "0-99", "x", "y", "z", "w"])
+    #expect(throws: RequestStateError.self) { try store.events(id, from: 0) }
+    // Redis gone: unavailable, not damaged.
+    server.stop()
+    #expect {
+      try store.load(id)
+    } throws: { error in
+      guard case RequestStateError.unavailable = error else { return false }
+      return true
+    }
+  }
+
+  @Test func orphansAreTakenOnlyWithoutALiveLeaseOrFromAnEarlierSelf() throws {
+    let server = try RedisServer()
+    defer { server.stop() }
+    let me = store(server)
+    let other = store(server, owner: "other")
+    for id in ["lapsed", "others", "mine-before", "running-here"] {
+      _ = try me.redis.command(["SADD", "tessera:req:v1:active", id])
+    }
+    _ = try me.redis.command(["SET", "tessera:req:v1:others:lease", "other"])
+    _ = try me.redis.command(["SET", "tessera:req:v1:mine-before:lease", "me"])
+    _ = try me.redis.command(["SET", "tessera:req:v1:running-here:lease", "me"])
+    let taken = try me.claimOrphans(except: ["running-here"])
+    #expect(Set(taken) == ["lapsed", "mine-before"])
+    #expect(
+      try me.redis.command(["GET", "tessera:req:v1:lapsed:lease"]) == .string(Array("me".utf8)))
+    // Taken once: another router finds nothing left to take.
+    #expect(try other.claimOrphans(except: []) == ["others"])  // its own earlier self's
+    #expect(try me.redis.command(["PTTL", "tessera:req:v1:lapsed:lease"]).integer() > 0)
+  }
+}
