@@ -7,8 +7,11 @@ Every check asserts behaviour a client relies on; the script exits non-zero on t
 failure, printing what differed.
 """
 import argparse
+import json
 import sys
 import unittest
+import urllib.error
+import urllib.request
 
 import openai
 
@@ -83,6 +86,37 @@ class OpenAIClientTests(unittest.TestCase):
         self.assertEqual(len(choice.logprobs.tokens), 4)
         self.assertEqual(len(choice.logprobs.token_logprobs), 4)
         self.assertEqual(choice.logprobs.text_offset[0], 0)
+
+    def test_request_state_and_a_resumed_stream(self):
+        args = dict(model=ARGS.model, prompt="The three primary colors are", max_tokens=24,
+                    temperature=0.7, seed=5)
+        chunks = list(client().completions.create(stream=True, **args))
+        streamed = "".join(c.choices[0].text for c in chunks if c.choices)
+        request_id = chunks[0].id
+        root = ARGS.base_url
+        with urllib.request.urlopen(f"{root}/requests/{request_id}", timeout=60) as response:
+            state = json.load(response)
+        self.assertEqual(state["id"], request_id)
+        self.assertEqual(state["status"], "finished")
+        self.assertEqual(state["text"], streamed)
+        self.assertEqual(state["usage"]["completion_tokens"], len(state["tokens"]))
+        # Events 0..2 are the first three chunks; the rest comes again after Last-Event-ID 2.
+        resume = urllib.request.Request(f"{root}/requests/{request_id}/stream",
+                                        headers={"Last-Event-ID": "2"})
+        with urllib.request.urlopen(resume, timeout=60) as response:
+            body = response.read().decode()
+        events = [block for block in body.split("\n\n") if block.strip()]
+        self.assertTrue(events[0].startswith("id: 3\n"), events[0])
+        self.assertEqual(events[-1].split("\n")[-1], "data: [DONE]")
+        rest = "".join(
+            choice["text"]
+            for block in events[:-1]
+            for choice in json.loads(block.split("data: ", 1)[1])["choices"])
+        first = "".join(c.choices[0].text for c in chunks[:3] if c.choices)
+        self.assertEqual(first + rest, streamed)
+        with self.assertRaises(urllib.error.HTTPError) as raised:
+            urllib.request.urlopen(f"{root}/requests/cmpl-0000000000000000", timeout=60)
+        self.assertEqual(raised.exception.code, 404)
 
     def test_errors(self):
         with self.assertRaises(openai.NotFoundError):

@@ -90,6 +90,7 @@ enum RequestRoutes {
     case .failure(.unavailable(let detail)):
       throw .unavailable("request state cannot be read: \(detail)")
     case .failure(let error):
+      Log("requests").error("GET \(id): \(error)")
       throw APIError(
         status: 500, message: "\(error)", type: "server_error", param: nil,
         code: "request_state_damaged")

@@ -130,7 +130,8 @@ public final class ServingContext: Sendable {
     guard let journal = requests.journal else { return }
     let ids: [String]
     do {
-      ids = try journal.store.claimOrphans(except: requests.knownIDs)
+      // Leased covers a request whose log is made but not registered yet.
+      ids = try journal.store.claimOrphans(except: requests.knownIDs.union(journal.leasedIDs))
     } catch {
       return  // Redis is down: the next period tries again
     }

@@ -4,9 +4,10 @@ import Foundation
 import Synchronization
 
 /// Runs the engine: one thread owns the engine, the scheduler and every sequence's sampler,
-/// detokenizer and stop matcher; HTTP handlers hand it requests and read events from a
-/// stream. Each iteration is schedule → dispatch (one engine step for every running sequence)
-/// → update (sample, detokenize, match stops, emit events, tell the scheduler).
+/// detokenizer and stop matcher; HTTP handlers hand it requests and read their events from
+/// each request's sink (a `RequestLog`). Each iteration is schedule → dispatch (one engine
+/// step for every running sequence) → update (sample, detokenize, match stops, emit events,
+/// tell the scheduler).
 public final class ServingLoop: Sendable {
   /// A validated, tokenized request.
   public struct Submission: Sendable {
