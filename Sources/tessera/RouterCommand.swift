@@ -185,7 +185,9 @@ enum RouterRunner {
       redis: redis, fragments: fragments,
       requests: RequestRegistry(journal: journal, grace: options.resumeGrace))
     // Requests a dead router left (or this one, before a restart) run on once the engine is up.
-    journal?.start(periodic: { [serving] in serving.takeOverOrphans() })
+    journal?.start(
+      periodic: { [serving] in serving.takeOverOrphans() },
+      lost: { [serving] id in serving.stopRunning(id) })
     let engineStopped = startEngine(
       options, file: file, config: config, vocabulary: vocabulary, serving: serving)
     guard let (host, port) = options.address else { return }

@@ -20,15 +20,44 @@ import Testing
     "max_tokens": 3_000, "temperature": 0, "stream": true,
   ]
 
-  func text(_ events: [Event]) -> String {
-    events.compactMap { event -> String? in
+  /// Chat, two choices, log-probabilities and a stop sequence: every piece of state a
+  /// takeover must carry (role events, per-choice detokenizer and stop matcher, pending
+  /// logprobs).
+  nonisolated(unsafe) static let chatBody: [String: Any] = [
+    "model": RouterAPITests.model,
+    "messages": [["role": "user", "content": "Tell me a long story about a lighthouse."]],
+    "max_tokens": 100, "temperature": 0.8, "seed": 3, "n": 2, "logprobs": true,
+    "top_logprobs": 2, "stop": ["\n\n"], "stream": true,
+  ]
+
+  /// Choice 0's text (chat `delta.content` or completion `text`).
+  func text(_ events: [Event]) -> String { choices(events)[0]?.text ?? "" }
+
+  /// Per choice, its text and everything else its chunks said (logprobs, finish reason),
+  /// concatenated in order.
+  func choices(_ events: [Event]) -> [Int: (text: String, rest: String)] {
+    var result: [Int: (text: String, rest: String)] = [:]
+    for event in events {
       guard
         let object = try? JSONSerialization.jsonObject(with: Data(event.data.utf8))
           as? [String: Any],
-        let choices = object["choices"] as? [[String: Any]], let first = choices.first
-      else { return nil }
-      return first["text"] as? String
-    }.joined()
+        let choices = object["choices"] as? [[String: Any]]
+      else { continue }
+      for choice in choices {
+        guard let index = choice["index"] as? Int else { continue }
+        let delta = choice["delta"] as? [String: Any]
+        let piece = (delta?["content"] as? String) ?? (choice["text"] as? String) ?? ""
+        var other = choice
+        other["delta"] = nil
+        other["text"] = nil
+        let rest =
+          (try? JSONSerialization.data(withJSONObject: other, options: .sortedKeys))
+          .map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let previous = result[index] ?? ("", "")
+        result[index] = (previous.text + piece, previous.rest + rest)
+      }
+    }
+    return result
   }
 
   func requestID(_ events: [Event]) -> String? {
@@ -45,7 +74,8 @@ import Testing
   func stream(_ router: RouterProcess, _ body: [String: Any] = Self.body) throws
     -> EventStreamClient
   {
-    try EventStreamClient(port: router.port, path: "/v1/completions", json: body)
+    let path = body["messages"] == nil ? "/v1/completions" : "/v1/chat/completions"
+    return try EventStreamClient(port: router.port, path: path, json: body)
   }
 
   /// Reads `count` events, then everything already on its way when the stream broke (if it
@@ -83,8 +113,8 @@ import Testing
   }
 
   /// The whole stream of an uninterrupted run: what every interrupted one must add up to.
-  func reference(_ router: RouterProcess) throws -> [Event] {
-    let events = try stream(router).rest()
+  func reference(_ router: RouterProcess, _ body: [String: Any] = Self.body) throws -> [Event] {
+    let events = try stream(router, body).rest()
     #expect(events.last?.data == "[DONE]")
     #expect(events.count > 40, "the reference run should be long enough to interrupt")
     return events
@@ -94,17 +124,27 @@ import Testing
   func expectWhole(_ events: [Event], like reference: [Event]) {
     #expect(events.map(\.id) == Array(0..<events.count).map { Optional($0) })
     #expect(events.last?.data == "[DONE]")
-    #expect(text(events) == text(reference))
+    let got = choices(events)
+    let expected = choices(reference)
+    #expect(got.keys.sorted() == expected.keys.sorted())
+    for (index, choice) in expected {
+      #expect(got[index]?.text == choice.text, "choice \(index)'s text")
+      #expect(got[index]?.rest == choice.rest, "choice \(index)'s logprobs and finish reason")
+    }
   }
 
-  @Test func aRouterKilledMidStreamRestartsAndTheResumedStreamEndsAsAnUninterruptedRun() throws {
+  @Test(arguments: [false, true])
+  func aRouterKilledMidStreamRestartsAndTheResumedStreamEndsAsAnUninterruptedRun(chat: Bool)
+    throws
+  {
+    let body = chat ? Self.chatBody : Self.body
     let redis = try RedisServer()
     defer { redis.stop() }
     let arguments = ["--threads", "2", "--redis", redis.url, "--router-name", "router-a"]
     let first = try RouterProcess(arguments)
     defer { first.stop() }
-    let whole = try reference(first)
-    let client = try stream(first)
+    let whole = try reference(first, body)
+    let client = try stream(first, body)
     var seen = try firstEvents(client, count: 8)
     first.kill()
     seen += try client.rest()  // whatever was already on its way
@@ -194,6 +234,14 @@ import Testing
       headers: ["Last-Event-ID": "seven"])
     _ = try bad.rest()
     #expect(bad.status == 400)
+    for huge in ["9223372036854775807", "99999999999999999999999"] {
+      let tooFar = try EventStreamClient(
+        port: router.port, method: "GET", path: "/v1/requests/\(id)/stream",
+        headers: ["Last-Event-ID": huge])
+      _ = try tooFar.rest()
+      #expect(tooFar.status == 400)
+    }
+    #expect(try router.get("/health").0 == 200)  // and it is still serving
   }
 
   @Test func withoutRequestStateAClientThatLeavesCancelsAtOnce() throws {

@@ -50,8 +50,10 @@ import Testing
           progress(choice: 1, generated: 1, token: 200, sent: 1), tokensAt: 0, tokens: [200],
           textAt: 0, text: Array("Z".utf8), logprobOffset: 0), visibleAfter: 4),
     ]
-    let replies = try store.redis.pipeline(units.flatMap(store.transaction))
-    #expect(!replies.contains(.null))  // no transaction refused
+    for unit in units {
+      let exec = try #require(try store.redis.pipeline(store.transaction(unit)).last)
+      #expect(RequestStore.transactionTook(exec, checksState: unit.checksState))
+    }
     return log
   }
 
@@ -135,6 +137,37 @@ import Testing
       guard case RequestStateError.unavailable = error else { return false }
       return true
     }
+  }
+
+  @Test func aUnitForStateRedisLostIsNotTaken() throws {
+    let server = try RedisServer()
+    defer { server.stop() }
+    let store = store(server)
+    let log = RequestLog(spec: Self.spec, journal: nil, clock: nil)
+    // Redis restarted empty: the request's hash is gone, so a progress unit must not count.
+    let unit = JournalUnit(
+      log: log, firstEvent: 7, events: [Array("e7".utf8)],
+      kind: .progress(
+        progress(choice: 0, generated: 3, token: 1, sent: 3), tokensAt: 2, tokens: [1],
+        textAt: 2, text: Array("x".utf8), logprobOffset: 0), visibleAfter: 8)
+    let exec = try #require(try store.redis.pipeline(store.transaction(unit)).last)
+    #expect(!RequestStore.transactionTook(exec, checksState: true))
+    #expect(
+      !RequestStore.transactionTook(.error("EXECABORT Transaction discarded"), checksState: false))
+  }
+
+  @Test func leasesAreRenewedRetakenOrGivenUpNeverStolen() throws {
+    let server = try RedisServer()
+    defer { server.stop() }
+    let me = store(server)
+    _ = try me.redis.command(["SET", "tessera:req:v1:held:lease", "me"])
+    _ = try me.redis.command(["SET", "tessera:req:v1:taken:lease", "other"])
+    let checks = try me.checkLeases(["held", "vanished", "taken"])
+    #expect(checks == ["held": .held, "vanished": .retaken, "taken": .lost])
+    #expect(
+      try me.redis.command(["GET", "tessera:req:v1:taken:lease"]) == .string(Array("other".utf8)))
+    #expect(try me.redis.command(["PTTL", "tessera:req:v1:vanished:lease"]).integer() > 0)
+    #expect(try me.redis.command(["PTTL", "tessera:req:v1:held:lease"]).integer() > 0)
   }
 
   @Test func orphansAreTakenOnlyWithoutALiveLeaseOrFromAnEarlierSelf() throws {

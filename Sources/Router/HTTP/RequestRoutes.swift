@@ -38,8 +38,16 @@ enum RequestRoutes {
           return RouterServer.json(RequestBody(spec: log.spec, result: result))
         }
         // Not running here: report it as it stands (another router running it stops it only
-        // when a client of that router cancels).
+        // when a client of that router cancels). One nobody runs (its lease lapsed, no router
+        // took it yet) is cancelled in Redis.
         let (spec, result) = try await find(id, serving)
+        if result.status == .running, let store = serving.requests.journal?.store,
+          await serving.offThread({ (try? store.cancelOrphan(id)) ?? false })
+        {
+          var cancelled = result
+          cancelled.status = .cancelled
+          return RouterServer.json(RequestBody(spec: spec, result: cancelled))
+        }
         guard result.status != .running else {
           throw APIError(
             status: 409,
@@ -63,7 +71,9 @@ enum RequestRoutes {
   static func lastEventID(_ request: Request) throws(APIError) -> Int {
     let field = request.headers.first { $0.name.canonicalName == "last-event-id" }
     guard let text = field?.value else { return -1 }
-    guard let number = Int(text.trimmingCharacters(in: .whitespaces)), number >= -1 else {
+    guard let number = Int(text.trimmingCharacters(in: .whitespaces)),
+      (-1...RequestStore.maxCount).contains(number)
+    else {
       throw .invalid("Last-Event-ID must be an event number (0, 1, 2, …)", param: "Last-Event-ID")
     }
     return number

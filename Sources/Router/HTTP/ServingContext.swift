@@ -116,6 +116,27 @@ public final class ServingContext: Sendable {
     }
   }
 
+  /// Stops running a request another router took over: no more state written from here, its
+  /// readers' streams end (they resume from the other router).
+  public func stopRunning(_ id: String) {
+    guard let request = requests.find(id) else { return }
+    request.disown()
+    loop.cancel(request.spec.loopID)
+  }
+
+  /// What a stored request asks of this model: tokens in its vocabulary, a length within its
+  /// context (a record from another model, or damaged, must not reach the engine).
+  private func check(_ stored: StoredRequest) throws(RequestStateError) {
+    let vocabulary = tokenizer.vocabulary.count
+    let tokens = stored.spec.prompt + stored.tokens.joined()
+    guard tokens.allSatisfy({ $0 >= 0 && Int($0) < vocabulary }) else {
+      throw .damaged(id: stored.spec.id, detail: "a token outside this model's vocabulary")
+    }
+    guard stored.spec.prompt.count + stored.spec.maxTokens <= contextLength else {
+      throw .damaged(id: stored.spec.id, detail: "longer than this model's context")
+    }
+  }
+
   /// A request number no other router (or earlier run of this one) will pick: request ids
   /// live on in Redis.
   func newID() -> UInt64 { UInt64.random(in: 1...UInt64.max) }
@@ -138,6 +159,11 @@ public final class ServingContext: Sendable {
     for id in ids {
       do throws(RequestStateError) {
         let stored = try journal.store.load(id)
+        guard stored.status == .running else {
+          try? journal.store.release(id)  // it ended between the scan and the claim
+          continue
+        }
+        try check(stored)
         let request = RequestLog(stored: stored, journal: journal)
         requests.register(request)
         journal.holdLease(request)

@@ -21,7 +21,7 @@ struct JournalUnit: Sendable {
     case whole(
       spec: RequestSpec, status: RequestStatus, progress: [ChoiceProgress?],
       tokens: [[TokenID]], texts: [String], logprobOffsets: [Int], usage: StoredUsage?,
-      error: String?, ended: Bool)
+      error: String?, ended: Bool, handedBack: Bool)
   }
 
   let log: RequestLog
@@ -33,4 +33,13 @@ struct JournalUnit: Sendable {
   let visibleAfter: Int
 
   var requestID: String { log.spec.id }
+
+  /// Whether the transaction first checks that the request's state exists (a unit that adds
+  /// to it; the state was lost if Redis restarted empty).
+  var checksState: Bool {
+    switch kind {
+    case .create, .whole: false
+    case .progress, .end, .handBack: true
+    }
+  }
 }

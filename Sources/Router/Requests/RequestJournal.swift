@@ -88,9 +88,14 @@ public final class RequestJournal: Sendable {
   /// The unfinished requests this router holds.
   var leasedIDs: Set<String> { shared.withLock { Set($0.leased.keys) } }
 
-  /// Starts the thread; `periodic` runs on it every lease period (taking over requests).
-  public func start(periodic: @escaping @Sendable () -> Void) {
-    let thread = Thread { [self] in run(periodic: periodic) }
+  /// Starts the thread. `periodic` runs every lease period on a queue of its own (taking
+  /// requests over: it may wait on Redis and on fragment loads); `lost` is called for a
+  /// request whose lease another router holds now (this router stalled past its lease): it
+  /// must stop running it.
+  public func start(
+    periodic: @escaping @Sendable () -> Void, lost: @escaping @Sendable (String) -> Void
+  ) {
+    let thread = Thread { [self] in run(periodic: periodic, lost: lost) }
     thread.name = "tessera-journal"
     thread.start()
   }
@@ -102,34 +107,38 @@ public final class RequestJournal: Sendable {
     _ = stopped.wait(timeout: .now() + timeout)
   }
 
-  private func run(periodic: @Sendable () -> Void) {
+  private func run(
+    periodic: @escaping @Sendable () -> Void, lost: @escaping @Sendable (String) -> Void
+  ) {
     defer { stopped.signal() }
+    let scans = DispatchQueue(label: "tessera.requests.takeover")
+    let scanning = Atomic<Bool>(false)
     var broken: [String: RequestLog] = [:]
     let renewEvery = options.lease / 3
     var nextRenewal = Clock.now() + renewEvery
     var nextScan = Clock.now()
+    var nextRewrite = Clock.now()
     while true {
       let now = Clock.now()
-      if now >= nextScan {
-        periodic()
-        nextScan = now + options.lease
-      }
       let (units, leased, stopping) = shared.withLock { shared in
         defer { shared.units = [] }
         return (shared.units, shared.leased, shared.stopping)
       }
-      if !units.isEmpty || !broken.isEmpty { flush(units, broken: &broken) }
-      if now >= nextRenewal {
-        do {
-          let lost = try store.renewLeases(Array(leased.keys))
-          if !lost.isEmpty {
-            // Redis lost them (restarted empty?) or this router stalled: write those whole.
-            log.warning("\(lost.count) request leases had lapsed; writing those requests again")
-            for id in lost { broken[id] = leased[id] }
-          }
-        } catch {
-          failures.add(1, ordering: .relaxed)
+      if now >= nextScan, !stopping, !scanning.exchange(true, ordering: .acquiring) {
+        scans.async {
+          periodic()
+          scanning.store(false, ordering: .releasing)
         }
+        nextScan = now + options.lease
+      }
+      // Requests Redis did not take are written whole, at most once a second while it fails.
+      let rewrite = !broken.isEmpty && now >= nextRewrite
+      if rewrite { nextRewrite = now + 1 }
+      if !units.isEmpty || rewrite {
+        flush(units, broken: &broken, rewrite: rewrite, lost: lost)
+      }
+      if now >= nextRenewal {
+        renew(leased, broken: &broken, lost: lost)
         nextRenewal = now + renewEvery
       }
       if stopping && units.isEmpty { return }
@@ -137,28 +146,83 @@ public final class RequestJournal: Sendable {
     }
   }
 
-  /// Writes one round of units. Requests whose units Redis did not take are written whole in
-  /// a later round, instead of the units they have then.
-  private func flush(_ units: [JournalUnit], broken: inout [String: RequestLog]) {
-    var round: [JournalUnit] = []
-    var rewritten: Set<String> = []
-    if !broken.isEmpty {
-      for (id, requestLog) in broken {
-        round.append(requestLog.wholeUnit())
-        rewritten.insert(id)
-      }
-    }
-    round += units.filter { !rewritten.contains($0.requestID) }
+  /// Extends this router's leases; a lease that vanished (Redis restarted empty, or expired
+  /// while this router stalled) is taken again and its request written whole; one another
+  /// router holds now is given up.
+  private func renew(
+    _ leased: [String: RequestLog], broken: inout [String: RequestLog],
+    lost: @Sendable (String) -> Void
+  ) {
+    guard !leased.isEmpty else { return }
     do {
-      let replies = try store.redis.pipeline(round.flatMap(store.transaction))
-      if let refused = replies.first(where: { $0 == .null }) {
-        log.warning("a request-state transaction was refused: \(refused)")
+      let checks = try store.checkLeases(Array(leased.keys))
+      let retaken = checks.filter { $0.value == .retaken }.map(\.key)
+      if !retaken.isEmpty {
+        log.warning("\(retaken.count) request leases had vanished; writing those requests again")
+        for id in retaken { broken[id] = leased[id] }
       }
-      broken = [:]
-      written.add(round.count, ordering: .relaxed)
+      for (id, check) in checks where check == .lost { giveUp(id, broken: &broken, lost: lost) }
     } catch {
       failures.add(1, ordering: .relaxed)
-      for unit in round { broken[unit.requestID] = unit.log }
+    }
+  }
+
+  private func giveUp(
+    _ id: String, broken: inout [String: RequestLog], lost: (String) -> Void
+  ) {
+    log.warning("request \(id): another router holds its lease now; stopping it here")
+    shared.withLock { $0.leased[id] = nil }
+    broken[id] = nil
+    lost(id)
+  }
+
+  /// Writes one round of units, each a transaction. A request whose unit Redis did not take
+  /// (Redis down, the transaction refused, or its state missing — Redis restarted empty) is
+  /// written whole in a later round; its units wait for that (they are shown anyway).
+  private func flush(
+    _ units: [JournalUnit], broken: inout [String: RequestLog], rewrite: Bool,
+    lost: (String) -> Void
+  ) {
+    var round: [JournalUnit] = []
+    if rewrite {
+      do {
+        // Only requests still ours: another router may have taken one over meanwhile.
+        let checks = try store.checkLeases(Array(broken.keys))
+        for (id, requestLog) in broken {
+          if checks[id] == .lost {
+            giveUp(id, broken: &broken, lost: lost)
+          } else {
+            round.append(requestLog.wholeUnit())
+          }
+        }
+      } catch {
+        failures.add(1, ordering: .relaxed)
+      }
+    }
+    let rewritten = Set(round.map(\.requestID))
+    round += units.filter { broken[$0.requestID] == nil }
+    if !round.isEmpty {
+      let transactions = round.map(store.transaction)
+      do {
+        let replies = try store.redis.pipeline(transactions.flatMap { $0 })
+        var at = 0
+        for (unit, commands) in zip(round, transactions) {
+          let reply = replies[at + commands.count - 1]  // EXEC's
+          at += commands.count
+          if RequestStore.transactionTook(reply, checksState: unit.checksState) {
+            if rewritten.contains(unit.requestID) { broken[unit.requestID] = nil }
+            written.add(1, ordering: .relaxed)
+          } else {
+            broken[unit.requestID] = unit.log
+          }
+        }
+        if round.contains(where: { broken[$0.requestID] != nil }) {
+          failures.add(1, ordering: .relaxed)
+        }
+      } catch {
+        failures.add(1, ordering: .relaxed)
+        for unit in round { broken[unit.requestID] = unit.log }
+      }
     }
     // Shown either way: without Redis the cluster serves without persistence.
     for unit in units { unit.log.reveal(upTo: unit.visibleAfter) }

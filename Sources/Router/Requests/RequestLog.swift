@@ -62,6 +62,8 @@ final class RequestLog: GenerationSink {
     /// Events numbered below this went to the journal.
     var recorded: Int
     var ended = false
+    /// Ended here without an end: handed back at shutdown, or lost to another router.
+    var handedBack = false
     var result: RequestResult
     var progress: [ChoiceProgress?]
     var recordedTokens: [Int]
@@ -117,6 +119,7 @@ final class RequestLog: GenerationSink {
 
   func send(_ event: GenerationEvent) {
     let unit = state.withLock { state -> JournalUnit? in
+      guard !state.handedBack else { return nil }
       state.absorb(event)
       state.payloads += state.encoder.payloads(event)
       guard journal != nil else {
@@ -155,6 +158,7 @@ final class RequestLog: GenerationSink {
     let unit = state.withLock { state -> JournalUnit? in
       guard !state.ended else { return nil }
       state.ended = true
+      state.handedBack = true
       let first = state.recorded
       state.recorded = state.total
       return JournalUnit(
@@ -163,6 +167,16 @@ final class RequestLog: GenerationSink {
         visibleAfter: state.total)
     }
     if let unit { journal?.write(unit) }
+  }
+
+  /// Another router took the request over (this one stalled past its lease): nothing more is
+  /// written from here, and readers' streams end without `[DONE]` (they resume there).
+  func disown() {
+    state.withLock { state in
+      state.ended = true
+      state.handedBack = true
+    }
+    wakeReaders()
   }
 
   /// The events since the last unit, when `event` closes one (a checkpoint or the end).
@@ -218,7 +232,9 @@ final class RequestLog: GenerationSink {
           spec: spec, status: state.ended ? state.result.status : .running,
           progress: state.progress, tokens: tokens, texts: texts,
           logprobOffsets: state.encoder.logprobOffsets, usage: state.result.usage,
-          error: state.result.failure?.message, ended: state.ended && state.recorded == state.total),
+          error: state.result.failure?.message,
+          ended: state.ended && !state.handedBack && state.recorded == state.total,
+          handedBack: state.handedBack),
         visibleAfter: state.recorded)
     }
   }
@@ -311,8 +327,12 @@ extension RequestLog.State {
   }
 
   func batch(after: Int) -> RequestLog.Batch? {
+    // Events before `firstEvent` are in Redis: the reader fetches them at once, not after
+    // this router's first new event.
+    if after + 1 < firstEvent { return .init(first: firstEvent, payloads: [], ended: false) }
     let start = max(after + 1, firstEvent)
-    let lastVisible = visible >= total && ended
+    // Handed back or lost, the stream ends at what Redis took; otherwise at the last event.
+    let lastVisible = ended && (handedBack || visible >= total)
     if start < visible {
       return .init(
         first: start, payloads: Array(payloads[(start - firstEvent)..<(visible - firstEvent)]),

@@ -23,6 +23,11 @@ struct RequestStore: Sendable {
   let ttl: Int
   let leaseMilliseconds: Int
 
+  /// Bounds on what a stored record may say (a spec allows at most 8 choices, and no count
+  /// comes near 2^31); anything outside is damage, never arithmetic that could overflow.
+  static let maxChoices = 64
+  static let maxCount = Int(Int32.max)
+
   func hashKey(_ id: String) -> [UInt8] { bytes("\(prefix):\(id)") }
   func eventsKey(_ id: String) -> [UInt8] { bytes("\(prefix):\(id):events") }
   func tokensKey(_ id: String, _ choice: Int) -> [UInt8] {
@@ -39,6 +44,7 @@ struct RequestStore: Sendable {
     let id = unit.requestID
     let hash = hashKey(id)
     var commands: [[[UInt8]]] = [[bytes("MULTI")]]
+    if unit.checksState { commands.append([bytes("EXISTS"), hash]) }
     for (offset, payload) in unit.events.enumerated() {
       // Explicit entry ids: an event written twice is refused, not duplicated.
       commands.append([
@@ -81,7 +87,7 @@ struct RequestStore: Sendable {
       commands.append([bytes("DEL"), leaseKey(id)])
     case .whole(
       let spec, let status, let progress, let tokens, let texts, let offsets, let usage,
-      let error, let ended):
+      let error, let ended, let handedBack):
       var fields = [
         bytes("HSET"), hash, bytes("spec"), json(spec), bytes("status"), bytes(status.rawValue),
         bytes("events"), eventCount,
@@ -97,7 +103,13 @@ struct RequestStore: Sendable {
         commands.append([bytes("SET"), tokensKey(id, choice), TokenBytes.encode(tokens[choice])])
         commands.append([bytes("SET"), textKey(id, choice), Array(texts[choice].utf8)])
       }
-      commands += ended ? released(id, choices: spec.choices) : holding(id)
+      if ended {
+        commands += released(id, choices: spec.choices)
+      } else if handedBack {
+        commands += [[bytes("SADD"), activeKey, bytes(id)], [bytes("DEL"), leaseKey(id)]]
+      } else {
+        commands += holding(id)
+      }
     }
     commands.append([bytes("EXEC")])
     return commands
@@ -120,16 +132,54 @@ struct RequestStore: Sendable {
     return commands
   }
 
-  /// Extends the leases on `ids`; returns those whose lease was gone (expired while this
-  /// router stalled, or lost with a Redis restart), which it takes again if nobody has.
-  func renewLeases(_ ids: [String]) throws(RedisError) -> [String] {
-    guard !ids.isEmpty else { return [] }
+  /// Whether a transaction's EXEC reply says it ran (and, for a unit that checks it, that the
+  /// request's state was there).
+  static func transactionTook(_ exec: RedisReply, checksState: Bool) -> Bool {
+    guard case .array(let replies) = exec else { return false }  // EXECABORT, OOM, LOADING…
+    return !checksState || replies.first == .integer(1)
+  }
+
+  enum LeaseCheck: Equatable {
+    /// Still this router's; extended.
+    case held
+    /// It had vanished (expired, or Redis restarted empty); this router's again.
+    case retaken
+    /// Another router holds it.
+    case lost
+  }
+
+  /// Extends this router's leases on `ids`, taking back any that vanished; never touches a
+  /// lease another router holds. One round trip (a script per id: compare, then extend).
+  func checkLeases(_ ids: [String]) throws(RedisError) -> [String: LeaseCheck] {
+    guard !ids.isEmpty else { return [:] }
+    let script = """
+      local holder = redis.call('GET', KEYS[1])
+      if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
+      if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end
+      return 0
+      """
     let replies = try redis.pipeline(
-      ids.map { [bytes("PEXPIRE"), leaseKey($0), bytes(String(leaseMilliseconds))] })
-    let lost = zip(ids, replies).filter { (try? $0.1.integer()) == 0 }.map(\.0)
-    guard !lost.isEmpty else { return [] }
-    _ = try redis.pipeline(lost.map { leaseCommand($0, condition: "NX") })
-    return lost
+      ids.map {
+        [
+          bytes("EVAL"), bytes(script), bytes("1"), leaseKey($0), bytes(owner),
+          bytes(String(leaseMilliseconds)),
+        ]
+      })
+    var checks: [String: LeaseCheck] = [:]
+    for (id, reply) in zip(ids, replies) {
+      switch try reply.integer() {
+      case 1: checks[id] = .held
+      case 2: checks[id] = .retaken
+      default: checks[id] = .lost
+      }
+    }
+    return checks
+  }
+
+  /// Lets go of a request this router claimed but will not run: it had ended meanwhile (its
+  /// end already took it out of the active set), so only the claim goes.
+  func release(_ id: String) throws(RedisError) {
+    _ = try redis.pipeline([[bytes("SREM"), activeKey, bytes(id)], [bytes("DEL"), leaseKey(id)]])
   }
 
   private func leaseCommand(_ id: String, condition: String) -> [[UInt8]] {
@@ -140,17 +190,35 @@ struct RequestStore: Sendable {
   }
 
   /// Ends a request whose state cannot be used: failed, with the reason, out of the active set.
+  /// Every key of it gets the TTL (the choices' keys up to the most a spec may have).
   func markFailed(_ id: String, reason: String) throws(RedisError) {
-    _ = try redis.pipeline(
+    var commands = [
       [
-        [
-          bytes("HSET"), hashKey(id), bytes("status"), bytes(RequestStatus.failed.rawValue),
-          bytes("error"), bytes(reason),
-        ],
-        [bytes("SREM"), activeKey, bytes(id)], [bytes("DEL"), leaseKey(id)],
-        [bytes("EXPIRE"), hashKey(id), bytes(String(ttl))],
-        [bytes("EXPIRE"), eventsKey(id), bytes(String(ttl))],
-      ])
+        bytes("HSET"), hashKey(id), bytes("status"), bytes(RequestStatus.failed.rawValue),
+        bytes("error"), bytes(reason),
+      ],
+      [bytes("SREM"), activeKey, bytes(id)], [bytes("DEL"), leaseKey(id)],
+    ]
+    var keys = [hashKey(id), eventsKey(id)]
+    for choice in 0..<Self.maxChoices { keys += [tokensKey(id, choice), textKey(id, choice)] }
+    commands += keys.map { [bytes("EXPIRE"), $0, bytes(String(ttl))] }
+    _ = try redis.pipeline(commands)
+  }
+
+  /// Cancels a request nobody runs (no lease): true if it was one. Its stream gets no
+  /// `[DONE]` (nothing ran it to an end); readers see the status.
+  func cancelOrphan(_ id: String) throws(RedisError) -> Bool {
+    let claimed = try redis.command(leaseCommand(id, condition: "NX"))
+    guard claimed == .status("OK") else { return false }
+    var commands = [
+      [bytes("HSET"), hashKey(id), bytes("status"), bytes(RequestStatus.cancelled.rawValue)],
+      [bytes("SREM"), activeKey, bytes(id)], [bytes("DEL"), leaseKey(id)],
+    ]
+    var keys = [hashKey(id), eventsKey(id)]
+    for choice in 0..<Self.maxChoices { keys += [tokensKey(id, choice), textKey(id, choice)] }
+    commands += keys.map { [bytes("EXPIRE"), $0, bytes(String(ttl))] }
+    _ = try redis.pipeline(commands)
+    return true
   }
 
   // MARK: Taking over
@@ -192,13 +260,18 @@ struct RequestStore: Sendable {
     guard let specBytes = fields["spec"],
       let spec = try? JSONDecoder().decode(RequestSpec.self, from: Data(specBytes))
     else { throw damaged("no readable spec") }
-    guard (1...64).contains(spec.choices) else { throw damaged("\(spec.choices) choices") }
+    guard (1...Self.maxChoices).contains(spec.choices) else {
+      throw damaged("\(spec.choices) choices")
+    }
+    guard (1...Self.maxCount).contains(spec.maxTokens), !spec.prompt.isEmpty,
+      spec.prompt.count <= Self.maxCount
+    else { throw damaged("a prompt of \(spec.prompt.count) tokens, max_tokens \(spec.maxTokens)") }
     guard let statusText = fields["status"].flatMap({ String(bytes: $0, encoding: .utf8) }),
       let status = RequestStatus(rawValue: statusText)
     else { throw damaged("no readable status") }
     guard let events = fields["events"].flatMap({ Int(String(decoding: $0, as: UTF8.self)) }),
-      events >= 0
-    else { throw damaged("no event count") }
+      (0...Self.maxCount).contains(events)
+    else { throw damaged("no event count in range") }
     let replies: [RedisReply]
     do {
       replies = try redis.pipeline(
@@ -215,23 +288,30 @@ struct RequestStore: Sendable {
     for choice in 0..<spec.choices {
       let progress = try fields["choice:\(choice)"].map { bytes throws(RequestStateError) in
         guard let value = try? JSONDecoder().decode(ChoiceProgress.self, from: Data(bytes)),
-          value.index == choice
+          value.index == choice, value.isPlausible(maxTokens: spec.maxTokens)
         else { throw damaged("choice \(choice)'s progress does not decode") }
         return value
       }
+      // The hash was read first: a live owner may have added tokens and text since, never
+      // taken any away. Longer is fine (cut to the progress), shorter is damage.
+      let generated = progress?.generated ?? 0
+      let sent = progress?.sent ?? 0
       let tokenBytes = (try? replies[2 * choice].bytes()).flatMap { $0 } ?? []
-      guard let tokens = TokenBytes.decode(tokenBytes),
-        tokens.count == (progress?.generated ?? 0)
+      guard tokenBytes.count >= generated * 4,
+        let tokens = TokenBytes.decode(Array(tokenBytes.prefix(generated * 4)))
       else { throw damaged("choice \(choice)'s tokens do not match its progress") }
       let text = (try? replies[2 * choice + 1].bytes()).flatMap { $0 } ?? []
-      guard text.count == progress?.sent ?? 0 else {
-        throw damaged("choice \(choice)'s text is \(text.count) bytes, not \(progress?.sent ?? 0)")
+      guard text.count >= sent else {
+        throw damaged("choice \(choice)'s text is \(text.count) bytes, not \(sent)")
       }
       stored.progress.append(progress)
       stored.tokens.append(tokens)
-      stored.texts.append(String(decoding: text, as: UTF8.self))
-      stored.logprobOffsets.append(
-        fields["offset:\(choice)"].flatMap { Int(String(decoding: $0, as: UTF8.self)) } ?? 0)
+      stored.texts.append(String(decoding: text.prefix(sent), as: UTF8.self))
+      let offset = fields["offset:\(choice)"].flatMap { Int(String(decoding: $0, as: UTF8.self)) }
+      guard (0...Self.maxCount).contains(offset ?? 0) else {
+        throw damaged("choice \(choice)'s logprob offset is out of range")
+      }
+      stored.logprobOffsets.append(offset ?? 0)
     }
     if let usage = fields["usage"] {
       stored.usage = try? JSONDecoder().decode(StoredUsage.self, from: Data(usage))

@@ -61,3 +61,13 @@ enum TokenBytes {
     }
   }
 }
+
+extension ChoiceProgress {
+  /// Counts in range: what a record read from Redis must show before anything adds to them.
+  func isPlausible(maxTokens: Int) -> Bool {
+    let limit = RequestStore.maxCount
+    return (0...maxTokens).contains(generated) && (0...limit).contains(produced)
+      && (0...produced).contains(sent) && detokenizerBytes.count <= 4
+      && pendingLogprobs.allSatisfy { (0...limit).contains($0.start) }
+  }
+}

@@ -98,6 +98,7 @@ public final class ServingLoop: Sendable {
         return (inbox.submissions, inbox.cancellations, inbox.stopping)
       }
       if stopping {
+        for submission in submissions { submission.events.handBack() }  // never admitted
         worker.handBackAll()
         return
       }

@@ -1,0 +1,95 @@
+import Core
+import Foundation
+import RedisClient
+import Testing
+
+@testable import Router
+
+/// The journal with a real redis-server: a reader never holds an event Redis lacks, and a
+/// request whose units Redis could not take is written whole once Redis is back.
+@Suite struct RequestJournalTests {
+  static let spec = RequestSpec(
+    id: "cmpl-00000000000000bb", loopID: 0xbb,
+    request: GenerationRequest(
+      endpoint: .completion, model: "m", input: .tokens([5, 6]), maxTokens: 40,
+      sampling: SamplingParameters(temperature: 0.7, seed: 1), stop: [], choices: 1,
+      stream: true, includeUsage: false, logprobs: nil, user: nil),
+    created: 1_700_000_000, prompt: [5, 6], maxTokens: 40)
+
+  func journal(port: Int) -> RequestJournal {
+    RequestJournal(
+      redis: RedisClient(
+        url: RedisURL(host: "127.0.0.1", port: port),
+        options: .init(
+          connectTimeout: 0.5, commandTimeout: 1, initialBackoff: 0.05, maxBackoff: 0.2)),
+      options: .init(owner: "test", ttl: 60, lease: 3))
+  }
+
+  /// Token `n` of a run: its delta and its checkpoint.
+  func sendToken(_ n: Int, to log: RequestLog) {
+    let sent = (0...n).map { "t\($0) ".utf8.count }.reduce(0, +)
+    log.send(.delta(choice: 0, text: "t\(n) ", logprobs: []))
+    log.send(
+      .checkpoint(
+        ChoiceProgress(
+          index: 0, generated: n + 1, token: TokenID(100 + n), detokenizerBytes: [], stopHeld: "",
+          stopped: false, produced: sent, sent: sent, pendingLogprobs: [],
+          finishReason: nil)))
+  }
+
+  @Test func aReaderNeverHoldsAnEventRedisLacks() async throws {
+    let server = try RedisServer()
+    defer { server.stop() }
+    let journal = journal(port: server.port)
+    journal.start(periodic: {}, lost: { _ in })
+    defer { journal.stop() }
+    let log = RequestLog(spec: Self.spec, journal: journal, clock: nil)
+    for n in 0..<20 { sendToken(n, to: log) }
+    log.send(.done(promptTokens: 2, completionTokens: 20))
+    var last = -1
+    var reads = 0
+    while true {
+      let batch = await log.read(after: last)
+      last = batch.first + batch.payloads.count - 1
+      reads += 1
+      // Whatever a reader got, Redis had already.
+      let stored = try journal.store.events(Self.spec.id, from: 0)
+      #expect(stored.count >= last + 1)
+      if batch.ended { break }
+    }
+    #expect(last == 20)  // 20 deltas and [DONE]
+    let record = try journal.store.load(Self.spec.id)
+    #expect(record.status == .finished && record.tokens[0] == (0..<20).map { TokenID(100 + $0) })
+    #expect(record.texts[0] == (0..<20).map { "t\($0) " }.joined())
+  }
+
+  @Test func withRedisDownEventsAreShownAndTheRequestIsWrittenWholeWhenItIsBack() async throws {
+    let port = try #require(RedisServer.freePort())
+    let journal = journal(port: port)
+    journal.start(periodic: {}, lost: { _ in })
+    defer { journal.stop() }
+    let log = RequestLog(spec: Self.spec, journal: journal, clock: nil)
+    for n in 0..<5 { sendToken(n, to: log) }
+    // Nothing listens on the port: the events are shown anyway.
+    let batch = await log.read(after: -1)
+    #expect(batch.first == 0 && batch.payloads.count >= 1)
+    let server = try RedisServer(port: port)
+    defer { server.stop() }
+    for n in 5..<8 { sendToken(n, to: log) }
+    let deadline = Date().addingTimeInterval(30)
+    var record: StoredRequest?
+    while Date() < deadline {
+      if let loaded = try? journal.store.load(Self.spec.id), loaded.tokens[0].count == 8 {
+        record = loaded
+        break
+      }
+      try await Task.sleep(for: .milliseconds(50))
+    }
+    let whole = try #require(record, "the request was never written whole")
+    #expect(whole.spec == Self.spec && whole.status == .running && whole.events == 8)
+    #expect(try journal.store.events(Self.spec.id, from: 0).count == 8)
+    #expect(
+      try journal.store.redis.command(["GET", "tessera:req:v1:\(Self.spec.id):lease"])
+        == .string(Array("test".utf8)))
+  }
+}
