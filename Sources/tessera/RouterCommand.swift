@@ -62,7 +62,7 @@ struct RouterOptions: ParsableArguments {
   var requestLease: Double = 10
   @Option(
     help: """
-      This router's name in request leases (default: the host name and the --listen port); a \
+      This router's name in request leases (default: the machine's name and --listen); a \
       router restarted under the same name takes its unfinished requests back at once.
       """)
   var routerName: String?
@@ -166,7 +166,7 @@ enum RouterRunner {
       RequestJournal(
         redis: redis,
         options: .init(
-          owner: options.routerName ?? defaultRouterName(port: options.address?.port ?? 0),
+          owner: options.routerName ?? defaultRouterName(listen: options.address),
           ttl: options.requestTTL, lease: options.requestLease))
     }
     let serving = ServingContext(
@@ -209,11 +209,15 @@ enum RouterRunner {
     fragments?.flush()
   }
 
-  /// The host name and port; with port 0 (any free port) a random suffix instead, so that two
-  /// such routers never take each other's requests for their own.
-  static func defaultRouterName(port: Int) -> String {
-    let host = ProcessInfo.processInfo.hostName
-    return port == 0 ? "\(host):any-\(UInt32.random(in: 0...UInt32.max))" : "\(host):\(port)"
+  /// The machine's name and the --listen address (`host@127.0.0.1:8080`); with port 0 (any
+  /// free port) a random part instead of the port, so two such routers never take each
+  /// other's requests for their own.
+  static func defaultRouterName(listen: (host: String, port: Int)?) -> String {
+    let machine = ProcessInfo.processInfo.hostName
+    let host = listen?.host ?? "?"
+    let port = listen?.port ?? 0
+    return port == 0
+      ? "\(machine)@\(host):any-\(UInt32.random(in: 0...UInt32.max))" : "\(machine)@\(host):\(port)"
   }
 
   /// Starts the thread that owns the engine and runs the serving loop on it; the semaphore is
