@@ -125,11 +125,8 @@ struct RequestStore: Sendable {
 
   /// The request ended: out of the active set, no lease, every key with the TTL.
   private func released(_ id: String, choices: Int) -> [[[UInt8]]] {
-    var commands = [[bytes("SREM"), activeKey, bytes(id)], [bytes("DEL"), leaseKey(id)]]
-    var keys = [hashKey(id), eventsKey(id)]
-    for choice in 0..<choices { keys += [tokensKey(id, choice), textKey(id, choice)] }
-    for key in keys { commands.append([bytes("EXPIRE"), key, bytes(String(ttl))]) }
-    return commands
+    let commands = [[bytes("SREM"), activeKey, bytes(id)], [bytes("DEL"), leaseKey(id)]]
+    return commands + expiring(id, choices: choices)
   }
 
   /// Whether a transaction's EXEC reply says it ran (and, for a unit that checks it, that the
@@ -146,6 +143,14 @@ struct RequestStore: Sendable {
     case retaken
     /// Another router holds it.
     case lost
+  }
+
+  /// EXPIRE with the TTL for every key of a request (the hash, the stream, each choice's
+  /// tokens and text).
+  private func expiring(_ id: String, choices: Int) -> [[[UInt8]]] {
+    var keys = [hashKey(id), eventsKey(id)]
+    for choice in 0..<choices { keys += [tokensKey(id, choice), textKey(id, choice)] }
+    return keys.map { [bytes("EXPIRE"), $0, bytes(String(ttl))] }
   }
 
   /// Extends this router's leases on `ids`, taking back any that vanished; never touches a
@@ -192,17 +197,14 @@ struct RequestStore: Sendable {
   /// Ends a request whose state cannot be used: failed, with the reason, out of the active set.
   /// Every key of it gets the TTL (the choices' keys up to the most a spec may have).
   func markFailed(_ id: String, reason: String) throws(RedisError) {
-    var commands = [
+    let commands = [
       [
         bytes("HSET"), hashKey(id), bytes("status"), bytes(RequestStatus.failed.rawValue),
         bytes("error"), bytes(reason),
       ],
       [bytes("SREM"), activeKey, bytes(id)], [bytes("DEL"), leaseKey(id)],
     ]
-    var keys = [hashKey(id), eventsKey(id)]
-    for choice in 0..<Self.maxChoices { keys += [tokensKey(id, choice), textKey(id, choice)] }
-    commands += keys.map { [bytes("EXPIRE"), $0, bytes(String(ttl))] }
-    _ = try redis.pipeline(commands)
+    _ = try redis.pipeline(commands + expiring(id, choices: Self.maxChoices))
   }
 
   /// Cancels a request nobody runs (no lease): true if it was one. Its stream gets no
@@ -210,14 +212,11 @@ struct RequestStore: Sendable {
   func cancelOrphan(_ id: String) throws(RedisError) -> Bool {
     let claimed = try redis.command(leaseCommand(id, condition: "NX"))
     guard claimed == .status("OK") else { return false }
-    var commands = [
+    let commands = [
       [bytes("HSET"), hashKey(id), bytes("status"), bytes(RequestStatus.cancelled.rawValue)],
       [bytes("SREM"), activeKey, bytes(id)], [bytes("DEL"), leaseKey(id)],
     ]
-    var keys = [hashKey(id), eventsKey(id)]
-    for choice in 0..<Self.maxChoices { keys += [tokensKey(id, choice), textKey(id, choice)] }
-    commands += keys.map { [bytes("EXPIRE"), $0, bytes(String(ttl))] }
-    _ = try redis.pipeline(commands)
+    _ = try redis.pipeline(commands + expiring(id, choices: Self.maxChoices))
     return true
   }
 
