@@ -133,14 +133,23 @@ import Testing
     }
   }
 
-  @Test(arguments: [false, true])
-  func aRouterKilledMidStreamRestartsAndTheResumedStreamEndsAsAnUninterruptedRun(chat: Bool)
-    throws
-  {
-    let body = chat ? Self.chatBody : Self.body
+  /// What the killed router ran: a completion in one process, a chat with n=2, logprobs and
+  /// a stop sequence in one process, and a completion on two tensor-parallel workers (which
+  /// die with the router, and are started afresh by the restarted one).
+  enum KilledRun: String, CaseIterable, Sendable {
+    case completion, chat, completionOnWorkers
+  }
+
+  @Test(arguments: KilledRun.allCases)
+  func aRouterKilledMidStreamRestartsAndTheResumedStreamEndsAsAnUninterruptedRun(
+    run: KilledRun
+  ) throws {
+    let body = run == .chat ? Self.chatBody : Self.body
     let redis = try RedisServer()
     defer { redis.stop() }
-    let arguments = ["--threads", "2", "--redis", redis.url, "--router-name", "router-a"]
+    let layout =
+      run == .completionOnWorkers ? ["--tp", "2", "--threads", "1"] : ["--threads", "2"]
+    let arguments = layout + ["--redis", redis.url, "--router-name", "router-a"]
     let first = try RouterProcess(arguments)
     defer { first.stop() }
     let whole = try reference(first, body)
