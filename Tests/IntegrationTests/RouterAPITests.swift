@@ -314,10 +314,12 @@ import Testing
       return (status, object?["degraded"] as? Bool, object?["reasons"] as? [String] ?? [])
     }
     #expect(try ready().status == 200 && ready().degraded == false)
+    #expect(router.metric("degraded") == 0 && router.metric("redis_up") == 1)
     redis.stop()
     let down = try ready()
     #expect(down.status == 200 && down.degraded == true)
     #expect(down.reasons.first?.contains("redis") == true, "\(down.reasons)")
+    #expect(router.metric("degraded") == 1 && router.metric("redis_up") == 0)
     let (served, _) = try router.post(
       "/v1/completions", json: ["model": Self.model, "prompt": "Hi", "max_tokens": 2])
     #expect(served == 200)
@@ -327,6 +329,7 @@ import Testing
     let deadline = Date().addingTimeInterval(20)
     while try ready().degraded != false, Date() < deadline { usleep(100_000) }
     #expect(try ready().degraded == false)
+    #expect(router.metric("degraded") == 0 && router.metric("redis_up") == 1)
   }
 
   /// Log-probabilities cover the tokens whose text was returned: not those of a stop sequence.

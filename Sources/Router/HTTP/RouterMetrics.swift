@@ -2,6 +2,7 @@ import ContextCache
 import Core
 import Metrics
 public import Prometheus
+import RedisClient
 
 /// The router's Prometheus metrics. Requests and latencies are recorded through swift-metrics
 /// into one swift-prometheus registry; the serving loop's gauges and counters are read from
@@ -43,10 +44,23 @@ public enum RouterMetrics {
   /// The whole exposition: the loop's figures, then the registry's.
   static func text(
     _ snapshot: ServingLoop.Snapshot, fragments: FragmentStats? = nil,
-    journal: RequestJournal? = nil
+    journal: RequestJournal? = nil, redis: RedisClient? = nil
   ) -> String {
-    loopText(snapshot) + (fragments.map(fragmentText) ?? "") + (journal.map(journalText) ?? "")
-      + registry.emitToString()
+    loopText(snapshot) + (redis.map(redisText) ?? "") + (fragments.map(fragmentText) ?? "")
+      + (journal.map(journalText) ?? "") + registry.emitToString()
+  }
+
+  /// Whether the `--redis` Redis answered its last call (no network: the client's health),
+  /// as `/ready`'s `degraded` says it.
+  static func redisText(_ redis: RedisClient) -> String {
+    let failing = redis.health.consecutiveFailures > 0
+    return
+      (exposition(
+        "redis_up", "gauge", "1 while the --redis Redis answers; 0 while serving without it.",
+        failing ? "0" : "1")
+      + exposition(
+        "degraded", "gauge", "1 while the router serves without a part that is not essential.",
+        failing ? "1" : "0")).joined(separator: "\n") + "\n"
   }
 
   /// Request state's counters (when it is on).

@@ -36,7 +36,7 @@ public enum RouterServer {
           byteBuffer: ByteBuffer(
             string: RouterMetrics.text(
               serving.loop.snapshot, fragments: serving.fragments?.stats,
-              journal: serving.requests.journal))))
+              journal: serving.requests.journal, redis: serving.redis))))
     }
     // Served with this router's model id as the only valid `model`, so generated clients
     // (and schemathesis) reach past the model check.
