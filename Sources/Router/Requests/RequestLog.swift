@@ -68,6 +68,8 @@ final class RequestLog: GenerationSink {
     var progress: [ChoiceProgress?]
     var recordedTokens: [Int]
     var recordedTextBytes: [Int]
+    /// Completion logprob offsets as of each choice's last checkpoint.
+    var recordedLogprobOffsets: [Int]
     var clock: TokenClock?
     var waiters: [CheckedContinuation<Void, Never>] = []
     var listeners = 0
@@ -86,7 +88,8 @@ final class RequestLog: GenerationSink {
       result: RequestResult(choices: spec.choices),
       progress: Array(repeating: nil, count: spec.choices),
       recordedTokens: Array(repeating: 0, count: spec.choices),
-      recordedTextBytes: Array(repeating: 0, count: spec.choices), clock: clock)
+      recordedTextBytes: Array(repeating: 0, count: spec.choices),
+      recordedLogprobOffsets: Array(repeating: 0, count: spec.choices), clock: clock)
     state.payloads = encoder.opening(choices: spec.choices)
     state.recorded = state.payloads.count
     if journal == nil { state.visible = state.payloads.count }
@@ -112,7 +115,8 @@ final class RequestLog: GenerationSink {
         encoder: encoder, firstEvent: stored.events, visible: stored.events,
         recorded: stored.events, result: result, progress: stored.progress,
         recordedTokens: stored.tokens.map(\.count),
-        recordedTextBytes: stored.texts.map(\.utf8.count), clock: nil))
+        recordedTextBytes: stored.texts.map(\.utf8.count),
+        recordedLogprobOffsets: stored.logprobOffsets, clock: nil))
   }
 
   // MARK: The serving loop's side
@@ -193,6 +197,7 @@ final class RequestLog: GenerationSink {
         logprobOffset: state.encoder.logprobOffsets[choice])
       state.recordedTokens[choice] += tokens.count
       state.recordedTextBytes[choice] += text.count
+      state.recordedLogprobOffsets[choice] = state.encoder.logprobOffsets[choice]
     case .done, .failed, nil:
       kind = .end(
         status: state.result.status, usage: state.result.usage,
@@ -231,7 +236,7 @@ final class RequestLog: GenerationSink {
         kind: .whole(
           spec: spec, status: state.ended ? state.result.status : .running,
           progress: state.progress, tokens: tokens, texts: texts,
-          logprobOffsets: state.encoder.logprobOffsets, usage: state.result.usage,
+          logprobOffsets: state.recordedLogprobOffsets, usage: state.result.usage,
           error: state.result.failure?.message,
           ended: state.ended && !state.handedBack && state.recorded == state.total,
           handedBack: state.handedBack),
