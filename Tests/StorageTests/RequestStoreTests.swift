@@ -33,22 +33,22 @@ import Testing
   func writeRunningRequest(_ store: RequestStore) throws -> RequestLog {
     let log = RequestLog(spec: Self.spec, journal: nil, clock: nil)
     let units = [
-      JournalUnit(log: log, firstEvent: 0, events: [], kind: .create(Self.spec), visibleAfter: 0),
+      JournalUnit(log: log, firstEvent: 0, events: [], kind: .create),
       JournalUnit(
         log: log, firstEvent: 0, events: [Array("e0".utf8)],
         kind: .progress(
-          progress(choice: 0, generated: 1, token: 100, sent: 2), tokensAt: 0, tokens: [100],
-          textAt: 0, text: Array("He".utf8), logprobOffset: 0), visibleAfter: 1),
+          progress(choice: 0, generated: 1, token: 100, sent: 2), tokens: [100],
+          text: Array("He".utf8))),
       JournalUnit(
         log: log, firstEvent: 1, events: [Array("e1".utf8), Array("e2".utf8)],
         kind: .progress(
-          progress(choice: 0, generated: 2, token: 101, sent: 4), tokensAt: 1, tokens: [101],
-          textAt: 2, text: Array("y!".utf8), logprobOffset: 0), visibleAfter: 3),
+          progress(choice: 0, generated: 2, token: 101, sent: 4), tokens: [101],
+          text: Array("y!".utf8))),
       JournalUnit(
         log: log, firstEvent: 3, events: [Array("e3".utf8)],
         kind: .progress(
-          progress(choice: 1, generated: 1, token: 200, sent: 1), tokensAt: 0, tokens: [200],
-          textAt: 0, text: Array("Z".utf8), logprobOffset: 0), visibleAfter: 4),
+          progress(choice: 1, generated: 1, token: 200, sent: 1), tokens: [200],
+          text: Array("Z".utf8))),
     ]
     for unit in units {
       let exec = try #require(try store.redis.pipeline(store.transaction(unit)).last)
@@ -85,8 +85,7 @@ import Testing
     let end = JournalUnit(
       log: log, firstEvent: 4, events: [EventEncoder.done],
       kind: .end(
-        status: .finished, usage: StoredUsage(promptTokens: 3, completionTokens: 3), error: nil,
-        choices: 2), visibleAfter: 5)
+        status: .finished, usage: StoredUsage(promptTokens: 3, completionTokens: 3), error: nil))
     _ = try store.redis.pipeline(store.transaction(end))
     // Written twice (a reply lost, the unit sent again): the same state, no duplicate event.
     _ = try store.redis.pipeline(store.transaction(end))
@@ -148,8 +147,7 @@ import Testing
     let unit = JournalUnit(
       log: log, firstEvent: 7, events: [Array("e7".utf8)],
       kind: .progress(
-        progress(choice: 0, generated: 3, token: 1, sent: 3), tokensAt: 2, tokens: [1],
-        textAt: 2, text: Array("x".utf8), logprobOffset: 0), visibleAfter: 8)
+        progress(choice: 0, generated: 3, token: 1, sent: 3), tokens: [1], text: Array("x".utf8)))
     let exec = try #require(try store.redis.pipeline(store.transaction(unit)).last)
     #expect(!RequestStore.transactionTook(exec, checksState: true))
     #expect(

@@ -34,14 +34,16 @@ enum Streaming {
                   try store.events(id, from: from, to: batch.first)
                 }
               }
+              var buffer = ByteBuffer()
               for event in try earlier.get() where event.number > last {
-                try await writer.write(frame(event.number, event.payload))
+                appendFrame(event.number, event.payload, to: &buffer)
                 last = event.number
               }
+              if buffer.readableBytes > 0 { try await writer.write(buffer) }
             }
             var buffer = ByteBuffer()
             for (offset, payload) in batch.payloads.enumerated() {
-              buffer.writeImmutableBuffer(frame(batch.first + offset, payload))
+              appendFrame(batch.first + offset, payload, to: &buffer)
             }
             if buffer.readableBytes > 0 { try await writer.write(buffer) }
             last = batch.first + batch.payloads.count - 1
@@ -72,13 +74,15 @@ enum Streaming {
           let events = try await serving.offThread {
             Result { () throws(RequestStateError) in try store.events(id, from: from) }
           }.get()
+          var buffer = ByteBuffer()
           for event in events where event.number > last {
-            try await writer.write(frame(event.number, event.payload))
+            appendFrame(event.number, event.payload, to: &buffer)
             last = event.number
             idleSince = Clock.now()
-            if event.payload == EventEncoder.done { return try await writer.finish(nil) }
+            ending = ending || event.payload == EventEncoder.done
           }
-          // The status said the request ended, and its last events are now written.
+          if buffer.readableBytes > 0 { try await writer.write(buffer) }
+          // It ended: `[DONE]` came, or the status said so and its last events are now written.
           if ending { return try await writer.finish(nil) }
           // The request may have come to this router in the meantime.
           if let request = serving.requests.find(id) {
@@ -93,10 +97,12 @@ enum Streaming {
       })
   }
 
-  static func frame(_ number: Int, _ payload: [UInt8]) -> ByteBuffer {
-    var buffer = ByteBuffer(string: "id: \(number)\ndata: ")
+  /// One SSE event: `id: N`, `data: payload`, a blank line.
+  static func appendFrame(_ number: Int, _ payload: [UInt8], to buffer: inout ByteBuffer) {
+    buffer.writeString("id: ")
+    buffer.writeString(String(number))
+    buffer.writeString("\ndata: ")
     buffer.writeBytes(payload)
     buffer.writeString("\n\n")
-    return buffer
   }
 }

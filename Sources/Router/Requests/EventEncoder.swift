@@ -40,52 +40,50 @@ struct EventEncoder {
     }
   }
 
-  /// The payloads for one event of the serving loop (a checkpoint has none).
-  mutating func payloads(_ event: GenerationEvent) -> [[UInt8]] {
+  /// Appends the payloads of one event of the serving loop (a checkpoint has none).
+  mutating func append(_ event: GenerationEvent, to payloads: inout [[UInt8]]) {
     switch event {
     case .delta(let choice, let text, let entries):
-      guard wantsLogprobs else { return [deltas.payload(choice: choice, text: text)] }
-      if chat {
-        return [
+      if !wantsLogprobs {
+        payloads.append(deltas.payload(choice: choice, text: text))  // the one per token
+      } else if chat {
+        payloads.append(
           chatChunk([
             .init(
               index: choice, delta: .init(role: nil, content: text),
               logprobs: ChatLogprobs(entries), finishReason: nil)
-          ])
-        ]
+          ]))
+      } else {
+        // Offsets count the entries' texts, as the non-streaming response does.
+        let known = choice < logprobOffsets.count
+        let logprobs =
+          known ? CompletionLogprobs(entries, startOffset: logprobOffsets[choice]) : nil
+        if known { logprobOffsets[choice] += entries.reduce(0) { $0 + $1.text.count } }
+        payloads.append(
+          completionChunk([.init(text: text, index: choice, logprobs: logprobs, finishReason: nil)])
+        )
       }
-      // Offsets count the entries' texts, as the non-streaming response does.
-      let logprobs =
-        choice < logprobOffsets.count
-        ? CompletionLogprobs(entries, startOffset: logprobOffsets[choice]) : nil
-      if choice < logprobOffsets.count {
-        logprobOffsets[choice] += entries.reduce(0) { $0 + $1.text.count }
-      }
-      return [
-        completionChunk([.init(text: text, index: choice, logprobs: logprobs, finishReason: nil)])
-      ]
     case .finished(let choice, let reason, _):
-      return chat
-        ? [
-          chatChunk([
+      payloads.append(
+        chat
+          ? chatChunk([
             .init(
               index: choice, delta: .init(role: nil, content: nil), logprobs: nil,
               finishReason: reason.rawValue)
           ])
-        ]
-        : [
-          completionChunk([
+          : completionChunk([
             .init(text: "", index: choice, logprobs: nil, finishReason: reason.rawValue)
-          ])
-        ]
+          ]))
     case .done(let prompt, let generated):
-      guard includeUsage else { return [Self.done] }
-      let usage = Usage(promptTokens: prompt, completionTokens: generated)
-      return [chat ? chatChunk([], usage: usage) : completionChunk([], usage: usage), Self.done]
+      if includeUsage {
+        let usage = Usage(promptTokens: prompt, completionTokens: generated)
+        payloads.append(chat ? chatChunk([], usage: usage) : completionChunk([], usage: usage))
+      }
+      payloads.append(Self.done)
     case .failed(let error):
-      return [encode(error.body), Self.done]
+      payloads += [encode(error.body), Self.done]
     case .checkpoint:
-      return []
+      break
     }
   }
 

@@ -6,22 +6,20 @@ import Core
 struct JournalUnit: Sendable {
   enum Kind: Sendable {
     /// A new request: its spec, status running, the owner's lease, membership of the active set.
-    case create(RequestSpec)
-    /// A choice after a token: its state, its new tokens and text (written at their offsets,
-    /// so writing a unit twice changes nothing).
-    case progress(
-      ChoiceProgress, tokensAt: Int, tokens: [TokenID], textAt: Int, text: [UInt8],
-      logprobOffset: Int)
+    case create
+    /// A choice after a token: its state, and its tokens and text since the last checkpoint
+    /// (they end at the state's `generated` and `sent`, and are written at those offsets, so
+    /// writing a unit twice changes nothing).
+    case progress(ChoiceProgress, tokens: [TokenID], text: [UInt8])
     /// The end: status and usage; the request leaves the active set and its keys get the TTL.
-    case end(status: RequestStatus, usage: StoredUsage?, error: String?, choices: Int)
+    case end(status: RequestStatus, usage: StoredUsage?, error: String?)
     /// This router stops with the request unfinished: its lease goes, so that another router
     /// takes it over without waiting.
     case handBack
     /// Everything at once (after Redis failed to take some units).
     case whole(
-      spec: RequestSpec, status: RequestStatus, progress: [ChoiceProgress?],
-      tokens: [[TokenID]], texts: [String], logprobOffsets: [Int], usage: StoredUsage?,
-      error: String?, ended: Bool, handedBack: Bool)
+      status: RequestStatus, progress: [ChoiceProgress?], tokens: [[TokenID]], texts: [String],
+      usage: StoredUsage?, error: String?, ended: Bool, handedBack: Bool)
   }
 
   let log: RequestLog
@@ -29,10 +27,10 @@ struct JournalUnit: Sendable {
   let firstEvent: Int
   let events: [[UInt8]]
   let kind: Kind
-  /// Readers may see the events below this once the unit was written (or failed).
-  let visibleAfter: Int
 
   var requestID: String { log.spec.id }
+  /// Readers may see the events below this once the unit was written (or failed).
+  var visibleAfter: Int { firstEvent + events.count }
 
   /// Whether the transaction first checks that the request's state exists (a unit that adds
   /// to it; the state was lost if Redis restarted empty).

@@ -65,11 +65,9 @@ final class RequestLog: GenerationSink {
     /// Ended here without an end: handed back at shutdown, or lost to another router.
     var handedBack = false
     var result: RequestResult
+    /// Each choice's state at its last checkpoint: also how many of its tokens and text bytes
+    /// the journal has (`generated`, `sent`).
     var progress: [ChoiceProgress?]
-    var recordedTokens: [Int]
-    var recordedTextBytes: [Int]
-    /// Completion logprob offsets as of each choice's last checkpoint.
-    var recordedLogprobOffsets: [Int]
     var clock: TokenClock?
     var waiters: [CheckedContinuation<Void, Never>] = []
     var listeners = 0
@@ -83,21 +81,14 @@ final class RequestLog: GenerationSink {
     self.spec = spec
     self.journal = journal
     let encoder = EventEncoder(spec: spec)
-    var state = State(
-      encoder: encoder, firstEvent: 0, visible: 0, recorded: 0,
-      result: RequestResult(choices: spec.choices),
-      progress: Array(repeating: nil, count: spec.choices),
-      recordedTokens: Array(repeating: 0, count: spec.choices),
-      recordedTextBytes: Array(repeating: 0, count: spec.choices),
-      recordedLogprobOffsets: Array(repeating: 0, count: spec.choices), clock: clock)
-    state.payloads = encoder.opening(choices: spec.choices)
-    state.recorded = state.payloads.count
-    if journal == nil { state.visible = state.payloads.count }
-    self.state = Mutex(state)
-    journal?.write(
-      JournalUnit(
-        log: self, firstEvent: 0, events: state.payloads, kind: .create(spec),
-        visibleAfter: state.payloads.count))
+    let opening = encoder.opening(choices: spec.choices)
+    state = Mutex(
+      State(
+        encoder: encoder, firstEvent: 0, payloads: opening,
+        visible: journal == nil ? opening.count : 0, recorded: opening.count,
+        result: RequestResult(choices: spec.choices),
+        progress: Array(repeating: nil, count: spec.choices), clock: clock))
+    journal?.write(JournalUnit(log: self, firstEvent: 0, events: opening, kind: .create))
   }
 
   /// A request taken over from Redis: it carries on after the stored events.
@@ -105,7 +96,7 @@ final class RequestLog: GenerationSink {
     spec = stored.spec
     self.journal = journal
     var encoder = EventEncoder(spec: stored.spec)
-    encoder.logprobOffsets = stored.logprobOffsets
+    encoder.logprobOffsets = stored.progress.map { $0?.logprobOffset ?? 0 }
     var result = RequestResult(choices: stored.spec.choices)
     result.texts = stored.texts
     result.tokens = stored.tokens
@@ -113,42 +104,41 @@ final class RequestLog: GenerationSink {
     state = Mutex(
       State(
         encoder: encoder, firstEvent: stored.events, visible: stored.events,
-        recorded: stored.events, result: result, progress: stored.progress,
-        recordedTokens: stored.tokens.map(\.count),
-        recordedTextBytes: stored.texts.map(\.utf8.count),
-        recordedLogprobOffsets: stored.logprobOffsets, clock: nil))
+        recorded: stored.events, result: result, progress: stored.progress, clock: nil))
   }
 
   // MARK: The serving loop's side
 
   func send(_ event: GenerationEvent) {
-    let unit = state.withLock { state -> JournalUnit? in
-      guard !state.handedBack else { return nil }
-      state.absorb(event)
-      state.payloads += state.encoder.payloads(event)
+    let (unit, waiters) = state.withLock { state -> (JournalUnit?, [Waiter]) in
+      guard !state.handedBack else { return (nil, []) }
+      let closes = state.absorb(event)
+      state.encoder.append(event, to: &state.payloads)
       guard journal != nil else {
         state.visible = state.total
-        return nil
+        return (nil, state.takeWaiters())
       }
-      return unitEnding(at: event, &state)
+      return (closes.map { closingUnit($0, &state) }, [])
     }
-    if let unit { journal?.write(unit) } else if journal == nil { wakeReaders() }
+    if let unit { journal?.write(unit) }
+    for waiter in waiters { waiter.resume() }
   }
 
   /// The loop let the request go without an end event: it was cancelled.
   func end() {
-    let unit = state.withLock { state -> JournalUnit? in
-      guard !state.ended else { return nil }
+    let (unit, waiters) = state.withLock { state -> (JournalUnit?, [Waiter]) in
+      guard !state.ended else { return (nil, []) }
       state.ended = true
       state.result.status = .cancelled
       state.payloads.append(EventEncoder.done)
       guard journal != nil else {
         state.visible = state.total
-        return nil
+        return (nil, state.takeWaiters())
       }
-      return unitEnding(at: nil, &state)
+      return (closingUnit(state.endKind, &state), [])
     }
-    if let unit { journal?.write(unit) } else { wakeReaders() }
+    if let unit { journal?.write(unit) }
+    for waiter in waiters { waiter.resume() }
   }
 
   /// The router stops: readers' streams end here without `[DONE]` (a client resumes from
@@ -163,12 +153,7 @@ final class RequestLog: GenerationSink {
       guard !state.ended else { return nil }
       state.ended = true
       state.handedBack = true
-      let first = state.recorded
-      state.recorded = state.total
-      return JournalUnit(
-        log: self, firstEvent: first,
-        events: Array(state.payloads[(first - state.firstEvent)...]), kind: .handBack,
-        visibleAfter: state.total)
+      return closingUnit(.handBack, &state)
     }
     if let unit { journal?.write(unit) }
   }
@@ -176,81 +161,56 @@ final class RequestLog: GenerationSink {
   /// Another router took the request over (this one stalled past its lease): nothing more is
   /// written from here, and readers' streams end without `[DONE]` (they resume there).
   func disown() {
-    state.withLock { state in
+    let waiters = state.withLock { state in
       state.ended = true
       state.handedBack = true
+      return state.takeWaiters()
     }
-    wakeReaders()
+    for waiter in waiters { waiter.resume() }
   }
 
-  /// The events since the last unit, when `event` closes one (a checkpoint or the end).
-  private func unitEnding(at event: GenerationEvent?, _ state: inout State) -> JournalUnit? {
-    let kind: JournalUnit.Kind
-    switch event {
-    case .checkpoint(let progress):
-      let choice = progress.index
-      let tokens = Array(state.result.tokens[choice].dropFirst(state.recordedTokens[choice]))
-      let text = Array(state.result.texts[choice].utf8.dropFirst(state.recordedTextBytes[choice]))
-      kind = .progress(
-        progress, tokensAt: state.recordedTokens[choice], tokens: tokens,
-        textAt: state.recordedTextBytes[choice], text: text,
-        logprobOffset: state.encoder.logprobOffsets[choice])
-      state.recordedTokens[choice] += tokens.count
-      state.recordedTextBytes[choice] += text.count
-      state.recordedLogprobOffsets[choice] = state.encoder.logprobOffsets[choice]
-    case .done, .failed, nil:
-      kind = .end(
-        status: state.result.status, usage: state.result.usage,
-        error: state.result.failure?.message, choices: spec.choices)
-    default:
-      return nil
-    }
+  /// The events since the last unit, closed by a unit of `kind`.
+  private func closingUnit(_ kind: JournalUnit.Kind, _ state: inout State) -> JournalUnit {
     let first = state.recorded
     state.recorded = state.total
     return JournalUnit(
-      log: self, firstEvent: first,
-      events: Array(state.payloads[(first - state.firstEvent)...]), kind: kind,
-      visibleAfter: state.total)
+      log: self, firstEvent: first, events: Array(state.payloads[(first - state.firstEvent)...]),
+      kind: kind)
   }
 
   /// The journal wrote (or failed to write) the events below `count`: readers may see them.
   func reveal(upTo count: Int) {
-    state.withLock { $0.visible = max($0.visible, count) }
-    wakeReaders()
+    let waiters = state.withLock { state in
+      state.visible = max(state.visible, count)
+      return state.takeWaiters()
+    }
+    for waiter in waiters { waiter.resume() }
   }
 
-  /// Everything recorded so far as one unit (events, tokens and text up to the last
+  /// Everything recorded so far as one unit (events, tokens and text up to each choice's last
   /// checkpoint): after Redis failed to take some units, to write the request whole when
   /// Redis answers again.
   func wholeUnit() -> JournalUnit {
     state.withLock { state in
       let texts = state.result.texts.enumerated().map { choice, text in
-        String(decoding: text.utf8.prefix(state.recordedTextBytes[choice]), as: UTF8.self)
+        String(decoding: text.utf8.prefix(state.progress[choice]?.sent ?? 0), as: UTF8.self)
       }
       let tokens = state.result.tokens.enumerated().map { choice, tokens in
-        Array(tokens.prefix(state.recordedTokens[choice]))
+        Array(tokens.prefix(state.progress[choice]?.generated ?? 0))
       }
       return JournalUnit(
         log: self, firstEvent: state.firstEvent,
         events: Array(state.payloads.prefix(state.recorded - state.firstEvent)),
         kind: .whole(
-          spec: spec, status: state.ended ? state.result.status : .running,
-          progress: state.progress, tokens: tokens, texts: texts,
-          logprobOffsets: state.recordedLogprobOffsets, usage: state.result.usage,
+          status: state.ended ? state.result.status : .running, progress: state.progress,
+          tokens: tokens, texts: texts, usage: state.result.usage,
           error: state.result.failure?.message,
           ended: state.ended && !state.handedBack && state.recorded == state.total,
-          handedBack: state.handedBack),
-        visibleAfter: state.recorded)
+          handedBack: state.handedBack))
     }
   }
 
-  private func wakeReaders() {
-    let waiters = state.withLock { state in
-      defer { state.waiters = [] }
-      return state.waiters
-    }
-    for waiter in waiters { waiter.resume() }
-  }
+  typealias Waiter = CheckedContinuation<Void, Never>
 
   // MARK: Readers
 
@@ -303,8 +263,9 @@ final class RequestLog: GenerationSink {
 }
 
 extension RequestLog.State {
-  /// Folds an event into the result.
-  mutating func absorb(_ event: GenerationEvent) {
+  /// Folds an event into the result; returns what the journal records when the event closes
+  /// a unit (a checkpoint: the choice's new tokens and text; the end).
+  mutating func absorb(_ event: GenerationEvent) -> JournalUnit.Kind? {
     switch event {
     case .delta(let choice, let text, let entries) where choice < result.texts.count:
       clock?.tokensArrived()
@@ -316,19 +277,36 @@ extension RequestLog.State {
       result.usage = StoredUsage(promptTokens: prompt, completionTokens: completion)
       result.status = .finished
       ended = true
+      return endKind
     case .failed(let error):
       result.failure = error
       result.status = .failed
       ended = true
-    case .checkpoint(let progress) where progress.index < self.progress.count:
-      let choice = progress.index
-      self.progress[choice] = progress
-      if progress.generated > result.tokens[choice].count {
-        result.tokens[choice].append(progress.token)
+      return endKind
+    case .checkpoint(var checkpoint) where checkpoint.index < progress.count:
+      let choice = checkpoint.index
+      let before = progress[choice]
+      if checkpoint.generated > result.tokens[choice].count {
+        result.tokens[choice].append(checkpoint.token)
       }
+      checkpoint.logprobOffset = encoder.logprobOffsets[choice]
+      progress[choice] = checkpoint
+      return .progress(
+        checkpoint, tokens: Array(result.tokens[choice].dropFirst(before?.generated ?? 0)),
+        text: Array(result.texts[choice].utf8.dropFirst(before?.sent ?? 0)))
     default:
       break
     }
+    return nil
+  }
+
+  var endKind: JournalUnit.Kind {
+    .end(status: result.status, usage: result.usage, error: result.failure?.message)
+  }
+
+  mutating func takeWaiters() -> [RequestLog.Waiter] {
+    defer { waiters = [] }
+    return waiters
   }
 
   func batch(after: Int) -> RequestLog.Batch? {

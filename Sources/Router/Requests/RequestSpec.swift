@@ -84,6 +84,9 @@ public struct ChoiceProgress: Sendable, Codable, Equatable {
   public var pendingLogprobs: [PendingLogprob]
   /// Set when the choice ended.
   public var finishReason: FinishReason?
+  /// Completion logprobs: the characters of the entries' texts sent so far (the next
+  /// `text_offset`). The request log fills it in; the loop does not know it.
+  public var logprobOffset = 0
 
   enum CodingKeys: String, CodingKey {
     case index, generated, token, produced, sent, stopped
@@ -91,6 +94,7 @@ public struct ChoiceProgress: Sendable, Codable, Equatable {
     case stopHeld = "stop_held"
     case pendingLogprobs = "pending_logprobs"
     case finishReason = "finish_reason"
+    case logprobOffset = "logprob_offset"
   }
 }
 

@@ -5,7 +5,7 @@ import RedisClient
 /// Request state in Redis. Under `prefix` (`tessera:req:v1`):
 ///
 ///     <prefix>:<id>             hash: spec, status, events (count), choice:<i> (progress),
-///                               offset:<i> (completion logprob offset), usage, error
+///                               usage, error
 ///     <prefix>:<id>:events      stream: one entry per SSE event, entry id 0-<n+1>, field d
 ///     <prefix>:<id>:tokens:<i>  string: choice i's generated tokens, 4 bytes little-endian each
 ///     <prefix>:<id>:text:<i>    string: choice i's text so far
@@ -53,48 +53,49 @@ struct RequestStore: Sendable {
       ])
     }
     let eventCount = bytes(String(unit.firstEvent + unit.events.count))
+    let spec = unit.log.spec
     switch unit.kind {
-    case .create(let spec):
+    case .create:
       commands.append([
         bytes("HSET"), hash, bytes("spec"), json(spec), bytes("status"),
         bytes(RequestStatus.running.rawValue), bytes("events"), eventCount,
       ])
       commands += holding(id)
-    case .progress(let progress, let tokensAt, let tokens, let textAt, let text, let offset):
+    case .progress(let progress, let tokens, let text):
       let choice = progress.index
       if !tokens.isEmpty {
+        let at = progress.generated - tokens.count
         commands.append([
-          bytes("SETRANGE"), tokensKey(id, choice), bytes(String(tokensAt * 4)),
+          bytes("SETRANGE"), tokensKey(id, choice), bytes(String(at * 4)),
           TokenBytes.encode(tokens),
         ])
       }
       if !text.isEmpty {
-        commands.append([bytes("SETRANGE"), textKey(id, choice), bytes(String(textAt)), text])
+        let at = progress.sent - text.count
+        commands.append([bytes("SETRANGE"), textKey(id, choice), bytes(String(at)), text])
       }
       commands.append([
-        bytes("HSET"), hash, bytes("choice:\(choice)"), json(progress), bytes("offset:\(choice)"),
-        bytes(String(offset)), bytes("events"), eventCount,
+        bytes("HSET"), hash, bytes("choice:\(choice)"), json(progress), bytes("events"), eventCount,
       ])
-    case .end(let status, let usage, let error, let choices):
+    case .end(let status, let usage, let error):
       var fields = [
         bytes("HSET"), hash, bytes("status"), bytes(status.rawValue), bytes("events"), eventCount,
       ]
       if let usage { fields += [bytes("usage"), json(usage)] }
       if let error { fields += [bytes("error"), bytes(error)] }
       commands.append(fields)
-      commands += released(id, choices: choices)
+      commands += released(id, choices: spec.choices)
     case .handBack:
       commands.append([bytes("DEL"), leaseKey(id)])
     case .whole(
-      let spec, let status, let progress, let tokens, let texts, let offsets, let usage,
-      let error, let ended, let handedBack):
+      let status, let progress, let tokens, let texts, let usage, let error, let ended,
+      let handedBack):
       var fields = [
         bytes("HSET"), hash, bytes("spec"), json(spec), bytes("status"), bytes(status.rawValue),
         bytes("events"), eventCount,
       ]
       for (choice, progress) in progress.enumerated() {
         if let progress { fields += [bytes("choice:\(choice)"), json(progress)] }
-        fields += [bytes("offset:\(choice)"), bytes(String(offsets[choice]))]
       }
       if let usage { fields += [bytes("usage"), json(usage)] }
       if let error { fields += [bytes("error"), bytes(error)] }
@@ -282,7 +283,7 @@ struct RequestStore: Sendable {
     }
     var stored = StoredRequest(
       spec: spec, status: status, events: events, progress: [], tokens: [], texts: [],
-      logprobOffsets: [], usage: nil,
+      usage: nil,
       error: fields["error"].map { String(decoding: $0, as: UTF8.self) })
     for choice in 0..<spec.choices {
       let progress = try fields["choice:\(choice)"].map { bytes throws(RequestStateError) in
@@ -306,11 +307,6 @@ struct RequestStore: Sendable {
       stored.progress.append(progress)
       stored.tokens.append(tokens)
       stored.texts.append(String(decoding: text.prefix(sent), as: UTF8.self))
-      let offset = fields["offset:\(choice)"].flatMap { Int(String(decoding: $0, as: UTF8.self)) }
-      guard (0...Self.maxCount).contains(offset ?? 0) else {
-        throw damaged("choice \(choice)'s logprob offset is out of range")
-      }
-      stored.logprobOffsets.append(offset ?? 0)
     }
     if let usage = fields["usage"] {
       stored.usage = try? JSONDecoder().decode(StoredUsage.self, from: Data(usage))

@@ -9,7 +9,6 @@ struct StoredRequest: Sendable {
   var progress: [ChoiceProgress?]
   var tokens: [[TokenID]]
   var texts: [String]
-  var logprobOffsets: [Int]
   var usage: StoredUsage?
   var error: String?
 
@@ -68,6 +67,7 @@ extension ChoiceProgress {
     let limit = RequestStore.maxCount
     return (0...maxTokens).contains(generated) && (0...limit).contains(produced)
       && (0...produced).contains(sent) && detokenizerBytes.count <= 4
+      && (0...limit).contains(logprobOffset)
       && pendingLogprobs.allSatisfy { (0...limit).contains($0.start) }
   }
 }

@@ -140,7 +140,7 @@ private struct LoopState<Engine: BatchEngine> {
     var sent = 0
     /// Log-probability entries waiting for their token's text to be sent, with the offset in
     /// the produced text where that text starts.
-    var pendingLogprobs: [(entry: TokenLogprob, start: Int)] = []
+    var pendingLogprobs: [ChoiceProgress.PendingLogprob] = []
 
     /// Passes detokenized text through the stop matcher; returns what may be sent now.
     func sendable(_ piece: String) -> String {
@@ -158,7 +158,9 @@ private struct LoopState<Engine: BatchEngine> {
     }
 
     /// Holds a token's entry until its text goes out (call before its text is added).
-    func queue(_ entry: TokenLogprob) { pendingLogprobs.append((entry, produced)) }
+    func queue(_ entry: TokenLogprob) {
+      pendingLogprobs.append(.init(entry: entry, start: produced))
+    }
 
     /// The entries whose token's text has begun to go out; when `finishing`, also the rest,
     /// unless a stop sequence matched: the tokens of a stop sequence are never reported.
@@ -176,7 +178,7 @@ private struct LoopState<Engine: BatchEngine> {
         index: index, generated: generated, token: token,
         detokenizerBytes: detokenizer.pendingBytes, stopHeld: stops.held, stopped: stops.stopped,
         produced: produced, sent: sent,
-        pendingLogprobs: pendingLogprobs.map { .init(entry: $0.entry, start: $0.start) },
+        pendingLogprobs: pendingLogprobs,
         finishReason: finishReason)
     }
 
@@ -188,7 +190,7 @@ private struct LoopState<Engine: BatchEngine> {
       self.stops = StopMatcher(stops: stops, held: progress.stopHeld, stopped: progress.stopped)
       produced = progress.produced
       sent = progress.sent
-      pendingLogprobs = progress.pendingLogprobs.map { ($0.entry, $0.start) }
+      pendingLogprobs = progress.pendingLogprobs
       keptBlocks = true  // the prompt's blocks were kept by whoever computed them first
     }
 
