@@ -82,6 +82,19 @@ public final class FragmentCache: Sendable {
   }
 
   /// Keeps blocks this shard computed: in the local tier now, in Redis in the background.
+  /// Keeps `sequence`'s computed blocks `ids`, the first being its block `firstBlock`, as
+  /// far as each is whole in `cache`: a block missing a part ends it (a prefix lookup could
+  /// never reach past it).
+  public func keep(sequence: Int, firstBlock: Int, ids: [FragmentID], from cache: PagedKVCache) {
+    var blocks: [(id: FragmentID, parts: [FragmentPart])] = []
+    for (offset, id) in ids.enumerated() {
+      let parts = fragments.parts(of: sequence, block: firstBlock + offset, in: cache)
+      guard parts.count == fragments.addresses.count else { break }
+      blocks.append((id, parts))
+    }
+    keep(blocks)
+  }
+
   public func keep(_ blocks: [(id: FragmentID, parts: [FragmentPart])]) {
     guard !blocks.isEmpty else { return }
     for block in blocks {
@@ -91,7 +104,9 @@ public final class FragmentCache: Sendable {
     guard let store else { return }
     // A Redis that is slow but alive must not make the queue grow without bound: past the
     // limit, blocks stay local only (counted).
-    let bytes = blocks.reduce(0) { $0 + $1.parts.count * (4 * blockSize * fragments.headDimension) }
+    let bytes = blocks.reduce(0) { total, block in
+      block.parts.reduce(total) { $0 + $1.payloadBytes }
+    }
     guard pendingWriteBytes.add(bytes, ordering: .relaxed).newValue <= Self.maxPendingWriteBytes
     else {
       pendingWriteBytes.subtract(bytes, ordering: .relaxed)

@@ -218,16 +218,9 @@ public final class WorkerProcess {
   /// background).
   private func keepPrefix(_ keep: PrefixKeep) {
     guard let runner, keep.planID == runner.planID, let fragments else { return }
-    let cache = runner.engine.cache
-    let wanted = fragments.fragments.addresses.count
-    var blocks: [(id: FragmentID, parts: [FragmentPart])] = []
-    for (offset, id) in keep.ids.enumerated() {
-      let parts = fragments.fragments.parts(
-        of: keep.sequence, block: keep.firstBlock + offset, in: cache)
-      guard parts.count == wanted else { break }
-      blocks.append((id, parts))
-    }
-    fragments.keep(blocks)
+    fragments.keep(
+      sequence: keep.sequence, firstBlock: keep.firstBlock, ids: keep.ids,
+      from: runner.engine.cache)
   }
 
   private func dropAssignment() {

@@ -4,15 +4,13 @@
 public struct KVFragments: Sendable {
   public let shard: ShardSpec
   public let headDimension: Int
+  /// The parts this shard holds of every block, in a fixed order (layer, then KV head).
+  public let addresses: [FragmentPart.Address]
 
   public init(shard: ShardSpec, headDimension: Int) {
     self.shard = shard
     self.headDimension = headDimension
-  }
-
-  /// The parts this shard holds of every block, in a fixed order (layer, then KV head).
-  public var addresses: [FragmentPart.Address] {
-    shard.layers.flatMap { layer in
+    addresses = shard.layers.flatMap { layer in
       shard.kvGroups.map { FragmentPart.Address(layer: layer, kvHead: $0) }
     }
   }

@@ -9,17 +9,17 @@ public protocol BatchEngine: AnyObject {
   var kvBlockSize: Int { get }
   /// Most tokens one step may carry.
   var maxStepTokens: Int { get }
-  /// Workers of the plan that are ready (0 for one process).
-  var workersUp: Int { get }
   /// Every worker the router knows, for `/v1/cluster` (empty for one process).
   func workerReports(now: Double) -> [WorkerReport]
   /// Frees a sequence now (one process) or with the next message to the workers.
   func release(sequence: Int)
   /// Starts an empty sequence with the cached blocks `ids`: from `blocks` (their parts, found
   /// by the router: one process) or fetched by each worker. Returns how many whole blocks the
-  /// sequence starts with everywhere.
+  /// sequence starts with everywhere (workers that loaded blocks are noted in `cache`: they
+  /// hold them in memory).
   func loadCachedPrefix(
-    sequence: Int, ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]]
+    sequence: Int, ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]],
+    cache: FragmentCache?
   ) throws -> Int
   /// Keeps a sequence's computed blocks `first ..< first + ids.count` in the fragment cache
   /// (`cache` here, or each worker its own parts).
@@ -49,7 +49,6 @@ extension InferenceEngine: BatchEngine {
   public var kvBlockCount: Int { cache.allocator.blockCount }
   public var kvBlockSize: Int { cache.blockSize }
   public var maxStepTokens: Int { maxBatch }
-  public var workersUp: Int { 0 }
   public func rest() { pool.rest() }
   public func workerReports(now: Double) -> [WorkerReport] { [] }
 
@@ -58,7 +57,8 @@ extension InferenceEngine: BatchEngine {
   }
 
   public func loadCachedPrefix(
-    sequence: Int, ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]]
+    sequence: Int, ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]],
+    cache _: FragmentCache?
   ) throws -> Int {
     try fragments.load(Array(blocks.prefix(ids.count)), into: cache, sequence: sequence)
   }
@@ -66,12 +66,7 @@ extension InferenceEngine: BatchEngine {
   public func keepBlocks(
     sequence: Int, first: Int, ids: [FragmentID], cache fragmentCache: FragmentCache?
   ) {
-    guard let fragmentCache else { return }
-    let fragments = self.fragments
-    let blocks = ids.enumerated().map { offset, id in
-      (id: id, parts: fragments.parts(of: sequence, block: first + offset, in: cache))
-    }
-    fragmentCache.keep(blocks.filter { $0.parts.count == fragments.addresses.count })
+    fragmentCache?.keep(sequence: sequence, firstBlock: first, ids: ids, from: cache)
   }
 
 }
@@ -83,7 +78,6 @@ extension ClusterEngine: BatchEngine {
   }
   public var kvBlockSize: Int { PagedKVCache.defaultBlockSize }
   public var maxStepTokens: Int { coordinator.maxBatch }
-  public var workersUp: Int { coordinator.membership.assigned.filter(\.ready).count }
   public func rest() {}  // the compute runs in the workers
   public func workerReports(now: Double) -> [WorkerReport] {
     coordinator.membership.members.map { WorkerReport($0, now: now) }
@@ -91,9 +85,12 @@ extension ClusterEngine: BatchEngine {
 
   // The workers load and keep their own parts; the router only names the blocks.
   public func loadCachedPrefix(
-    sequence: Int, ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]]
+    sequence: Int, ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]],
+    cache: FragmentCache?
   ) throws -> Int {
-    try loadPrefix(sequence: sequence, ids: ids)
+    let loaded = try loadPrefix(sequence: sequence, ids: ids)
+    cache?.noteKeptByWorkers(Array(ids.prefix(loaded)))
+    return loaded
   }
 
   public func keepBlocks(sequence: Int, first: Int, ids: [FragmentID], cache: FragmentCache?) {

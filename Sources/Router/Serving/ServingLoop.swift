@@ -223,6 +223,7 @@ private struct LoopState<Engine: BatchEngine> {
   var choices: [Int: Choice] = [:]
   var nextSequence = 1
   var counters = ServingLoop.Snapshot()
+  var nextWorkerReport = 0.0
 
   init(
     engine: Engine, vocabulary: Vocabulary, limits: Scheduler.Limits, fragments: FragmentCache?,
@@ -430,7 +431,8 @@ private struct LoopState<Engine: BatchEngine> {
       let loaded: Int
       do {
         loaded = try engine.loadCachedPrefix(
-          sequence: slice.sequence, ids: ids, blocks: live.submission.cachedBlocks)
+          sequence: slice.sequence, ids: ids, blocks: live.submission.cachedBlocks,
+          cache: fragments)
       } catch {
         log.error("request \(choice.request): the cached prefix could not be loaded: \(error)")
         live.submission.events.send(
@@ -441,8 +443,6 @@ private struct LoopState<Engine: BatchEngine> {
       }
       choice.loadedBlocks = loaded
       fragments?.stats.hitTokens.add(loaded * blockSize)
-      // Workers that just loaded these blocks hold them in memory too.
-      fragments?.noteKeptByWorkers(Array(ids.prefix(loaded)))
       if loaded < promised {
         fragments?.stats.partialMisses.add(1)
         scheduler.reviseCachedPrefix(id: slice.sequence, tokens: loaded * blockSize)
@@ -485,8 +485,13 @@ private struct LoopState<Engine: BatchEngine> {
     counters.queued = scheduler.queuedCount
     counters.kvBlocksUsed = scheduler.blocksUsed
     counters.kvBlocksTotal = scheduler.limits.totalBlocks
-    counters.workersUp = engine.workersUp
-    counters.workers = engine.workerReports(now: Clock.now())
+    // The workers' reports (strings and all) at most twice a second, not every step.
+    let now = Clock.now()
+    if now >= nextWorkerReport {
+      counters.workers = engine.workerReports(now: now)
+      counters.workersUp = counters.workers.filter { $0.ready && $0.stage != nil }.count
+      nextWorkerReport = now + 0.5
+    }
     snapshot = counters
   }
 }
