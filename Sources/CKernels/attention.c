@@ -230,7 +230,8 @@ static void attention_task(void *raw, int thread, int threads) {
 }
 
 void tk_attention(tk_pool *pool, const tk_attention_desc *desc) {
-  attention_job job = {.d = desc};
+  attention_job job;  // not an initializer: that would zero all 64 lanes on every call
+  job.d = desc;
   const int chunks = (desc->rows + QUERY_TILE - 1) / QUERY_TILE;
   tk_work_init(&job.work, chunks * desc->head_count, tk_pool_thread_count(pool));
   tk_pool_run(pool, attention_task, &job);

@@ -94,7 +94,9 @@ static void matmul_task(void *raw, int thread, int threads) {
 }
 
 void tk_matmul(tk_pool *pool, const tk_matmul_desc *descs, int count) {
-  matmul_job job = {.descs = descs, .count = count};
+  matmul_job job;  // not an initializer: that would zero all 64 lanes on every call
+  job.descs = descs;
+  job.count = count;
   const int threads = tk_pool_thread_count(pool);
   int units = 0;
   for (int i = 0; i < count; i++) units += tk_unit_count(item_count(&descs[i]), threads);

@@ -14,7 +14,6 @@ typedef struct {
 } rows_job;
 
 static void rows_task(void *raw, int thread, int threads) {
-  (void)threads;
   rows_job *job = raw;
   for (int unit = tk_claim(&job->work, thread); unit >= 0; unit = tk_claim(&job->work, thread)) {
     int begin, end;
@@ -28,7 +27,11 @@ static void parallel_rows(tk_pool *pool, int rows, rows_fn fn, const void *ctx) 
     fn(ctx, 0, rows);
     return;
   }
-  rows_job job = {.fn = fn, .ctx = ctx, .rows = rows};
+  // Fields one by one: an initializer would zero all 64 lanes (4 KiB) on every call.
+  rows_job job;
+  job.fn = fn;
+  job.ctx = ctx;
+  job.rows = rows;
   const int threads = tk_pool_thread_count(pool);
   tk_work_init(&job.work, tk_unit_count(rows, threads), threads);
   tk_pool_run(pool, rows_task, &job);

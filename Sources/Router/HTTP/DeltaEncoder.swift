@@ -48,8 +48,9 @@ struct DeltaEncoder {
   /// A JSON string literal: quotes, backslashes and control characters escaped, everything
   /// else (slashes, non-ASCII) as UTF-8 — as JSONEncoder writes it with
   /// `.withoutEscapingSlashes`.
+  private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
   static func writeJSONString(_ text: String, to bytes: inout [UInt8]) {
-    let hex: [UInt8] = Array("0123456789abcdef".utf8)
     let backslash = UInt8(ascii: "\\")
     bytes.append(UInt8(ascii: "\""))
     for byte in text.utf8 {
@@ -62,7 +63,7 @@ struct DeltaEncoder {
       case 0x0C: bytes += [backslash, UInt8(ascii: "f")]
       case ..<0x20:
         bytes += [backslash, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")]
-        bytes += [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+        bytes += [hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)]]
       default: bytes.append(byte)
       }
     }
