@@ -32,17 +32,21 @@ public final class LocalFragmentTier: Sendable {
     }
   }
 
-  /// Keeps a block (replacing an older copy), evicting the least recently used to fit.
+  /// Keeps a block (replacing an older copy). When it does not fit, the least recently used
+  /// blocks go in one pass, down to 7/8 of the budget, so the next blocks kept (a prompt
+  /// keeps dozens at once) fit without another pass over every block.
   public func keep(_ id: FragmentID, _ block: Block) {
-    let bytes = block.values.reduce(0) { $0 + 2 * ($1.keys.count + $1.values.count) }
+    let bytes = block.values.reduce(0) { $0 + $1.payloadBytes }
     guard bytes <= capacityBytes else { return }
     state.withLock { state in
       if let old = state.blocks.removeValue(forKey: id) { state.bytes -= old.bytes }
-      while state.bytes + bytes > capacityBytes,
-        let oldest = state.blocks.min(by: { $0.value.used < $1.value.used })
-      {
-        state.bytes -= oldest.value.bytes
-        state.blocks[oldest.key] = nil
+      if state.bytes + bytes > capacityBytes {
+        let target = capacityBytes - capacityBytes / 8 - bytes
+        for (oldID, entry) in state.blocks.sorted(by: { $0.value.used < $1.value.used }) {
+          guard state.bytes > target else { break }
+          state.bytes -= entry.bytes
+          state.blocks[oldID] = nil
+        }
       }
       state.clock += 1
       state.blocks[id] = (block, bytes, state.clock)

@@ -37,22 +37,35 @@ public struct FragmentPart: Equatable, Sendable {
     self.values = values
   }
 
-  /// The stored form.
+  /// Bytes of keys and values (f16): the stored form's payload, and what a part costs in
+  /// memory.
+  public var payloadBytes: Int { 2 * (keys.count + values.count) }
+
+  /// The stored form: header, then keys and values (little-endian), written once in place.
   public func encoded() -> [UInt8] {
-    var payload = [UInt8]()
-    payload.reserveCapacity(2 * (keys.count + values.count))
-    for elements in [keys, values] {
-      elements.map(\.littleEndian).withUnsafeBytes { payload.append(contentsOf: $0) }
-    }
     var bytes = Self.magic
-    bytes.reserveCapacity(Self.headerSize + payload.count)
+    bytes.reserveCapacity(Self.headerSize + payloadBytes)
     bytes += [Self.formatVersion, Self.dtypeF16]
     for field in [tokens, headDimension, address.layer, address.kvHead, 0] {
       withUnsafeBytes(of: UInt16(truncatingIfNeeded: field).littleEndian) { bytes += $0 }
     }
-    withUnsafeBytes(of: UInt32(payload.count).littleEndian) { bytes += $0 }
-    withUnsafeBytes(of: payload.withUnsafeBytes(Self.checksum).littleEndian) { bytes += $0 }
-    return bytes + payload
+    withUnsafeBytes(of: UInt32(payloadBytes).littleEndian) { bytes += $0 }
+    let checksumAt = bytes.count
+    bytes += [UInt8](repeating: 0, count: 8)  // filled in once the payload is there
+    for elements in [keys, values] {
+      #if _endian(little)
+        elements.withUnsafeBytes { bytes += $0 }
+      #else
+        for element in elements { withUnsafeBytes(of: element.littleEndian) { bytes += $0 } }
+      #endif
+    }
+    let checksum = bytes.withUnsafeBytes {
+      Self.checksum(UnsafeRawBufferPointer(rebasing: $0[Self.headerSize...]))
+    }
+    withUnsafeBytes(of: checksum.littleEndian) {
+      bytes.replaceSubrange(checksumAt..<(checksumAt + 8), with: $0)
+    }
+    return bytes
   }
 
   /// Reads a stored part, checking that it is the one expected, whole and undamaged.
@@ -80,18 +93,27 @@ public struct FragmentPart: Equatable, Sendable {
       throw .wrongShape("payload of \(payloadBytes) bytes, expected \(expectedBytes)")
     }
     guard bytes.count == Self.headerSize + payloadBytes else { throw .truncated(bytes.count) }
-    let payload = bytes[Self.headerSize...]
     let computed = bytes.withUnsafeBytes {
       Self.checksum(UnsafeRawBufferPointer(rebasing: $0[Self.headerSize...]))
     }
     guard computed == checksum else { throw .checksumMismatch }
-    var elements = [UInt16](repeating: 0, count: 2 * tokens * headDimension)
-    elements.withUnsafeMutableBytes { $0.copyBytes(from: payload) }
     let half = tokens * headDimension
+    /// `half` elements from byte `start`, copied once.
+    func elements(from start: Int) -> [UInt16] {
+      [UInt16](unsafeUninitializedCapacity: half) { buffer, count in
+        bytes.withUnsafeBytes { raw in
+          UnsafeMutableRawBufferPointer(buffer).copyMemory(
+            from: UnsafeRawBufferPointer(rebasing: raw[start..<(start + 2 * half)]))
+        }
+        #if _endian(big)
+          for index in 0..<half { buffer[index] = UInt16(littleEndian: buffer[index]) }
+        #endif
+        count = half
+      }
+    }
     self.init(
       address: address, tokens: tokens, headDimension: headDimension,
-      keys: elements[..<half].map { UInt16(littleEndian: $0) },
-      values: elements[half...].map { UInt16(littleEndian: $0) })
+      keys: elements(from: Self.headerSize), values: elements(from: Self.headerSize + 2 * half))
   }
 
   /// A 64-bit checksum of the payload (FNV-1a over 8-byte words, then the tail bytes): catches
