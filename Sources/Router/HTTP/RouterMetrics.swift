@@ -54,97 +54,100 @@ public enum RouterMetrics {
   /// as `/ready`'s `degraded` says it.
   static func redisText(_ redis: RedisClient) -> String {
     let failing = redis.health.consecutiveFailures > 0
-    return
-      (exposition(
-        "redis_up", "gauge", "1 while the --redis Redis answers; 0 while serving without it.",
-        failing ? "0" : "1")
-      + exposition(
-        "degraded", "gauge", "1 while the router serves without a part that is not essential.",
-        failing ? "1" : "0")).joined(separator: "\n") + "\n"
+    var text = Exposition()
+    text.add(
+      "redis_up", "gauge", "1 while the --redis Redis answers; 0 while serving without it.",
+      failing ? 0 : 1)
+    text.add(
+      "degraded", "gauge", "1 while the router serves without a part that is not essential.",
+      failing ? 1 : 0)
+    return text.text
   }
 
   /// Request state's counters (when it is on).
   static func journalText(_ journal: RequestJournal) -> String {
-    (exposition(
+    var text = Exposition()
+    text.add(
       "request_state_writes_total", "counter",
       "Request-state transactions written to Redis (one per token per request, and the ends).",
-      "\(journal.written.load(ordering: .relaxed))")
-      + exposition(
-        "request_state_failures_total", "counter",
-        "Rounds of request-state writes Redis did not take (written whole later).",
-        "\(journal.failures.load(ordering: .relaxed))")
-      + exposition(
-        "request_state_takeovers_total", "counter",
-        "Unfinished requests this router took over from a dead router (or its earlier run).",
-        "\(journal.takeovers.load(ordering: .relaxed))")).joined(separator: "\n") + "\n"
+      journal.written.load(ordering: .relaxed))
+    text.add(
+      "request_state_failures_total", "counter",
+      "Rounds of request-state writes Redis did not take (written whole later).",
+      journal.failures.load(ordering: .relaxed))
+    text.add(
+      "request_state_takeovers_total", "counter",
+      "Unfinished requests this router took over from a dead router (or its earlier run).",
+      journal.takeovers.load(ordering: .relaxed))
+    return text.text
   }
 
-  /// One metric in the Prometheus text format: HELP, TYPE and the sample, named `tessera_…`.
-  static func exposition(_ name: String, _ type: String, _ help: String, _ value: String)
-    -> [String]
-  {
-    [
+  /// The context-fragment cache's counters (when prefix reuse is on).
+  static func fragmentText(_ stats: FragmentStats) -> String {
+    var text = Exposition()
+    func metric(_ name: String, _ help: String, _ value: some CustomStringConvertible) {
+      text.add("prefix_cache_" + name, "counter", help, value)
+    }
+    metric("lookups_total", "Prompts looked up.", stats.lookups.current)
+    metric(
+      "hit_tokens_total", "Prompt tokens loaded from the cache instead of computed.",
+      stats.hitTokens.current)
+    metric("local_hit_blocks_total", "Blocks found in memory.", stats.localHits.current)
+    metric(
+      "partial_misses_total", "Lookups cut short by a missing or damaged part.",
+      stats.partialMisses.current)
+    metric("missing_parts_total", "Parts Redis did not have.", stats.missingParts.current)
+    metric("damaged_parts_total", "Parts that failed their checks.", stats.damagedParts.current)
+    metric("read_bytes_total", "Bytes of parts read from Redis.", stats.bytesRead.current)
+    metric("written_bytes_total", "Bytes of parts written to Redis.", stats.bytesWritten.current)
+    metric("redis_errors_total", "Redis calls that failed.", stats.redisErrors.current)
+    metric(
+      "skipped_writes_total", "Blocks not written to Redis because too many writes waited.",
+      stats.skippedWrites.current)
+    metric("redis_round_trips_total", "Redis round trips.", stats.roundTrips.current)
+    metric(
+      "redis_seconds_total", "Seconds spent in Redis round trips.",
+      String(format: "%.6f", Double(stats.roundTripMicroseconds.current) / 1e6))
+    return text.text
+  }
+
+  /// The serving loop's figures, read from its snapshot at scrape time.
+  static func loopText(_ snapshot: ServingLoop.Snapshot) -> String {
+    var text = Exposition()
+    text.add("running_sequences", "gauge", "Sequences in the running batch.", snapshot.running)
+    text.add("queued_sequences", "gauge", "Sequences waiting to be admitted.", snapshot.queued)
+    text.add("kv_blocks_used", "gauge", "KV cache blocks in use.", snapshot.kvBlocksUsed)
+    text.add("kv_blocks_total", "gauge", "KV cache blocks in all.", snapshot.kvBlocksTotal)
+    text.add(
+      "batch_sequences_max", "gauge", "The most sequences one step has carried.",
+      snapshot.largestBatch)
+    text.add("steps_total", "counter", "Engine steps run.", snapshot.steps)
+    text.add(
+      "preemptions_total", "counter", "Sequences preempted (recomputed) for KV blocks.",
+      snapshot.preemptions)
+    text.add("prompt_tokens_total", "counter", "Prompt tokens admitted.", snapshot.promptTokens)
+    text.add("generated_tokens_total", "counter", "Tokens generated.", snapshot.generatedTokens)
+    text.add(
+      "workers_up", "gauge", "Workers of the plan ready (0 when one process holds the model).",
+      snapshot.workersUp)
+    return text.text
+  }
+}
+
+/// Metrics in the Prometheus text format, each with HELP and TYPE, named `tessera_…`.
+struct Exposition {
+  private var lines: [String] = []
+
+  mutating func add(
+    _ name: String, _ type: String, _ help: String, _ value: some CustomStringConvertible
+  ) {
+    lines += [
       "# HELP tessera_\(name) \(help)", "# TYPE tessera_\(name) \(type)",
       "tessera_\(name) \(value)",
     ]
   }
 
-  /// The context-fragment cache's counters (when prefix reuse is on).
-  static func fragmentText(_ stats: FragmentStats) -> String {
-    var lines: [String] = []
-    func metric(_ name: String, _ help: String, _ value: String) {
-      lines += exposition("prefix_cache_" + name, "counter", help, value)
-    }
-    metric("lookups_total", "Prompts looked up.", "\(stats.lookups.current)")
-    metric(
-      "hit_tokens_total", "Prompt tokens loaded from the cache instead of computed.",
-      "\(stats.hitTokens.current)")
-    metric("local_hit_blocks_total", "Blocks found in memory.", "\(stats.localHits.current)")
-    metric(
-      "partial_misses_total", "Lookups cut short by a missing or damaged part.",
-      "\(stats.partialMisses.current)")
-    metric("missing_parts_total", "Parts Redis did not have.", "\(stats.missingParts.current)")
-    metric(
-      "damaged_parts_total", "Parts that failed their checks.", "\(stats.damagedParts.current)")
-    metric("read_bytes_total", "Bytes of parts read from Redis.", "\(stats.bytesRead.current)")
-    metric(
-      "written_bytes_total", "Bytes of parts written to Redis.", "\(stats.bytesWritten.current)")
-    metric("redis_errors_total", "Redis calls that failed.", "\(stats.redisErrors.current)")
-    metric(
-      "skipped_writes_total", "Blocks not written to Redis because too many writes waited.",
-      "\(stats.skippedWrites.current)")
-    metric("redis_round_trips_total", "Redis round trips.", "\(stats.roundTrips.current)")
-    metric(
-      "redis_seconds_total", "Seconds spent in Redis round trips.",
-      String(format: "%.6f", Double(stats.roundTripMicroseconds.current) / 1e6))
-    return lines.joined(separator: "\n") + "\n"
-  }
-
-  /// The serving loop's figures, read from its snapshot at scrape time.
-  static func loopText(_ snapshot: ServingLoop.Snapshot) -> String {
-    var lines: [String] = []
-    func metric(_ name: String, _ type: String, _ help: String, _ value: Int) {
-      lines += exposition(name, type, help, "\(value)")
-    }
-    metric("running_sequences", "gauge", "Sequences in the running batch.", snapshot.running)
-    metric("queued_sequences", "gauge", "Sequences waiting to be admitted.", snapshot.queued)
-    metric("kv_blocks_used", "gauge", "KV cache blocks in use.", snapshot.kvBlocksUsed)
-    metric("kv_blocks_total", "gauge", "KV cache blocks in all.", snapshot.kvBlocksTotal)
-    metric(
-      "batch_sequences_max", "gauge", "The most sequences one step has carried.",
-      snapshot.largestBatch)
-    metric("steps_total", "counter", "Engine steps run.", snapshot.steps)
-    metric(
-      "preemptions_total", "counter", "Sequences preempted (recomputed) for KV blocks.",
-      snapshot.preemptions)
-    metric("prompt_tokens_total", "counter", "Prompt tokens admitted.", snapshot.promptTokens)
-    metric("generated_tokens_total", "counter", "Tokens generated.", snapshot.generatedTokens)
-    metric(
-      "workers_up", "gauge", "Workers of the plan ready (0 when one process holds the model).",
-      snapshot.workersUp)
-    return lines.joined(separator: "\n") + "\n"
-  }
-
+  var text: String { lines.joined(separator: "\n") + "\n" }
 }
 
 /// Marks when a request's tokens arrive: the first gives time to first token, each later one

@@ -1,5 +1,6 @@
 import CProcess
 public import Foundation
+import RedisClient
 
 #if canImport(Glibc)
   import Glibc
@@ -130,28 +131,10 @@ public final class RedisServer {
   }
 
   /// Whether a Redis on the port answers `PING` (`+PONG`, or `-NOAUTH` when it wants a
-  /// password: it is up either way).
+  /// password: it is up either way; an error reply is a reply, not a failure).
   static func answers(port: Int) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var timeout = timeval(tv_sec: 1, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = UInt16(port).bigEndian
-    let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    guard connected == 0 else { return false }
-    let request = "PING\r\n"
-    guard request.withCString({ send(fd, $0, strlen($0), 0) }) > 0 else { return false }
-    var buffer = [UInt8](repeating: 0, count: 16)
-    let count = recv(fd, &buffer, buffer.count, 0)
-    let reply = String(decoding: buffer[0..<max(0, count)], as: UTF8.self)
-    return reply.hasPrefix("+PONG") || reply.hasPrefix("-NOAUTH")
+    let connection = try? RedisConnection(
+      url: RedisURL(host: "127.0.0.1", port: port), connectTimeout: 1, commandTimeout: 1)
+    return (try? connection?.command(["PING"])) != nil
   }
 }
