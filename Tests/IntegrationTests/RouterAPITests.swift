@@ -265,40 +265,54 @@ import Testing
 
   /// Redis killed and restarted while requests with a shared prefix run: every request
   /// succeeds with the output it has with Redis up (a Redis that is down is a cache miss).
+  /// Redis SIGKILLed while requests run, requests served while it is down, then restarted:
+  /// every request succeeds with the output of a router that never had Redis. New prompts
+  /// each round, so the fragment cache must ask Redis (its local tier cannot answer for
+  /// their last blocks), and request state writes every token — both while Redis is down.
   @Test func redisKilledAndRestartedUnderLoadLosesNoRequest() throws {
     let redis = try RedisServer()
     let port = redis.port
     let router = try RouterProcess(
       ["--threads", "2", "--max-running", "8", "--redis", "redis://127.0.0.1:\(port)"])
     defer { router.stop() }
+    let reference = try RouterProcess(["--threads", "1"])  // no Redis at all
+    defer { reference.stop() }
     let shared = (1...20).map { "Note \($0): the tide rose and the keeper wrote it down." }
       .joined(separator: "\n")
     @Sendable func request(_ index: Int) -> [String: Any] {
       [
-        "model": Self.model, "prompt": shared + "\nQuestion \(index):", "max_tokens": 6,
-        "temperature": 0,
+        "model": Self.model, "prompt": shared + "\nQuestion \(index): what did the keeper see?",
+        "max_tokens": 6, "temperature": 0,
       ]
     }
-    let before = concurrentTexts(router, count: 8, request)
-    #expect(before.allSatisfy { $0 != nil })
-    let texts = UnsafeMutableBufferPointer<String?>.allocate(capacity: 8)
+    let expected = concurrentTexts(reference, count: 12, request)
+    #expect(expected.allSatisfy { $0 != nil })
+    _ = concurrentTexts(router, count: 1) { _ in request(100) }  // the shared blocks, cached
+    // Round 1: Redis killed while 4 requests run.
+    let texts = UnsafeMutableBufferPointer<String?>.allocate(capacity: 12)
     defer { texts.deallocate() }
     texts.initialize(repeating: nil)
     nonisolated(unsafe) let results = texts
-    nonisolated(unsafe) var restarted: RedisServer?
     nonisolated(unsafe) let original = redis
-    concurrently(9) { index in
-      if index == 8 {  // while the others run: kill Redis, then bring it back
-        original.crash()
-        restarted = try? RedisServer(port: port)
-        return
-      }
-      let response = try? router.post("/v1/completions", json: request(index))
-      results[index] = response.flatMap { RouterAPITests().text($0.1) }
+    concurrently(5) { index in
+      if index == 4 { return original.crash() }
+      results[index] = (try? router.post("/v1/completions", json: request(index)))
+        .flatMap { RouterAPITests().text($0.1) }
     }
-    defer { restarted?.stop() }
-    #expect(restarted != nil)
-    #expect(Array(texts) == before)
+    // Round 2: served while it is down — and the router did call it.
+    let failuresBefore = router.metric("request_state_failures_total")
+    for (offset, text) in concurrentTexts(router, count: 4, { request(4 + $0) }).enumerated() {
+      results[4 + offset] = text
+    }
+    #expect(router.metric("request_state_failures_total") > max(0, failuresBefore))
+    #expect(router.metric("prefix_cache_redis_errors_total") > 0)
+    // Round 3: Redis back (empty).
+    let restarted = try RedisServer(port: port)
+    defer { restarted.stop() }
+    for (offset, text) in concurrentTexts(router, count: 4, { request(8 + $0) }).enumerated() {
+      results[8 + offset] = text
+    }
+    #expect(Array(texts) == expected)
   }
 
   /// Redis is not essential: without it the router still serves, and /ready says degraded

@@ -117,8 +117,8 @@ import Testing
     #expect(plan.slices[1] == .init(sequence: 2, tokens: Array(107..<114), wantsLogits: false))
   }
 
-  /// A cached prefix is loaded at admission: it takes blocks but no step budget, the first
-  /// slice starts after it, and a preempted sequence recomputes everything.
+  /// A cached prefix is loaded at admission: it takes blocks but no step budget, and the first
+  /// slice starts after it.
   @Test func aCachedPrefixIsLoadedNotComputed() {
     var scheduler = Scheduler(limits: Self.limits(stepTokens: 8, totalBlocks: 8))
     #expect(
@@ -141,6 +141,30 @@ import Testing
     plan = scheduler.nextStep()
     #expect(plan.slices.map(\.sequence) == [1, 2])  // 3 waits for blocks
     #expect(plan.slices[1].loadsCachedTokens == 0 && plan.slices[1].tokens == Array(0..<7))
+  }
+
+  /// Fewer blocks loaded than promised (a part evicted since the lookup): the loop drops the
+  /// sequence's slice from the step and revises its prefix; the next step computes from the
+  /// first missing block.
+  @Test func aPartialLoadComputesFromTheFirstMissingBlock() {
+    var scheduler = Scheduler(limits: Self.limits(stepTokens: 8, totalBlocks: 8))
+    #expect(
+      scheduler.submit(id: 1, prompt: Array(0..<14), maxNewTokens: 4, cachedTokens: 12) == .queued)
+    var plan = scheduler.nextStep()
+    #expect(plan.slices.first?.loadsCachedTokens == 12)
+    scheduler.reviseCachedPrefix(id: 1, tokens: 4)  // one block of three loaded
+    plan.slices = []
+    scheduler.complete(plan, sampled: [:], finished: [])
+    #expect(scheduler.blocksUsed == 1)  // as in the engine's cache: the one block loaded
+    plan = scheduler.nextStep()
+    #expect(plan.slices == [.init(sequence: 1, tokens: Array(4..<12), wantsLogits: false)])
+    scheduler.complete(plan, sampled: [:], finished: [])
+    plan = scheduler.nextStep()
+    #expect(plan.slices == [.init(sequence: 1, tokens: [12, 13], wantsLogits: true)])
+    // Only once, and never upwards: a later revision changes nothing.
+    scheduler.reviseCachedPrefix(id: 1, tokens: 0)
+    scheduler.complete(plan, sampled: [1: 50], finished: [])
+    #expect(scheduler.nextStep().slices == [.init(sequence: 1, tokens: [50], wantsLogits: true)])
   }
 
   @Test func admissionWaitsForRunningSlotsAndBlocks() {
