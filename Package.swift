@@ -102,7 +102,8 @@ let package = Package(
       swiftSettings: strictSwift),
     // The router's logic without I/O: the scheduler's state machine, request handling.
     .testTarget(
-      name: "RouterTests", dependencies: ["Core", "Router"], swiftSettings: strictSwift),
+      name: "RouterTests", dependencies: ["Core", "Router", "ContextCache", "TestSupport"],
+      swiftSettings: strictSwift),
     // Tests that run the tessera executable (and later, clusters of real processes).
     .testTarget(
       name: "IntegrationTests",

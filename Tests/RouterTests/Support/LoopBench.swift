@@ -1,0 +1,138 @@
+import ContextCache
+import Core
+import Foundation
+import Synchronization
+
+@testable import Router
+
+/// One request for the serving-loop bench, in the loop's own terms (prompt as tokens).
+struct BenchRequest: Sendable {
+  var name: String
+  var prompt: [TokenID]
+  var maxTokens: Int
+  var temperature: Float = 0
+  var seed: UInt64 = 1
+  var stop: [String] = []
+  var choices = 1
+  var logprobs: Int?
+  var checkpoints = false
+}
+
+/// Drives the serving loop over a `FakeEngine` with no processes or sockets, and records
+/// every event each request gets as one line of text (the fixture format). This file is the
+/// only one that knows the loop's API: the tests and their fixtures stay the same when the
+/// loop changes shape.
+enum LoopBench {
+  /// Runs `requests` (all handed in before the first step) to the end; returns each
+  /// request's events, by name.
+  static func run(
+    _ requests: [BenchRequest], engine: FakeEngine, maxRunning: Int = 8
+  ) -> [String: [String]] {
+    let loop = ServingLoop()
+    let recorders = requests.map { _ in EventRecorder() }
+    for (index, request) in requests.enumerated() {
+      loop.submit(submission(request, id: UInt64(index + 1), events: recorders[index]))
+    }
+    let stopped = DispatchSemaphore(value: 0)
+    let limits = Scheduler.Limits(
+      maxRunning: maxRunning, maxQueued: 64, stepTokens: engine.stepTokens,
+      blockSize: engine.blockSize, totalBlocks: engine.blockCount)
+    let thread = Thread {
+      loop.run(engine: engine, vocabulary: FakeEngine.vocabulary, limits: limits)
+      stopped.signal()
+    }
+    thread.start()
+    for recorder in recorders { recorder.ended.wait() }
+    loop.stop()
+    stopped.wait()
+    var lines: [String: [String]] = [:]
+    for (request, recorder) in zip(requests, recorders) { lines[request.name] = recorder.lines }
+    return lines
+  }
+
+  static func submission(_ request: BenchRequest, id: UInt64, events: EventRecorder)
+    -> ServingLoop.Submission
+  {
+    let generation = GenerationRequest(
+      endpoint: .completion, model: "fake", input: .tokens(request.prompt),
+      maxTokens: request.maxTokens,
+      sampling: SamplingParameters(temperature: request.temperature, seed: request.seed),
+      stop: request.stop, choices: request.choices, stream: true, includeUsage: true,
+      logprobs: request.logprobs, user: nil)
+    var submission = ServingLoop.Submission(
+      id: id, prompt: request.prompt, request: generation, maxTokens: request.maxTokens,
+      deadline: .infinity, events: events)
+    submission.checkpoints = request.checkpoints
+    return submission
+  }
+
+  /// An event as one fixture line.
+  static func line(_ event: GenerationEvent) -> String {
+    switch event {
+    case .delta(let choice, let text, let logprobs):
+      let entries = logprobs.map { entry in
+        "\(entry.token)=\(String(format: "%.4f", entry.logprob))"
+          + entry.top.map { "|\($0.token)=\(String(format: "%.4f", $0.logprob))" }.joined()
+      }
+      return "delta \(choice) \(quoted(text))"
+        + (entries.isEmpty ? "" : " logprobs " + entries.joined(separator: " "))
+    case .finished(let choice, let reason, let count):
+      return "finished \(choice) \(reason.rawValue) \(count)"
+    case .done(let prompt, let completion): return "done \(prompt) \(completion)"
+    case .failed(let error): return "failed \(error.message)"
+    case .checkpoint(let progress):
+      return "checkpoint \(progress.index) generated \(progress.generated) token \(progress.token)"
+        + " held \(progress.detokenizerBytes) stop \(quoted(progress.stopHeld))"
+        + " stopped \(progress.stopped) produced \(progress.produced) sent \(progress.sent)"
+        + " pending \(progress.pendingLogprobs.map(\.start))"
+        + " reason \(progress.finishReason?.rawValue ?? "-")"
+    }
+  }
+
+  static func quoted(_ text: String) -> String {
+    "\""
+      + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(
+        of: "\n", with: "\\n"
+      )
+      .replacingOccurrences(of: "\"", with: "\\\"") + "\""
+  }
+}
+
+/// A request's events as fixture lines; `ended` is signalled when the loop ends it.
+final class EventRecorder: GenerationSink, @unchecked Sendable {
+  private let recorded = Mutex<[String]>([])
+  let ended = DispatchSemaphore(value: 0)
+
+  var lines: [String] { recorded.withLock { $0 } }
+  func send(_ event: GenerationEvent) {
+    let line = LoopBench.line(event)
+    recorded.withLock { $0.append(line) }
+  }
+  func end() {
+    recorded.withLock { $0.append("end") }
+    ended.signal()
+  }
+}
+
+extension FakeEngine: BatchEngine {
+  var config: ModelConfig {
+    ModelConfig(
+      architecture: "fake", layerCount: 1, embeddingLength: 8, feedForwardLength: 8,
+      headCount: 1, headCountKV: 1, contextLength: blockCount * blockSize, ropeFreqBase: 1e4,
+      ropeDimensionCount: 8, rmsNormEpsilon: 1e-5, vocabularySize: vocabularySize)
+  }
+  var kvBlockCount: Int { blockCount }
+  var kvBlockSize: Int { blockSize }
+  var maxStepTokens: Int { stepTokens }
+  func workerReports(now: Double) -> [WorkerReport] { [] }
+  func release(sequence: Int) { release(sequence) }
+  func loadCachedPrefix(
+    sequence: Int, ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]],
+    cache: FragmentCache?
+  ) throws -> Int { 0 }
+  func keepBlocks(sequence: Int, first: Int, ids: [FragmentID], cache: FragmentCache?) {}
+  func stepKeepingLogits(_ entries: [InferenceEngine.Entry]) throws -> UnsafeBufferPointer<Float> {
+    try step(entries)
+  }
+  func rest() {}
+}
