@@ -18,6 +18,7 @@ let package = Package(
     .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
   ],
   targets: [
     // The hot numeric kernels (quantized dot products, matrix products, attention) in C with
@@ -57,6 +58,7 @@ let package = Package(
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
       resources: [.copy("HTTP/openapi.yaml")],
       swiftSettings: strictSwift),
@@ -102,7 +104,11 @@ let package = Package(
       swiftSettings: strictSwift),
     // The router's logic without I/O: the scheduler's state machine, request handling.
     .testTarget(
-      name: "RouterTests", dependencies: ["Core", "Router", "ContextCache", "TestSupport"],
+      name: "RouterTests",
+      dependencies: [
+        "Core", "Router", "ContextCache", "TestSupport",
+        .product(name: "HummingbirdTesting", package: "hummingbird"),
+      ],
       swiftSettings: strictSwift),
     // Tests that run the tessera executable (and later, clusters of real processes).
     .testTarget(

@@ -28,8 +28,8 @@ for type in KernelCases.quantTypes {
       tk_quantize_rows_q8(x, Int32(batch), Int32(product.columns), &xq)
       var out = [Float](repeating: 0, count: batch * product.rows)
       var iterations = 0
-      let start = Clock.now()
-      while Clock.now() - start < 0.3 {
+      let start = SystemClock.now()
+      while SystemClock.now() - start < 0.3 {
         packed.withUnsafeBufferPointer { w in
           xq.withUnsafeBufferPointer { q in
             out.withUnsafeMutableBufferPointer { o in
@@ -46,7 +46,7 @@ for type in KernelCases.quantTypes {
         }
         iterations += 1
       }
-      let seconds = Clock.now() - start
+      let seconds = SystemClock.now() - start
       let macs = Double(iterations * batch * product.rows * product.columns)
       let bytes = Double(iterations * packed.count)
       print(
@@ -75,10 +75,10 @@ for (name, parameters) in [
 ] {
   var sampler = Sampler(parameters: parameters)
   var iterations = 0
-  let start = Clock.now()
-  while Clock.now() - start < 0.3 {
+  let start = SystemClock.now()
+  while SystemClock.now() - start < 0.3 {
     _ = sampler.sample(logits: logits, history: [], choiceIndex: 0, position: iterations)
     iterations += 1
   }
-  print(String(format: "| %@ | %.1f |", name, (Clock.now() - start) / Double(iterations) * 1e6))
+  print(String(format: "| %@ | %.1f |", name, (SystemClock.now() - start) / Double(iterations) * 1e6))
 }

@@ -28,8 +28,8 @@ public final class FragmentStore: Sendable {
   /// How many of `ids`, from the first, have a marker: one round trip.
   public func cachedPrefix(_ ids: [FragmentID]) -> Int {
     guard !ids.isEmpty else { return 0 }
-    let start = Clock.now()
-    defer { stats.recordRoundTrip(seconds: Clock.now() - start) }
+    let start = SystemClock.now()
+    defer { stats.recordRoundTrip(seconds: SystemClock.now() - start) }
     do {
       let replies = try redis.pipeline(ids.map { [Array("EXISTS".utf8), markerKey($0)] })
       return replies.prefix { (try? $0.integer()) == 1 }.count
@@ -45,8 +45,8 @@ public final class FragmentStore: Sendable {
     _ ids: [FragmentID], addresses: [FragmentPart.Address], tokens: Int, headDimension: Int
   ) -> [[FragmentPart.Address: FragmentPart]] {
     guard !ids.isEmpty, !addresses.isEmpty else { return ids.map { _ in [:] } }
-    let start = Clock.now()
-    defer { stats.recordRoundTrip(seconds: Clock.now() - start) }
+    let start = SystemClock.now()
+    defer { stats.recordRoundTrip(seconds: SystemClock.now() - start) }
     let commands = ids.flatMap { id in
       addresses.map { [Array("GET".utf8), partKey(id, $0)] }
     }
@@ -100,8 +100,8 @@ public final class FragmentStore: Sendable {
     for block in blocks {
       commands.append([Array("SET".utf8), markerKey(block.id), [1], Array("EX".utf8), ttlText])
     }
-    let start = Clock.now()
-    defer { stats.recordRoundTrip(seconds: Clock.now() - start) }
+    let start = SystemClock.now()
+    defer { stats.recordRoundTrip(seconds: SystemClock.now() - start) }
     do {
       let replies = try redis.pipeline(commands)
       let failed = replies.filter { if case .error = $0 { true } else { false } }.count

@@ -54,7 +54,7 @@ public final class RedisClient: Sendable {
   public func withConnection<R>(_ body: (RedisConnection) throws(RedisError) -> R)
     throws(RedisError) -> R
   {
-    let now = Clock.now()
+    let now = SystemClock.now()
     let (connection, retryIn) = state.withLock { state -> (RedisConnection?, Double) in
       guard now >= state.health.retryAt else { return (nil, state.health.retryAt - now) }
       return (state.idle.popLast(), 0)
@@ -126,7 +126,7 @@ public final class RedisClient: Sendable {
   }
 
   private func failed(_ error: RedisError) {
-    let now = Clock.now()
+    let now = SystemClock.now()
     let isNewIncident = state.withLock { state in
       state.idle.removeAll()  // they likely share the fate of the one that broke
       state.health.consecutiveFailures += 1

@@ -77,9 +77,9 @@ final class DataPlane {
       let message = early.remove(at: index)
       if let value = match(message) { return value }
     }
-    let deadline = Clock.now() + timeout
+    let deadline = SystemClock.now() + timeout
     while true {
-      let left = deadline - Clock.now()
+      let left = deadline - SystemClock.now()
       guard left > 0 else { throw .peerTimeout(what) }
       let message: WireMessage?
       do {
@@ -124,9 +124,9 @@ final class DataPlane {
 
   /// One decoded message from the inbound socket; garbage is logged and skipped.
   private func receiveOne(timeoutMilliseconds: Int) throws(TransportError) -> WireMessage? {
-    let deadline = Clock.now() + Double(timeoutMilliseconds) / 1000
+    let deadline = SystemClock.now() + Double(timeoutMilliseconds) / 1000
     while true {
-      let left = max(0, Int((deadline - Clock.now()) * 1000))
+      let left = max(0, Int((deadline - SystemClock.now()) * 1000))
       guard
         let parts = try inbound.receive(
           timeoutMilliseconds: left, spinMicroseconds: left > 0 ? spinMicroseconds : 0)

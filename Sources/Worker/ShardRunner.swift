@@ -55,12 +55,12 @@ final class ShardRunner: PartialExchange {
   /// Runs one step; returns the logits reply on the last stage.
   func run(_ step: StepCommand) throws(WorkerError) -> LogitsReply? {
     currentStep = step.stepID
-    let start = Clock.now()
+    let start = SystemClock.now()
     defer {
       data.forget(throughStep: step.stepID)
       stats.steps += 1
       stats.rows += step.rowCount
-      stats.stepSeconds += Clock.now() - start
+      stats.stepSeconds += SystemClock.now() - start
     }
     for sequence in step.releases { engine.release(sequence: sequence) }
     let entries = step.entries
@@ -126,8 +126,8 @@ final class ShardRunner: PartialExchange {
       UnsafeBufferPointer(
         start: partials + localUnits.lowerBound * unitSize, count: localUnits.count * unitSize))
     let step = currentStep
-    let waitStart = Clock.now()
-    defer { stats.waitSeconds += Clock.now() - waitStart }
+    let waitStart = SystemClock.now()
+    defer { stats.waitSeconds += SystemClock.now() - waitStart }
     do {
       stats.bytesSent += try data.sendToStagePeers(
         .partials(

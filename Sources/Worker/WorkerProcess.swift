@@ -28,7 +28,7 @@ public final class WorkerProcess {
   /// The context-fragment cache for the current shard (its parts only).
   private var fragments: FragmentCache?
   private let redis: RedisClient?
-  private var lastFromRouter = Clock.now()
+  private var lastFromRouter = SystemClock.now()
   private var lastHeartbeat = 0.0
   private var lastHello = 0.0
   private var heartbeats: UInt64 = 0
@@ -71,7 +71,7 @@ public final class WorkerProcess {
   /// Serves until the router says shut down.
   public func run() throws(WorkerError) {
     while true {
-      let now = Clock.now()
+      let now = SystemClock.now()
       if runner == nil, now - lastHello >= 1 { sendHello() }
       if now - lastHeartbeat >= 1 { sendHeartbeat() }
       if runner != nil, now - lastFromRouter > options.routerTimeout {
@@ -120,7 +120,7 @@ public final class WorkerProcess {
       log.warning("dropped a control message: \(error)")
       return .carryOn
     }
-    lastFromRouter = Clock.now()
+    lastFromRouter = SystemClock.now()
     switch message {
     case .assign(let assignment): assign(assignment)
     case .step(let step): runStep(step)
@@ -243,7 +243,7 @@ public final class WorkerProcess {
   }
 
   private func sendHello() {
-    lastHello = Clock.now()
+    lastHello = SystemClock.now()
     send(
       .hello(
         WorkerHello(
@@ -260,7 +260,7 @@ public final class WorkerProcess {
   }
 
   private func sendHeartbeat() {
-    lastHeartbeat = Clock.now()
+    lastHeartbeat = SystemClock.now()
     heartbeats += 1
     send(
       .heartbeat(

@@ -50,41 +50,42 @@ struct BenchCommand: ParsableCommand {
 
   func run() throws {
     let file = try model.open()
-    let loaded = try ModelLoader.load(file)
-    let context = loaded.config.contextLength
+    let config = try ModelConfig(gguf: file)
+    let context = config.contextLength
     guard promptTokens <= context, genContext + genTokens <= context, genContext >= 0 else {
       throw ValidationError("token counts must fit the context (\(context))")
     }
     let kvTokens = max(
       promptTokens, genContext + genTokens * max(sequences, 1) + 64 * max(sequences, 1))
     let maxBatch = max(promptTokens, genContext, sequences, 1)
+    if layout.isDistributed { exitOnInterrupt() }
+    let built = try EngineFactory.model(
+      .init(
+        modelPath: model.model, layout: layout.engineLayout, threads: threads.count,
+        kvTokens: kvTokens, maxBatch: maxBatch)
+    ).make()
+    defer { built.stop() }
     let target: BenchTarget
-    var cluster: LocalCluster?
-    defer { cluster?.stop() }
-    if layout.isDistributed {
-      exitOnInterrupt()
-      let local = try LocalCluster(
-        modelPath: model.model, config: loaded.config, fingerprint: ModelFingerprint.of(file),
-        tensorParallel: layout.tensorParallel, pipelineParallel: layout.pipelineParallel,
-        threads: threads.count, kvTokens: kvTokens, maxBatch: maxBatch,
-        transport: layout.transport)
-      cluster = local
-      target = .cluster(ClusterEngine(coordinator: local.coordinator))
+    let weightBytes: Int
+    if let process = built.process {
+      target = .local(process)
+      weightBytes = process.model.weightByteCount
+    } else if let engine = built.clusterEngine {
+      target = .cluster(engine)
+      weightBytes = try ModelLoader.load(file).weightByteCount  // what the workers hold
     } else {
-      target = .local(
-        InferenceEngine(
-          model: loaded, threads: threads.count, maxBatch: maxBatch, kvTokens: kvTokens))
+      return
     }
     var generator = SplitMix64(seed: 1234)
-    let vocabulary = loaded.config.vocabularySize
+    let vocabulary = config.vocabularySize
     let prompt = (0..<promptTokens).map { _ in TokenID(generator.next() % UInt64(vocabulary)) }
     let steps = (0..<genTokens).map { _ in TokenID(generator.next() % UInt64(vocabulary)) }
     let genPrefix = (0..<genContext).map { _ in TokenID(generator.next() % UInt64(vocabulary)) }
 
     func timePrompt() throws -> Double {
-      let start = Clock.now()
+      let start = SystemClock.now()
       try target.step([.init(sequence: 0, tokens: prompt, logitRows: [prompt.count - 1])])
-      let elapsed = Clock.now() - start
+      let elapsed = SystemClock.now() - start
       target.release(0)
       return elapsed
     }
@@ -92,11 +93,11 @@ struct BenchCommand: ParsableCommand {
       if !genPrefix.isEmpty {
         try target.step([.init(sequence: 0, tokens: genPrefix, logitRows: [genPrefix.count - 1])])
       }
-      let start = Clock.now()
+      let start = SystemClock.now()
       for token in steps {
         try target.step([.init(sequence: 0, tokens: [token], logitRows: [0])])
       }
-      let elapsed = Clock.now() - start
+      let elapsed = SystemClock.now() - start
       target.release(0)
       return elapsed
     }
@@ -115,14 +116,14 @@ struct BenchCommand: ParsableCommand {
       aggregateRate = try target.aggregateDecodeRate(
         sequences: sequences, tokens: steps, microBatches: layout.pipelineParallel)
     }
-    let ceiling = memoryBandwidth * 1e9 / Double(loaded.weightByteCount)
+    let ceiling = memoryBandwidth * 1e9 / Double(weightBytes)
     let result = BenchOutput(
       promptTokPerS: promptRate, genTokPerS: genRate, threads: threads.count,
       tensorParallel: layout.tensorParallel, pipelineParallel: layout.pipelineParallel,
       sequences: sequences, aggregateGenTokPerS: aggregateRate,
       promptTokens: promptTokens, genTokens: genTokens, genContext: genContext,
       repetitions: repetitions,
-      weightBytes: loaded.weightByteCount, decodeCeilingTokPerS: ceiling,
+      weightBytes: weightBytes, decodeCeilingTokPerS: ceiling,
       bandwidthFraction: genRate / ceiling, kernels: String(cString: tk_kernel_name()))
     if json {
       try printJSON(result)
@@ -145,7 +146,7 @@ struct BenchCommand: ParsableCommand {
         String(
           format: "decode: %.0f%% of the %.0f tok/s bandwidth ceiling "
             + "(%.1f MB of weights at %.0f GB/s); kernels: %@",
-          100 * result.bandwidthFraction, ceiling, Double(loaded.weightByteCount) / 1e6,
+          100 * result.bandwidthFraction, ceiling, Double(weightBytes) / 1e6,
           memoryBandwidth, result.kernels))
     }
   }
@@ -224,7 +225,7 @@ enum BenchTarget {
     func entries(_ group: ArraySlice<Int>, _ token: TokenID) -> [StepCommand.Entry] {
       group.map { .init(sequence: $0, tokens: [token], logitRows: [0]) }
     }
-    let start = Clock.now()
+    let start = SystemClock.now()
     switch self {
     case .local:
       for token in tokens { try step(entries(ids[...], token)) }
@@ -244,7 +245,7 @@ enum BenchTarget {
       }
       for id in inFlight { try coordinator.collect(id, into: &logits) }
     }
-    let elapsed = Clock.now() - start
+    let elapsed = SystemClock.now() - start
     for id in ids { release(id) }
     return Double(sequences * tokens.count) / elapsed
   }

@@ -40,21 +40,15 @@ struct GenerateCommand: ParsableCommand {
     let parameters = try sampling.parameters()
     let config = try ModelConfig(gguf: file)
     let kvTokens = min(promptTokens.count + maxTokens + 1, config.contextLength)
-    let engine: any TokenEngine
-    var cluster: LocalCluster?
-    defer { cluster?.stop() }
-    if layout.isDistributed {
-      exitOnInterrupt()
-      let local = try LocalCluster(
-        modelPath: model.model, config: config, fingerprint: ModelFingerprint.of(file),
-        tensorParallel: layout.tensorParallel, pipelineParallel: layout.pipelineParallel,
-        threads: threads.count, kvTokens: kvTokens, transport: layout.transport)
-      cluster = local
-      engine = ClusterEngine(coordinator: local.coordinator)
-    } else {
-      engine = InferenceEngine(
-        model: try ModelLoader.load(file), threads: threads.count, kvTokens: kvTokens)
-    }
+    if layout.isDistributed { exitOnInterrupt() }
+    let built = try EngineFactory.model(
+      .init(
+        modelPath: model.model, layout: layout.engineLayout, threads: threads.count,
+        kvTokens: kvTokens)
+    ).make()
+    defer { built.stop() }
+    let cluster = built.cluster
+    guard let engine = built.tokens else { return }
     var detokenizer = StreamingDetokenizer(vocabulary: vocabulary)
     var output = ""
     var logitsHash = SHA256()
@@ -71,7 +65,7 @@ struct GenerateCommand: ParsableCommand {
     }
     let tail = detokenizer.finish()
     output += tail
-    cluster?.stop()  // the workers' final reports (wire bytes) arrive as they exit
+    built.stop()  // the workers' final reports (wire bytes) arrive as they exit
     if json {
       try printJSON(
         GenerateOutput(

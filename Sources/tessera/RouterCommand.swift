@@ -79,6 +79,14 @@ struct RouterOptions: ParsableArguments {
     }
   }
 
+  /// The engine these flags ask for.
+  func engineSettings(workerRedis: String?, workerPrefixCacheMB: Int) -> EngineFactory.Settings {
+    EngineFactory.Settings(
+      modelPath: model.model, layout: layout.engineLayout, threads: threads.count,
+      kvTokens: kvTokens, maxBatch: stepTokens, workerRedis: workerRedis,
+      workerPrefixCacheMB: workerPrefixCacheMB)
+  }
+
   var address: (host: String, port: Int)? {
     guard let colon = listen.lastIndex(of: ":"),
       let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port)
@@ -135,7 +143,8 @@ struct UpCommand: AsyncParsableCommand {
   }
 }
 
-/// Starts the serving loop (on its own thread, with the engine it owns) and the HTTP server.
+/// The router from its flags: the library's `buildApplication` over the engine the flags
+/// ask for, run until SIGTERM or SIGINT.
 enum RouterRunner {
   static func run(_ options: RouterOptions) async throws {
     RouterMetrics.bootstrap()
@@ -150,63 +159,56 @@ enum RouterRunner {
       options.modelID
       ?? URL(fileURLWithPath: options.model.model).deletingPathExtension().lastPathComponent
     let layout = options.layout
-    let loop = ServingLoop()
     let redis = try options.redis.map { RedisClient(url: try RedisURL($0)) }
+    let blockSize = PagedKVCache.defaultBlockSize
+    var configuration = RouterConfiguration(
+      intake: .init(
+        modelID: id, maxPromptTokens: options.maxPromptTokens, maxOutputTokens: options.maxTokens,
+        requestTimeout: options.requestTimeout),
+      limits: Scheduler.Limits(
+        maxRunning: options.maxRunning, maxQueued: options.maxQueue,
+        stepTokens: options.stepTokens, blockSize: blockSize,
+        totalBlocks: (options.kvTokens + blockSize - 1) / blockSize))
+    guard let (host, port) = options.address else { return }
+    configuration.host = host
+    configuration.port = port
+    configuration.maxBodyBytes = options.maxBodyBytes
+    configuration.apiKeys = keys
+    configuration.resumeGrace = options.resumeGrace
+    configuration.redis = redis
+    configuration.journal = RequestJournal.Options(
+      owner: options.routerName ?? defaultRouterName(listen: options.address),
+      ttl: options.requestTTL, lease: options.requestLease)
     // One process looks up, loads and keeps fragments itself; with workers the router only
     // finds how far Redis has a prompt, and each worker loads and keeps its own parts.
-    let fragments: FragmentCache? =
+    configuration.fragments =
       options.prefixCacheMB == 0
       ? nil
       : FragmentCache(
-        fingerprint: ModelFingerprint.of(file), blockSize: PagedKVCache.defaultBlockSize,
+        fingerprint: ModelFingerprint.of(file), blockSize: blockSize,
         fragments: KVFragments(shard: .whole(config), headDimension: config.headDimension),
         local: LocalFragmentTier(capacityBytes: options.prefixCacheMB << 20),
         store: redis.map { FragmentStore(redis: $0, ttl: options.fragmentTTL) })
-    let journal = redis.map { redis in
-      RequestJournal(
-        redis: redis,
-        options: .init(
-          owner: options.routerName ?? defaultRouterName(listen: options.address),
-          ttl: options.requestTTL, lease: options.requestLease))
+    if layout.isDistributed {
+      configuration.plan = try PartitionPlan(
+        config: config, tensorParallel: layout.tensorParallel,
+        pipelineParallel: layout.pipelineParallel)
     }
-    let serving = ServingContext(
-      options: .init(
-        modelID: id, maxPromptTokens: options.maxPromptTokens, maxOutputTokens: options.maxTokens,
-        maxBodyBytes: options.maxBodyBytes,
-        requestTimeout: options.requestTimeout, apiKeys: keys),
-      tokenizer: BPETokenizer(vocabulary: vocabulary),
+    let app = buildApplication(
+      configuration, tokenizer: BPETokenizer(vocabulary: vocabulary),
       formatter: try? ChatFormatter(gguf: file, vocabulary: vocabulary),
-      contextLength: config.contextLength, loop: loop,
-      cluster: ClusterInfo(
-        plan: layout.isDistributed
-          ? try PartitionPlan(
-            config: config, tensorParallel: layout.tensorParallel,
-            pipelineParallel: layout.pipelineParallel) : nil),
-      redis: redis, fragments: fragments,
-      requests: RequestRegistry(journal: journal, grace: options.resumeGrace))
-    // Requests a dead router left (or this one, before a restart) run on once the engine is up.
-    journal?.start(
-      periodic: { [serving] in serving.takeOverOrphans() },
-      lost: { [serving] id in serving.stopRunning(id) })
-    let engineStopped = startEngine(
-      options, file: file, config: config, vocabulary: vocabulary, serving: serving)
-    guard let (host, port) = options.address else { return }
-    let app = Application(
-      router: RouterServer.makeRouter(serving),
-      configuration: .init(address: .hostname(host, port: port), serverName: "tessera"),
-      onServerRunning: { channel in
-        let bound = channel.localAddress?.port ?? port
-        // One unbuffered write: scripts and tests wait for this line.
-        FileHandle.standardOutput.write(
-          Data("tessera router: serving \(id) at http://\(host):\(bound)/v1\n".utf8))
-      })
+      contextLength: config.contextLength,
+      engine: .model(
+        options.engineSettings(
+          workerRedis: options.prefixCacheMB > 0 ? options.redis : nil,
+          workerPrefixCacheMB: max(
+            1, options.prefixCacheMB / (layout.tensorParallel * layout.pipelineParallel))))
+    ) { bound in
+      // One unbuffered write: scripts and tests wait for this line.
+      FileHandle.standardOutput.write(
+        Data("tessera router: serving \(id) at http://\(host):\(bound)/v1\n".utf8))
+    }
     try await app.runService()
-    loop.stop()
-    // The engine's thread stops the workers, which write the prefix blocks they still hold
-    // for Redis before they exit; then this process's own writes.
-    _ = engineStopped.wait(timeout: .now() + 15)
-    journal?.stop()
-    fragments?.flush()
   }
 
   /// The machine's name and the --listen address (`host@127.0.0.1:8080`); with port 0 (any
@@ -218,58 +220,5 @@ enum RouterRunner {
     let port = listen?.port ?? 0
     return port == 0
       ? "\(machine)@\(host):any-\(UInt32.random(in: 0...UInt32.max))" : "\(machine)@\(host):\(port)"
-  }
-
-  /// Starts the thread that owns the engine and runs the serving loop on it; the semaphore is
-  /// signalled when that thread has stopped the engine (and its workers).
-  static func startEngine(
-    _ options: RouterOptions, file: GGUFFile, config: ModelConfig, vocabulary: Vocabulary,
-    serving: ServingContext
-  ) -> DispatchSemaphore {
-    let stopped = DispatchSemaphore(value: 0)
-    let modelPath = options.model.model
-    let threadCount = options.threads.count
-    let tp = options.layout.tensorParallel
-    let pp = options.layout.pipelineParallel
-    let transport = options.layout.transport
-    let kvTokens = options.kvTokens
-    let stepTokens = options.stepTokens
-    let redisURL = options.prefixCacheMB > 0 ? options.redis : nil
-    let prefixCacheMB = options.prefixCacheMB
-    let limits = Scheduler.Limits(
-      maxRunning: options.maxRunning, maxQueued: options.maxQueue, stepTokens: stepTokens,
-      blockSize: PagedKVCache.defaultBlockSize,
-      totalBlocks: (kvTokens + PagedKVCache.defaultBlockSize - 1) / PagedKVCache.defaultBlockSize)
-    let thread = Thread {
-      defer { stopped.signal() }
-      let log = Log("router")
-      do {
-        if tp * pp > 1 {
-          let cluster = try LocalCluster(
-            modelPath: modelPath, config: config, fingerprint: ModelFingerprint.of(file),
-            tensorParallel: tp, pipelineParallel: pp, threads: threadCount, kvTokens: kvTokens,
-            maxBatch: stepTokens, transport: transport, redis: redisURL,
-            prefixCacheMB: max(1, prefixCacheMB / (tp * pp)))
-          serving.markReady(true)
-          serving.loop.run(
-            engine: ClusterEngine(coordinator: cluster.coordinator), vocabulary: vocabulary,
-            limits: limits, fragments: serving.fragments)
-          cluster.stop()
-        } else {
-          let engine = InferenceEngine(
-            model: try ModelLoader.load(file), threads: threadCount, maxBatch: stepTokens,
-            kvTokens: kvTokens)
-          serving.markReady(true)
-          serving.loop.run(
-            engine: engine, vocabulary: vocabulary, limits: limits, fragments: serving.fragments)
-        }
-      } catch {
-        log.error("the engine could not start: \(error)")
-        Foundation.exit(1)
-      }
-    }
-    thread.name = "tessera-serving"
-    thread.start()
-    return stopped
   }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
+import Router
 
 struct ScoreCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -40,14 +41,15 @@ struct ScoreCommand: ParsableCommand {
       throw ValidationError("--prompt-ids and --continuation-ids need at least one id each")
     }
     let file = try model.open()
-    let loaded = try ModelLoader.load(file)
-    let vocabularySize = loaded.config.vocabularySize
+    let vocabularySize = try ModelConfig(gguf: file).vocabularySize
     if let bad = (prompt + continuation).first(where: { $0 < 0 || Int($0) >= vocabularySize }) {
       throw ValidationError("token id \(bad) is outside the vocabulary (0..<\(vocabularySize))")
     }
-    let engine = InferenceEngine(
-      model: loaded, threads: threads.count,
-      kvTokens: prompt.count + continuation.count)
+    let built = try EngineFactory.model(
+      .init(
+        modelPath: model.model, threads: threads.count, kvTokens: prompt.count + continuation.count)
+    ).make()
+    guard let engine = built.process else { return }
     let tokens = prompt + continuation.dropLast()
     let rows = Array((prompt.count - 1)..<tokens.count)
     let logits = try engine.feed(sequence: 0, tokens: tokens, logitsAt: rows)

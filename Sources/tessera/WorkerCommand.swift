@@ -75,6 +75,14 @@ struct LayoutOption: ParsableArguments {
 
   var isDistributed: Bool { tensorParallel * pipelineParallel > 1 }
 
+  /// Where the engine runs: this process, or T×P local workers.
+  var engineLayout: EngineFactory.Layout {
+    isDistributed
+      ? .localWorkers(
+        tensorParallel: tensorParallel, pipelineParallel: pipelineParallel, transport: transport)
+      : .singleProcess
+  }
+
   func validate() throws {
     guard (1...64).contains(tensorParallel), (1...64).contains(pipelineParallel) else {
       throw ValidationError("--tp and --pp must be 1...64")

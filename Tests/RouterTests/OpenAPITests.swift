@@ -1,6 +1,7 @@
 import Core
-import Router
 import Testing
+
+@testable import Router
 
 /// The OpenAPI document describes exactly the routes the router registers.
 @Suite struct OpenAPITests {
@@ -34,16 +35,18 @@ import Testing
       tokens: ["<s>", "a"], types: [.control, .normal], merges: [],
       preTokenizer: PreTokenizer(name: "gpt2"), bosID: 0, addBOS: false)
     let serving = ServingContext(
-      options: .init(modelID: "test"), tokenizer: BPETokenizer(vocabulary: vocabulary),
-      formatter: nil, contextLength: 16, loop: ServingLoop())
+      intake: RequestIntake(
+        limits: .init(modelID: "test"), tokenizer: BPETokenizer(vocabulary: vocabulary),
+        formatter: nil, contextLength: 16, fragments: nil, workersHoldTheModel: false),
+      loop: ServingLoop())
     let registered = Set(
-      RouterServer.makeRouter(serving).routes.map { "\($0.method) \($0.path)" })
-    let documented = Self.operations(RouterServer.openAPIDocument)
+      makeRouter(serving, apiKeys: []).routes.map { "\($0.method) \($0.path)" })
+    let documented = Self.operations(OperationsRoutes.openAPIDocument)
     #expect(registered.count >= 8)
     #expect(documented == registered)
   }
 
   @Test func theDocumentIsOpenAPI31() {
-    #expect(RouterServer.openAPIDocument.hasPrefix("openapi: 3.1.0\n"))
+    #expect(OperationsRoutes.openAPIDocument.hasPrefix("openapi: 3.1.0\n"))
   }
 }

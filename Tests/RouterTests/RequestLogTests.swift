@@ -7,14 +7,11 @@ import Testing
 /// A request's events and result in memory (request state off): numbering, reading after any
 /// event, the result, and how a request ends.
 @Suite struct RequestLogTests {
-  static func spec(endpoint: GenerationRequest.Endpoint = .chat, choices: Int = 1) -> RequestSpec {
+  static func spec(endpoint: RequestSpec.Endpoint = .chat, choices: Int = 1) -> RequestSpec {
     RequestSpec(
-      id: RequestSpec.responseID(0xabc, endpoint: endpoint), loopID: 0xabc,
-      request: GenerationRequest(
-        endpoint: endpoint, model: "m", input: .tokens([1, 2]), maxTokens: 8,
-        sampling: SamplingParameters(temperature: 0.5, seed: 3), stop: [], choices: choices,
-        stream: true, includeUsage: true, logprobs: nil, user: nil),
-      created: 1_700_000_000, prompt: [1, 2], maxTokens: 8)
+      loopID: 0xabc, endpoint: endpoint, model: "m", created: 1_700_000_000, prompt: [1, 2],
+      maxTokens: 8, sampling: SamplingParameters(temperature: 0.5, seed: 3), choices: choices,
+      stream: true, includeUsage: true)
   }
 
   static func progress(_ generated: Int, token: TokenID, sent: Int) -> ChoiceProgress {

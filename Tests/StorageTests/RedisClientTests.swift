@@ -106,10 +106,10 @@ import Testing
 
   /// Retries `body` until it succeeds (the client's back-off ends within a second here).
   func waitForSuccess<R>(_ body: () throws -> R) throws -> R {
-    let deadline = Clock.now() + 10
+    let deadline = SystemClock.now() + 10
     while true {
       do { return try body() } catch {
-        if Clock.now() > deadline { throw error }
+        if SystemClock.now() > deadline { throw error }
         usleep(20_000)
       }
     }

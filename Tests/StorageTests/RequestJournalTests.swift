@@ -9,12 +9,8 @@ import Testing
 /// request whose units Redis could not take is written whole once Redis is back.
 @Suite struct RequestJournalTests {
   static let spec = RequestSpec(
-    id: "cmpl-00000000000000bb", loopID: 0xbb,
-    request: GenerationRequest(
-      endpoint: .completion, model: "m", input: .tokens([5, 6]), maxTokens: 40,
-      sampling: SamplingParameters(temperature: 0.7, seed: 1), stop: [], choices: 1,
-      stream: true, includeUsage: false, logprobs: nil, user: nil),
-    created: 1_700_000_000, prompt: [5, 6], maxTokens: 40)
+    loopID: 0xbb, endpoint: .completion, model: "m", created: 1_700_000_000, prompt: [5, 6],
+    maxTokens: 40, sampling: SamplingParameters(temperature: 0.7, seed: 1), stream: true)
 
   func journal(port: Int) -> RequestJournal {
     RequestJournal(

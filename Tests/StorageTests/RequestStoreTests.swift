@@ -15,12 +15,9 @@ import Testing
   }
 
   static let spec = RequestSpec(
-    id: "cmpl-00000000000000aa", loopID: 0xaa,
-    request: GenerationRequest(
-      endpoint: .completion, model: "m", input: .tokens([7, 8, 9]), maxTokens: 5,
-      sampling: SamplingParameters(temperature: 0.7, seed: 42), stop: ["\n"], choices: 2,
-      stream: true, includeUsage: false, logprobs: nil, user: nil),
-    created: 1_700_000_000, prompt: [7, 8, 9], maxTokens: 5)
+    loopID: 0xaa, endpoint: .completion, model: "m", created: 1_700_000_000, prompt: [7, 8, 9],
+    maxTokens: 5, sampling: SamplingParameters(temperature: 0.7, seed: 42), stop: ["\n"],
+    choices: 2, stream: true)
 
   func progress(choice: Int, generated: Int, token: TokenID, sent: Int) -> ChoiceProgress {
     ChoiceProgress(

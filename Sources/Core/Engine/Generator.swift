@@ -59,10 +59,10 @@ public final class Generator {
     guard prompt.count < context else {
       throw ModelError.contextFull(sequenceLength: prompt.count, limit: context)
     }
-    let start = Clock.now()
+    let start = SystemClock.now()
     // The engine's reused logits buffer: valid until the next step, never copied.
     var logits = try engine.prefill(sequence: sequence, tokens: prompt)
-    let promptDone = Clock.now()
+    let promptDone = SystemClock.now()
     var sampler = Sampler(parameters: sampling)
     var history = prompt
     history.reserveCapacity(prompt.count + maxTokens)
@@ -82,19 +82,10 @@ public final class Generator {
       guard generated.count < maxTokens, history.count < context else { break }
       logits = try engine.decode(sequence: sequence, token: token)
     }
-    let end = Clock.now()
+    let end = SystemClock.now()
     return GenerationResult(
       promptTokens: prompt, tokens: generated, finishReason: reason,
       promptMilliseconds: (promptDone - start) * 1000,
       generateMilliseconds: (end - promptDone) * 1000)
-  }
-}
-
-/// Monotonic seconds, for timings.
-public enum Clock {
-  public static func now() -> Double {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
   }
 }

@@ -105,30 +105,34 @@ struct CompletionRequest: Decodable, Sendable {
   }
 }
 
-/// A validated request of either endpoint, in the router's terms.
-public struct GenerationRequest: Sendable {
-  public enum Endpoint: Sendable, Equatable { case chat, completion }
-  public enum Input: Sendable, Equatable {
-    case messages([ChatMessage])
-    case text(String)
-    case tokens([TokenID])
-  }
+/// What a completion or chat prompt is made of, before the intake turns it into tokens.
+public enum PromptInput: Sendable, Equatable {
+  case messages([ChatMessage])
+  case text(String)
+  case tokens([TokenID])
+}
 
-  public var endpoint: Endpoint
-  public var model: String
-  public var input: Input
-  /// nil: as many as fit the context.
-  public var maxTokens: Int?
-  /// With the seed decided: the client's, or one the router picked (recorded, so a replay
-  /// is exact).
-  public var sampling: SamplingParameters
-  public var stop: [String]
-  public var choices: Int
-  public var stream: Bool
-  public var includeUsage: Bool
-  /// Top alternatives per token for logprobs; nil: no logprobs.
-  public var logprobs: Int?
-  public var user: String?
+/// A body that passed validation: the spec it asks for — its prompt not tokenized yet, its
+/// token limit not yet cut to the context, its loop id and time not given yet (the intake
+/// does all three) — and the prompt's input.
+struct CheckedBody: Sendable {
+  var spec: RequestSpec
+  var input: PromptInput
+  /// The client's `max_tokens` (nil: as many as fit the context).
+  var requestedMaxTokens: Int?
+
+  init(
+    endpoint: RequestSpec.Endpoint, model: String, input: PromptInput, maxTokens: Int?,
+    sampling: SamplingParameters, stop: [String], choices: Int, stream: Bool,
+    includeUsage: Bool, logprobs: Int?
+  ) {
+    spec = RequestSpec(
+      loopID: 0, endpoint: endpoint, model: model, created: 0, prompt: [], maxTokens: 0,
+      sampling: sampling, stop: stop, choices: choices, stream: stream,
+      includeUsage: includeUsage, logprobs: logprobs)
+    self.input = input
+    requestedMaxTokens = maxTokens
+  }
 }
 
 /// Limits requests are checked against.
@@ -144,7 +148,7 @@ enum RequestValidation {
   static let chatRoles: Set<String> = ["system", "developer", "user", "assistant"]
 
   static func chat(_ request: ChatCompletionRequest, limits: RequestLimits, seed: () -> UInt64)
-    throws(APIError) -> GenerationRequest
+    throws(APIError) -> CheckedBody
   {
     guard !request.messages.isEmpty else {
       throw .invalid("'messages' must hold at least one message", param: "messages")
@@ -163,7 +167,7 @@ enum RequestValidation {
     }
     let maxTokens = request.maxCompletionTokens ?? request.maxTokens
     let param = request.maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens"
-    return GenerationRequest(
+    return CheckedBody(
       endpoint: .chat, model: request.model,
       input: .messages(
         request.messages.map {
@@ -177,13 +181,13 @@ enum RequestValidation {
       stop: try stops(request.stop, limits: limits),
       choices: try choices(request.n, limits: limits), stream: request.stream ?? false,
       includeUsage: try includeUsage(request.streamOptions, stream: request.stream),
-      logprobs: request.logprobs == true ? (request.topLogprobs ?? 0) : nil, user: request.user)
+      logprobs: request.logprobs == true ? (request.topLogprobs ?? 0) : nil)
   }
 
   static func completion(_ request: CompletionRequest, limits: RequestLimits, seed: () -> UInt64)
-    throws(APIError) -> GenerationRequest
+    throws(APIError) -> CheckedBody
   {
-    let input: GenerationRequest.Input
+    let input: PromptInput
     switch request.prompt {
     case .text(let text): input = .text(text)
     case .tokens(let ids):
@@ -196,7 +200,7 @@ enum RequestValidation {
     if let logprobs = request.logprobs, !(0...5).contains(logprobs) {
       throw .invalid("'logprobs' must be 0...5", param: "logprobs")
     }
-    return GenerationRequest(
+    return CheckedBody(
       endpoint: .completion, model: request.model, input: input,
       maxTokens: try checkedMaxTokens(request.maxTokens ?? 16, param: "max_tokens", limits: limits),
       sampling: try sampling(
@@ -206,7 +210,7 @@ enum RequestValidation {
       stop: try stops(request.stop, limits: limits),
       choices: try choices(request.n, limits: limits), stream: request.stream ?? false,
       includeUsage: try includeUsage(request.streamOptions, stream: request.stream),
-      logprobs: request.logprobs, user: request.user)
+      logprobs: request.logprobs)
   }
 
   static func checkedMaxTokens(_ value: Int?, param: String, limits: RequestLimits)

@@ -181,3 +181,10 @@ struct ModelList: Encodable, Sendable {
   let object = "list"
   let data: [Model]
 }
+
+/// The fields every chunk of a response repeats.
+struct ResponseHeader: Sendable {
+  let id: String
+  let created: Int
+  let model: String
+}

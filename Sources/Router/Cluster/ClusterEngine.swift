@@ -45,7 +45,8 @@ public final class ClusterEngine: TokenEngine {
   }
 
   /// Like `step`, but the logits stay in a buffer this engine owns, valid until the next call.
-  public func stepKeepingLogits(_ entries: [StepCommand.Entry]) throws -> UnsafeBufferPointer<Float>
+  public func stepKeepingLogits(_ entries: [StepCommand.Entry]) throws(ClusterError)
+    -> UnsafeBufferPointer<Float>
   {
     try run(entries)
     return buffer()

@@ -25,6 +25,8 @@ public final class Coordinator {
   public private(set) var bytesSent = 0
   public private(set) var bytesReceived = 0
   let log = Log("router")
+  /// What heartbeats and deadlines are measured against.
+  let clock: any TimeSource
   let context: ZMQContext
   let socket: ZMQSocket
   private var nextStepID: UInt64 = 1
@@ -44,8 +46,10 @@ public final class Coordinator {
 
   public init(
     bind: String, config: ModelConfig, fingerprint: [UInt8], tensorParallel: Int,
-    pipelineParallel: Int, kvTokens: Int, maxBatch: Int = 256, heartbeatTimeout: Double = 5
+    pipelineParallel: Int, kvTokens: Int, maxBatch: Int = 256, heartbeatTimeout: Double = 5,
+    clock: any TimeSource = SystemClock()
   ) throws(ClusterError) {
+    self.clock = clock
     do {
       plan = try PartitionPlan(
         config: config, tensorParallel: tensorParallel, pipelineParallel: pipelineParallel)
@@ -71,9 +75,9 @@ public final class Coordinator {
   /// Waits until enough workers have joined, assigns the plan and waits for every worker to
   /// load its shard.
   public func waitUntilReady(timeout: Double) throws(ClusterError) {
-    let start = Clock.now()
+    let start = clock.now()
     while !isReady {
-      let left = timeout - (Clock.now() - start)
+      let left = timeout - (clock.now() - start)
       guard left > 0 else {
         if planID == 0 {
           throw .notEnoughWorkers(
@@ -106,7 +110,7 @@ public final class Coordinator {
     throws(ClusterError)
   {
     guard pending[stepID] != nil else { throw .timeout("step \(stepID) was never submitted") }
-    let start = Clock.now()
+    let start = clock.now()
     while true {
       if let step = pending[stepID] {
         if let failure = step.failure {
@@ -119,7 +123,7 @@ public final class Coordinator {
           return
         }
       }
-      guard Clock.now() - start < timeout else { throw .timeout("logits of step \(stepID)") }
+      guard clock.now() - start < timeout else { throw .timeout("logits of step \(stepID)") }
       try pump(timeoutMilliseconds: 200, spinMicroseconds: spinMicroseconds)
     }
   }
@@ -165,10 +169,10 @@ public final class Coordinator {
       PrefixLoad(planID: planID, releases: releases, sequence: sequence, ids: ids)
     ).encoded()
     for member in membership.assigned { try send(bytes, to: member.id) }
-    let start = Clock.now()
+    let start = clock.now()
     while (prefixReplies?.blocks.count ?? 0) < plan.workerCount {
       guard isReady else { throw .noPlan }
-      guard Clock.now() - start < timeout else { throw .timeout("prefix load of \(sequence)") }
+      guard clock.now() - start < timeout else { throw .timeout("prefix load of \(sequence)") }
       try pump(timeoutMilliseconds: 200, spinMicroseconds: spinMicroseconds)
     }
     let counts = prefixReplies?.blocks.values.map { $0 } ?? [0]
@@ -215,7 +219,7 @@ public final class Coordinator {
   /// workers, and plans once enough have joined.
   @discardableResult
   func pump(timeoutMilliseconds: Int, spinMicroseconds: Int = 0) throws(ClusterError) -> Bool {
-    let now = Clock.now()
+    let now = clock.now()
     if now - lastHeartbeat >= 1 { sendHeartbeats() }
     for lost in membership.expire(now: now) {
       log.warning("worker \(lost.hello.name) stopped answering")
@@ -248,7 +252,7 @@ public final class Coordinator {
       log.warning("dropped a message from \(String(decoding: id, as: UTF8.self)): \(error)")
       return true
     }
-    handle(decoded, from: id, now: Clock.now())
+    handle(decoded, from: id, now: clock.now())
     return true
   }
 
@@ -337,7 +341,7 @@ public final class Coordinator {
   }
 
   private func sendHeartbeats() {
-    lastHeartbeat = Clock.now()
+    lastHeartbeat = clock.now()
     heartbeats += 1
     for member in membership.members {
       let id = member.slot != nil ? planID : 0

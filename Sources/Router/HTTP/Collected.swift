@@ -15,7 +15,7 @@ enum Collected {
       promptTokens: usage.promptTokens, completionTokens: usage.completionTokens)
     switch spec.endpoint {
     case .chat:
-      return RouterServer.json(
+      return OpenAIResponse.json(
         ChatCompletion(
           id: spec.id, created: spec.created, model: spec.model,
           choices: (0..<count).map { index in
@@ -25,7 +25,7 @@ enum Collected {
               finishReason: reason(index))
           }, usage: usageBody))
     case .completion:
-      return RouterServer.json(
+      return OpenAIResponse.json(
         Completion(
           id: spec.id, created: spec.created, model: spec.model,
           choices: (0..<count).map { index in

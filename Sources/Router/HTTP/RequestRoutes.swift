@@ -7,17 +7,15 @@ import NIOCore
 /// the client's `Last-Event-ID`, and cancellation. A request this router does not hold in
 /// memory is read from Redis (request state on); otherwise it is unknown.
 enum RequestRoutes {
-  static func add(to router: Router<BasicRequestContext>, _ serving: ServingContext) {
+  static func add(to router: some RouterMethods<BasicRequestContext>, _ serving: ServingContext) {
     router.get("/v1/requests/:id") { request, context in
-      await RouterServer.respond { () async throws(APIError) -> Response in
-        try RouterServer.authorizeOrThrow(request, serving)
+      await OpenAIResponse.respond { () async throws(APIError) -> Response in
         let (spec, result) = try await find(try id(context), serving)
-        return RouterServer.json(RequestBody(spec: spec, result: result))
+        return OpenAIResponse.json(RequestBody(spec: spec, result: result))
       }
     }
     router.get("/v1/requests/:id/stream") { request, context in
-      await RouterServer.respond { () async throws(APIError) -> Response in
-        try RouterServer.authorizeOrThrow(request, serving)
+      await OpenAIResponse.respond { () async throws(APIError) -> Response in
         let id = try id(context)
         let after = try lastEventID(request)
         if let log = serving.requests.find(id) {
@@ -29,13 +27,12 @@ enum RequestRoutes {
       }
     }
     router.post("/v1/requests/:id/cancel") { request, context in
-      await RouterServer.respond { () async throws(APIError) -> Response in
-        try RouterServer.authorizeOrThrow(request, serving)
+      await OpenAIResponse.respond { () async throws(APIError) -> Response in
         let id = try id(context)
         if let log = serving.requests.find(id) {
           if !log.isEnded { serving.loop.cancel(log.spec.loopID) }
           let result = await log.outcome()
-          return RouterServer.json(RequestBody(spec: log.spec, result: result))
+          return OpenAIResponse.json(RequestBody(spec: log.spec, result: result))
         }
         // Not running here: report it as it stands (another router running it stops it only
         // when a client of that router cancels). One nobody runs (its lease lapsed, no router
@@ -46,7 +43,7 @@ enum RequestRoutes {
         {
           var cancelled = result
           cancelled.status = .cancelled
-          return RouterServer.json(RequestBody(spec: spec, result: cancelled))
+          return OpenAIResponse.json(RequestBody(spec: spec, result: cancelled))
         }
         guard result.status != .running else {
           throw APIError(
@@ -54,7 +51,7 @@ enum RequestRoutes {
             message: "Request '\(id)' runs on another router; cancel it there",
             type: "invalid_request_error", param: "id", code: "request_elsewhere")
         }
-        return RouterServer.json(RequestBody(spec: spec, result: result))
+        return OpenAIResponse.json(RequestBody(spec: spec, result: result))
       }
     }
   }

@@ -159,7 +159,7 @@ struct TokenClock {
   init(start: Double) { self.start = start }
 
   mutating func tokensArrived() {
-    let now = Clock.now()
+    let now = SystemClock.now()
     if let last {
       RouterMetrics.interToken(now - last)
     } else {

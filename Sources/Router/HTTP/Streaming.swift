@@ -67,7 +67,7 @@ enum Streaming {
       status: .ok, headers: headers,
       body: ResponseBody { writer in
         var last = after
-        var idleSince = Clock.now()
+        var idleSince = SystemClock.now()
         var ending = false
         while true {
           let from = last + 1
@@ -78,7 +78,7 @@ enum Streaming {
           for event in events where event.number > last {
             appendFrame(event.number, event.payload, to: &buffer)
             last = event.number
-            idleSince = Clock.now()
+            idleSince = SystemClock.now()
             ending = ending || event.payload == EventEncoder.done
           }
           if buffer.readableBytes > 0 { try await writer.write(buffer) }
@@ -91,7 +91,9 @@ enum Streaming {
           }
           // An ended request: read its events once more (the status is written with the last).
           let status = await serving.offThread { try? store.status(id) }
-          ending = status != .running || Clock.now() - idleSince > serving.options.requestTimeout
+          ending =
+            status != .running
+            || SystemClock.now() - idleSince > serving.intake.limits.requestTimeout
           if !ending { try await Task.sleep(for: .milliseconds(100)) }
         }
       })

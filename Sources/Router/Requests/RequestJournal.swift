@@ -1,4 +1,4 @@
-import Core
+public import Core
 import Foundation
 public import RedisClient
 import Synchronization
@@ -35,6 +35,8 @@ public final class RequestJournal: Sendable {
 
   public let options: Options
   let store: RequestStore
+  /// What lease renewals and scans are timed by.
+  let clock: any TimeSource
   private let log = Log("requests")
   private let wake = DispatchSemaphore(value: 0)
   private let stopped = DispatchSemaphore(value: 0)
@@ -51,8 +53,9 @@ public final class RequestJournal: Sendable {
   let failures = Atomic<Int>(0)
   let takeovers = Atomic<Int>(0)
 
-  public init(redis: RedisClient, options: Options) {
+  public init(redis: RedisClient, options: Options, clock: any TimeSource = SystemClock()) {
     self.options = options
+    self.clock = clock
     store = RequestStore(
       redis: redis, prefix: options.prefix, owner: options.owner, ttl: options.ttl,
       leaseMilliseconds: Int(options.lease * 1000))
@@ -115,11 +118,11 @@ public final class RequestJournal: Sendable {
     let scanning = Atomic<Bool>(false)
     var broken: [String: RequestLog] = [:]
     let renewEvery = options.lease / 3
-    var nextRenewal = Clock.now() + renewEvery
-    var nextScan = Clock.now()
-    var nextRewrite = Clock.now()
+    var nextRenewal = clock.now() + renewEvery
+    var nextScan = clock.now()
+    var nextRewrite = clock.now()
     while true {
-      let now = Clock.now()
+      let now = clock.now()
       let (units, leased, stopping) = shared.withLock { shared in
         defer { shared.units = [] }
         return (shared.units, shared.leased, shared.stopping)

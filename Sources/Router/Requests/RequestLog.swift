@@ -146,7 +146,7 @@ final class RequestLog: GenerationSink {
   /// loses its lease. Without request state it fails.
   func handBack() {
     guard journal != nil else {
-      send(.failed(.unavailable("the server is shutting down")))
+      send(.failed(.shuttingDown))
       return end()
     }
     let unit = state.withLock { state -> JournalUnit? in
@@ -278,8 +278,8 @@ extension RequestLog.State {
       result.status = .finished
       ended = true
       return endKind
-    case .failed(let error):
-      result.failure = error
+    case .failed(let failure):
+      result.failure = APIError(failure)
       result.status = .failed
       ended = true
       return endKind

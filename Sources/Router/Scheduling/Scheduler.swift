@@ -257,6 +257,29 @@ public struct Scheduler: Sendable {
     running[index].cachedTokens = tokens
   }
 
+  /// The tokens of a running sequence: its prompt, then what it generated. The scheduler is
+  /// the one place a sequence's history is kept.
+  public func tokens(of id: Int) -> [TokenID]? {
+    running.first { $0.id == id }?.tokens
+  }
+
+  /// A step failed and the engine's caches can no longer be trusted: every running sequence
+  /// goes back to the front of the queue (oldest first) to be computed again from its prompt
+  /// and generated tokens, and its blocks are released with the next step — nothing is lost
+  /// and no block is left held. Returns the sequences sent back.
+  @discardableResult
+  public mutating func requeueRunning() -> [Int] {
+    let sent = running.sorted { $0.admission < $1.admission }
+    running = []
+    for var sequence in sent.reversed() {
+      sequence.computed = 0
+      sequence.cachedTokens = 0
+      toRelease.append(sequence.id)
+      queue.insert(sequence, at: 0)
+    }
+    return sent.map(\.id)
+  }
+
   /// Whether nothing is queued, running or waiting to be released.
   public var isIdle: Bool { queue.isEmpty && running.isEmpty && toRelease.isEmpty }
 

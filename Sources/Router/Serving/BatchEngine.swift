@@ -1,9 +1,12 @@
 public import ContextCache
 public import Core
 
-/// What the serving loop runs steps on: one process's `InferenceEngine` or a cluster.
+/// What the serving loop runs steps on: one process's `InferenceEngine` or a cluster (and a
+/// fake in the loop's tests). Every failure is an `EngineFailure`, so the loop can tell a lost
+/// worker (computed again) from a broken engine (its requests fail).
 public protocol BatchEngine: AnyObject {
-  var config: ModelConfig { get }
+  /// Logits per row.
+  var vocabularySize: Int { get }
   /// KV blocks and tokens per block, which the scheduler mirrors.
   var kvBlockCount: Int { get }
   var kvBlockSize: Int { get }
@@ -20,13 +23,14 @@ public protocol BatchEngine: AnyObject {
   func loadCachedPrefix(
     sequence: Int, ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]],
     cache: FragmentCache?
-  ) throws -> Int
+  ) throws(EngineFailure) -> Int
   /// Keeps a sequence's computed blocks `first ..< first + ids.count` in the fragment cache
   /// (`cache` here, or each worker its own parts).
   func keepBlocks(sequence: Int, first: Int, ids: [FragmentID], cache: FragmentCache?)
   /// Runs one step; returns the wanted rows' logits, `[rows, vocabulary]`, valid until the
   /// next call.
-  func stepKeepingLogits(_ entries: [InferenceEngine.Entry]) throws -> UnsafeBufferPointer<Float>
+  func runStep(_ entries: [InferenceEngine.Entry]) throws(EngineFailure)
+    -> UnsafeBufferPointer<Float>
   /// Called after a step, before the loop samples and sends: local compute threads may sleep
   /// until the next step rather than spin, leaving their cores to the HTTP threads.
   func rest()
@@ -36,16 +40,10 @@ extension BatchEngine {
   func release(sequences: [Int]) {
     for sequence in sequences { release(sequence: sequence) }
   }
-
-  /// One step (nothing to run: no logits).
-  func run(_ entries: [InferenceEngine.Entry]) throws -> UnsafeBufferPointer<Float> {
-    guard !entries.isEmpty else { return UnsafeBufferPointer(start: nil, count: 0) }
-    return try stepKeepingLogits(entries)
-  }
 }
 
 extension InferenceEngine: BatchEngine {
-  public var config: ModelConfig { model.config }
+  public var vocabularySize: Int { model.config.vocabularySize }
   public var kvBlockCount: Int { cache.allocator.blockCount }
   public var kvBlockSize: Int { cache.blockSize }
   public var maxStepTokens: Int { maxBatch }
@@ -59,8 +57,23 @@ extension InferenceEngine: BatchEngine {
   public func loadCachedPrefix(
     sequence: Int, ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]],
     cache _: FragmentCache?
-  ) throws -> Int {
-    try fragments.load(Array(blocks.prefix(ids.count)), into: cache, sequence: sequence)
+  ) throws(EngineFailure) -> Int {
+    do {
+      return try fragments.load(Array(blocks.prefix(ids.count)), into: cache, sequence: sequence)
+    } catch {
+      throw .broken("the cached prefix could not be loaded: \(error)")
+    }
+  }
+
+  /// A model error is never a lost worker: this process holds the whole model.
+  public func runStep(_ entries: [InferenceEngine.Entry]) throws(EngineFailure)
+    -> UnsafeBufferPointer<Float>
+  {
+    do {
+      return try stepKeepingLogits(entries)
+    } catch {
+      throw .broken("\(error)")
+    }
   }
 
   public func keepBlocks(
@@ -72,7 +85,7 @@ extension InferenceEngine: BatchEngine {
 }
 
 extension ClusterEngine: BatchEngine {
-  public var config: ModelConfig { coordinator.config }
+  public var vocabularySize: Int { coordinator.config.vocabularySize }
   public var kvBlockCount: Int {
     (coordinator.kvTokens + PagedKVCache.defaultBlockSize - 1) / PagedKVCache.defaultBlockSize
   }
@@ -87,10 +100,24 @@ extension ClusterEngine: BatchEngine {
   public func loadCachedPrefix(
     sequence: Int, ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]],
     cache: FragmentCache?
-  ) throws -> Int {
-    let loaded = try loadPrefix(sequence: sequence, ids: ids)
-    cache?.noteKeptByWorkers(Array(ids.prefix(loaded)))
-    return loaded
+  ) throws(EngineFailure) -> Int {
+    do {
+      let loaded = try loadPrefix(sequence: sequence, ids: ids)
+      cache?.noteKeptByWorkers(Array(ids.prefix(loaded)))
+      return loaded
+    } catch {
+      throw EngineFailure(error)
+    }
+  }
+
+  public func runStep(_ entries: [InferenceEngine.Entry]) throws(EngineFailure)
+    -> UnsafeBufferPointer<Float>
+  {
+    do {
+      return try stepKeepingLogits(entries)
+    } catch {
+      throw EngineFailure(error)
+    }
   }
 
   public func keepBlocks(sequence: Int, first: Int, ids: [FragmentID], cache: FragmentCache?) {
@@ -100,4 +127,15 @@ extension ClusterEngine: BatchEngine {
     }
   }
 
+}
+
+extension EngineFailure {
+  /// A cluster's error as the loop sees it: a worker that stopped answering, a deadline
+  /// passed or a socket failed loses the step's work (recoverable); the rest is broken.
+  init(_ error: ClusterError) {
+    switch error {
+    case .workerLost, .timeout, .transport: self = .workerLost("\(error)")
+    case .plan, .notEnoughWorkers, .stepFailed, .noPlan: self = .broken("\(error)")
+    }
+  }
 }

@@ -25,7 +25,7 @@ public enum GenerationEvent: Sendable {
   /// Every choice ended.
   case done(promptTokens: Int, completionTokens: Int)
   /// The request failed (nothing more follows).
-  case failed(APIError)
+  case failed(ServingFailure)
   /// A choice's state after a sampled token, following that token's events (asked for with
   /// `Submission.checkpoints`): what durable request state records.
   case checkpoint(ChoiceProgress)
@@ -44,7 +44,7 @@ public protocol GenerationSink: Sendable {
 
 extension GenerationSink {
   public func handBack() {
-    send(.failed(.unavailable("the server is shutting down")))
+    send(.failed(.shuttingDown))
     end()
   }
 }

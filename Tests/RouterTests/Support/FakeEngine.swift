@@ -38,7 +38,9 @@ final class FakeEngine: @unchecked Sendable {
   private(set) var histories: [Int: [TokenID]] = [:]
   private(set) var stepCount = 0
   /// Steps (counted from 1) that fail instead of running, with the failure they throw.
-  var failingSteps: [Int: any Error] = [:]
+  var failingSteps: [Int: EngineFailure] = [:]
+  /// The steps that failed (a test checks its fault happened).
+  private(set) var failedSteps: [Int] = []
   private var logits: [Float] = []
 
   init(blockCount: Int = 64, blockSize: Int = 16, stepTokens: Int = 24) {
@@ -66,9 +68,10 @@ final class FakeEngine: @unchecked Sendable {
     if hash % 23 == 0 { row[offset + count - 1] = 6 }
   }
 
-  func step(_ entries: [InferenceEngine.Entry]) throws -> UnsafeBufferPointer<Float> {
+  func step(_ entries: [InferenceEngine.Entry]) throws(EngineFailure)
+    -> UnsafeBufferPointer<Float>
+  {
     stepCount += 1
-    if let failure = failingSteps[stepCount] { throw failure }
     let rows = entries.reduce(0) { $0 + $1.logitRows.count }
     if logits.count < rows * vocabularySize {
       logits = Array(repeating: 0, count: rows * vocabularySize)
@@ -84,6 +87,12 @@ final class FakeEngine: @unchecked Sendable {
           after: Array(history[..<(start + index + 1)]), into: &logits, at: row * vocabularySize)
         row += 1
       }
+    }
+    // A failing step fails after its work reached the histories, as a step that died half-way
+    // would leave a worker's cache: only a release makes the sequence start afresh.
+    if let failure = failingSteps[stepCount] {
+      failedSteps.append(stepCount)
+      throw failure
     }
     return logits.withUnsafeBufferPointer { buffer in
       UnsafeBufferPointer(rebasing: buffer[..<(rows * vocabularySize)])

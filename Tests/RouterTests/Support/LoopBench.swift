@@ -51,19 +51,16 @@ enum LoopBench {
   }
 
   static func submission(_ request: BenchRequest, id: UInt64, events: EventRecorder)
-    -> ServingLoop.Submission
+    -> Submission
   {
-    let generation = GenerationRequest(
-      endpoint: .completion, model: "fake", input: .tokens(request.prompt),
+    let spec = RequestSpec(
+      loopID: id, endpoint: .completion, model: "fake", created: 0, prompt: request.prompt,
       maxTokens: request.maxTokens,
       sampling: SamplingParameters(temperature: request.temperature, seed: request.seed),
       stop: request.stop, choices: request.choices, stream: true, includeUsage: true,
-      logprobs: request.logprobs, user: nil)
-    var submission = ServingLoop.Submission(
-      id: id, prompt: request.prompt, request: generation, maxTokens: request.maxTokens,
-      deadline: .infinity, events: events)
-    submission.checkpoints = request.checkpoints
-    return submission
+      logprobs: request.logprobs)
+    return Submission(
+      spec: spec, events: events, deadline: .infinity, checkpoints: request.checkpoints)
   }
 
   /// An event as one fixture line.
@@ -79,7 +76,7 @@ enum LoopBench {
     case .finished(let choice, let reason, let count):
       return "finished \(choice) \(reason.rawValue) \(count)"
     case .done(let prompt, let completion): return "done \(prompt) \(completion)"
-    case .failed(let error): return "failed \(error.message)"
+    case .failed(let failure): return "failed \(APIError(failure).message)"
     case .checkpoint(let progress):
       return "checkpoint \(progress.index) generated \(progress.generated) token \(progress.token)"
         + " held \(progress.detokenizerBytes) stop \(quoted(progress.stopHeld))"
@@ -115,12 +112,6 @@ final class EventRecorder: GenerationSink, @unchecked Sendable {
 }
 
 extension FakeEngine: BatchEngine {
-  var config: ModelConfig {
-    ModelConfig(
-      architecture: "fake", layerCount: 1, embeddingLength: 8, feedForwardLength: 8,
-      headCount: 1, headCountKV: 1, contextLength: blockCount * blockSize, ropeFreqBase: 1e4,
-      ropeDimensionCount: 8, rmsNormEpsilon: 1e-5, vocabularySize: vocabularySize)
-  }
   var kvBlockCount: Int { blockCount }
   var kvBlockSize: Int { blockSize }
   var maxStepTokens: Int { stepTokens }
@@ -129,9 +120,11 @@ extension FakeEngine: BatchEngine {
   func loadCachedPrefix(
     sequence: Int, ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]],
     cache: FragmentCache?
-  ) throws -> Int { 0 }
+  ) throws(EngineFailure) -> Int { 0 }
   func keepBlocks(sequence: Int, first: Int, ids: [FragmentID], cache: FragmentCache?) {}
-  func stepKeepingLogits(_ entries: [InferenceEngine.Entry]) throws -> UnsafeBufferPointer<Float> {
+  func runStep(_ entries: [InferenceEngine.Entry]) throws(EngineFailure)
+    -> UnsafeBufferPointer<Float>
+  {
     try step(entries)
   }
   func rest() {}

@@ -81,7 +81,7 @@ struct EventEncoder {
       }
       payloads.append(Self.done)
     case .failed(let error):
-      payloads += [encode(error.body), Self.done]
+      payloads += [encode(APIError(error).body), Self.done]
     case .checkpoint:
       break
     }

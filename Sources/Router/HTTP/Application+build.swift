@@ -1,0 +1,87 @@
+public import ContextCache
+public import Core
+import Foundation
+public import Hummingbird
+public import RedisClient
+import ServiceLifecycle
+
+/// Everything the router is made of, as values: what `tessera router` and `tessera up` read
+/// from their flags, and what tests build directly.
+public struct RouterConfiguration: Sendable {
+  public var host = "127.0.0.1"
+  /// 0: any free port.
+  public var port = 8080
+  public var intake: RequestIntake.Limits
+  public var limits: Scheduler.Limits
+  public var maxBodyBytes = 1 << 20
+  /// Accepted bearer keys; empty: no authentication.
+  public var apiKeys: Set<String> = []
+  /// Seconds a request whose readers went away keeps running (with request state).
+  public var resumeGrace: Double = 30
+  /// Request state (nil: off, as without `--redis`).
+  public var journal: RequestJournal.Options?
+  public var redis: RedisClient?
+  public var fragments: FragmentCache?
+  /// The plan the workers run, for `/v1/cluster` (nil: one process).
+  public var plan: PartitionPlan?
+
+  public init(intake: RequestIntake.Limits, limits: Scheduler.Limits) {
+    self.intake = intake
+    self.limits = limits
+  }
+}
+
+/// The router as a value: the HTTP API (routes and middleware), the serving loop and the
+/// request journal as services of one `ServiceGroup`, over the engine `factory` builds.
+/// `onServerRunning` gets the bound port (port 0 picks one). Run it with `runService()`, or
+/// test it in process with HummingbirdTesting's `app.test(.router)`.
+public func buildApplication(
+  _ configuration: RouterConfiguration, tokenizer: BPETokenizer, formatter: ChatFormatter?,
+  contextLength: Int, engine factory: EngineFactory,
+  onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+  let loop = ServingLoop()
+  let intake = RequestIntake(
+    limits: configuration.intake, tokenizer: tokenizer, formatter: formatter,
+    contextLength: contextLength, fragments: configuration.fragments,
+    workersHoldTheModel: configuration.plan != nil)
+  let journal = configuration.journal.flatMap { options in
+    configuration.redis.map { RequestJournal(redis: $0, options: options) }
+  }
+  let registry = RequestRegistry(journal: journal, grace: configuration.resumeGrace)
+  let serving = ServingContext(
+    intake: intake, loop: loop, maxBodyBytes: configuration.maxBodyBytes,
+    cluster: ClusterInfo(plan: configuration.plan), redis: configuration.redis,
+    requests: registry)
+  var services: [any Service] = []
+  if let journal {
+    services.append(
+      JournalService(
+        journal: journal,
+        takeover: RequestTakeover(journal: journal, registry: registry, intake: intake, loop: loop))
+    )
+  }
+  services.append(
+    ServingService(
+      loop: loop, factory: factory, vocabulary: tokenizer.vocabulary, limits: configuration.limits,
+      fragments: configuration.fragments, ready: { [serving] in serving.markReady($0) }))
+  let port = configuration.port
+  return Application(
+    router: makeRouter(serving, apiKeys: configuration.apiKeys),
+    configuration: .init(
+      address: .hostname(configuration.host, port: port), serverName: "tessera"),
+    services: services,
+    onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) })
+}
+
+/// The routes: operations open, the OpenAI API behind the API keys, the generation routes
+/// also counted and timed.
+func makeRouter(_ serving: ServingContext, apiKeys: Set<String>) -> Router<BasicRequestContext> {
+  let router = Router(context: BasicRequestContext.self)
+  OperationsRoutes.addOpen(to: router, serving)
+  let api = router.group().add(middleware: APIKeyMiddleware(keys: apiKeys))
+  OperationsRoutes.addModels(to: api, serving)
+  RequestRoutes.add(to: api, serving)
+  GenerationRoutes.add(to: api.group().add(middleware: RequestMetricsMiddleware()), serving)
+  return router
+}
