@@ -80,5 +80,6 @@ for (name, parameters) in [
     _ = sampler.sample(logits: logits, history: [], choiceIndex: 0, position: iterations)
     iterations += 1
   }
-  print(String(format: "| %@ | %.1f |", name, (SystemClock.now() - start) / Double(iterations) * 1e6))
+  let microseconds = (SystemClock.now() - start) / Double(iterations) * 1e6
+  print(String(format: "| %@ | %.1f |", name, microseconds))
 }

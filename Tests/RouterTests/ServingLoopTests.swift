@@ -41,3 +41,51 @@ import Testing
     #expect(recorded == expected)
   }
 }
+
+/// Failed steps: every KV block stays accounted for, and a lost worker costs only a
+/// recomputation with the same output.
+@Suite struct ServingLoopFailureTests {
+  /// A lost worker in the middle of the mixed batch (after prefill chunks, during decode):
+  /// every request still ends with exactly the events of a run without the fault.
+  @Test func aRecoverableFailureRequeuesAndTheOutputIsTheSame() throws {
+    let clean = LoopBench.run(ServingLoopTests.mixedBatch, engine: FakeEngine())
+    let faulty = FakeEngine()
+    faulty.failingSteps = [3: .workerLost("w1 stopped answering"), 6: .workerLost("again")]
+    let recovered = LoopBench.run(ServingLoopTests.mixedBatch, engine: faulty)
+    #expect(faulty.failedSteps == [3, 6])  // the faults happened
+    // Each choice's events are the same; how two choices of a request interleave depends on
+    // when they were computed, as between any two runs.
+    #expect(Self.byChoice(recovered) == Self.byChoice(clean))
+    #expect(faulty.histories.isEmpty)  // every sequence released
+  }
+
+  /// Each request's events split per choice (`delta 1 …`, `finished 1 …`, `checkpoint 1 …`
+  /// under choice 1), the request's own (`done`, `end`) under -1.
+  static func byChoice(_ events: [String: [String]]) -> [String: [Int: [String]]] {
+    events.mapValues { lines in
+      Dictionary(grouping: lines) { line in
+        let words = line.split(separator: " ")
+        return ["delta", "finished", "checkpoint"].contains(words.first) && words.count > 1
+          ? Int(words[1]) ?? -1 : -1
+      }
+    }
+  }
+
+  /// An engine that fails one step with the KV cache nearly full: the step's request fails,
+  /// no block is left held, and the next request, which needs every block, is served.
+  @Test func aBrokenStepLeaksNoBlock() throws {
+    let engine = FakeEngine(blockCount: 8, blockSize: 16, stepTokens: 128)
+    engine.failingSteps = [2: .broken("a worker's step failed")]
+    let nearlyFull = BenchRequest(
+      name: "nearly-full", prompt: (0..<100).map { TokenID($0 % 30) }, maxTokens: 20)
+    let failed = LoopBench.run([nearlyFull], engine: engine)
+    #expect(engine.failedSteps == [2])
+    #expect(failed["nearly-full"]?.contains { $0.hasPrefix("failed the model could not run") } == true)
+    let whole = BenchRequest(
+      name: "every-block", prompt: (0..<100).map { TokenID($0 % 29) }, maxTokens: 28)
+    let (served, snapshot) = LoopBench.runKeepingSnapshot([whole], engine: engine)
+    #expect(served["every-block"]?.contains { $0.hasPrefix("done 100 ") } == true)
+    #expect(snapshot.kvBlocksUsed == 0)
+    #expect(engine.blocksHeld == 0)
+  }
+}

@@ -85,7 +85,9 @@ import Testing
     #expect(whole.spec == Self.spec && whole.status == .running && whole.events == 8)
     #expect(try journal.store.events(Self.spec.id, from: 0).count == 8)
     #expect(
-      try journal.store.redis.command(["GET", "tessera:req:v1:\(Self.spec.id):lease"])
+      try (journal.store as? RedisRequestStore)?.redis.command([
+        "GET", "tessera:req:v1:\(Self.spec.id):lease",
+      ])
         == .string(Array("test".utf8)))
   }
 }

@@ -8,8 +8,8 @@ import Testing
 /// Request state against a real redis-server: units written as transactions and read back,
 /// damaged state refused with a typed error, and which orphans a router may take.
 @Suite struct RequestStoreTests {
-  func store(_ server: RedisServer, owner: String = "me") -> RequestStore {
-    RequestStore(
+  func store(_ server: RedisServer, owner: String = "me") -> RedisRequestStore {
+    RedisRequestStore(
       redis: RedisClient(url: RedisURL(host: "127.0.0.1", port: server.port)),
       prefix: "tessera:req:v1", owner: owner, ttl: 60, leaseMilliseconds: 60_000)
   }
@@ -27,8 +27,8 @@ import Testing
   }
 
   /// Writes a request's units: created, two tokens for choice 0, one for choice 1.
-  func writeRunningRequest(_ store: RequestStore) throws -> RequestLog {
-    let log = RequestLog(spec: Self.spec, journal: nil, clock: nil)
+  func writeRunningRequest(_ store: RedisRequestStore) throws -> RequestLog {
+    let log = RequestLog(spec: Self.spec, journal: .inMemory(), clock: nil)
     let units = [
       JournalUnit(log: log, firstEvent: 0, events: [], kind: .create),
       JournalUnit(
@@ -49,7 +49,7 @@ import Testing
     ]
     for unit in units {
       let exec = try #require(try store.redis.pipeline(store.transaction(unit)).last)
-      #expect(RequestStore.transactionTook(exec, checksState: unit.checksState))
+      #expect(RedisRequestStore.transactionTook(exec, checksState: unit.checksState))
     }
     return log
   }
@@ -139,16 +139,16 @@ import Testing
     let server = try RedisServer()
     defer { server.stop() }
     let store = store(server)
-    let log = RequestLog(spec: Self.spec, journal: nil, clock: nil)
+    let log = RequestLog(spec: Self.spec, journal: .inMemory(), clock: nil)
     // Redis restarted empty: the request's hash is gone, so a progress unit must not count.
     let unit = JournalUnit(
       log: log, firstEvent: 7, events: [Array("e7".utf8)],
       kind: .progress(
         progress(choice: 0, generated: 3, token: 1, sent: 3), tokens: [1], text: Array("x".utf8)))
     let exec = try #require(try store.redis.pipeline(store.transaction(unit)).last)
-    #expect(!RequestStore.transactionTook(exec, checksState: true))
+    #expect(!RedisRequestStore.transactionTook(exec, checksState: true))
     #expect(
-      !RequestStore.transactionTook(.error("EXECABORT Transaction discarded"), checksState: false))
+      !RedisRequestStore.transactionTook(.error("EXECABORT Transaction discarded"), checksState: false))
   }
 
   @Test func leasesAreRenewedRetakenOrGivenUpNeverStolen() throws {

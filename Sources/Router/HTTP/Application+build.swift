@@ -18,8 +18,8 @@ public struct RouterConfiguration: Sendable {
   public var apiKeys: Set<String> = []
   /// Seconds a request whose readers went away keeps running (with request state).
   public var resumeGrace: Double = 30
-  /// Request state (nil: off, as without `--redis`).
-  public var journal: RequestJournal.Options?
+  /// Request state: in `redis` when there is one, else in this process.
+  public var journal = RequestJournal.Options(owner: "this-process")
   public var redis: RedisClient?
   public var fragments: FragmentCache?
   /// The plan the workers run, for `/v1/cluster` (nil: one process).
@@ -45,22 +45,19 @@ public func buildApplication(
     limits: configuration.intake, tokenizer: tokenizer, formatter: formatter,
     contextLength: contextLength, fragments: configuration.fragments,
     workersHoldTheModel: configuration.plan != nil)
-  let journal = configuration.journal.flatMap { options in
-    configuration.redis.map { RequestJournal(redis: $0, options: options) }
-  }
+  let journal =
+    configuration.redis.map { RequestJournal(redis: $0, options: configuration.journal) }
+    ?? .inMemory(options: configuration.journal)
   let registry = RequestRegistry(journal: journal, grace: configuration.resumeGrace)
   let serving = ServingContext(
     intake: intake, loop: loop, maxBodyBytes: configuration.maxBodyBytes,
     cluster: ClusterInfo(plan: configuration.plan), redis: configuration.redis,
     requests: registry)
-  var services: [any Service] = []
-  if let journal {
-    services.append(
-      JournalService(
-        journal: journal,
-        takeover: RequestTakeover(journal: journal, registry: registry, intake: intake, loop: loop))
-    )
-  }
+  var services: [any Service] = [
+    JournalService(
+      journal: journal,
+      takeover: RequestTakeover(journal: journal, registry: registry, intake: intake, loop: loop))
+  ]
   services.append(
     ServingService(
       loop: loop, factory: factory, vocabulary: tokenizer.vocabulary, limits: configuration.limits,

@@ -40,7 +40,7 @@ enum GenerationRoutes {
     let log = RequestLog(spec: spec, journal: journal, clock: TokenClock(start: start))
     serving.requests.register(log)
     let loop = serving.loop
-    loop.submit(intake.submission(spec, events: log, prefix: prefix, checkpoints: journal != nil))
+    loop.submit(intake.submission(spec, events: log, prefix: prefix, checkpoints: true))
     if spec.stream { return Streaming.response(log, after: -1, serving: serving) }
     log.attach()
     let result = await withTaskCancellationHandler {

@@ -32,9 +32,10 @@ enum OperationsRoutes {
         status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
         body: .init(
           byteBuffer: ByteBuffer(
-            string: RouterMetrics.text(
+            string: MetricsPage.text(
               serving.loop.snapshot, fragments: serving.fragments?.stats,
-              journal: serving.requests.journal, redis: serving.redis))))
+              journal: serving.requests.journal.isDurable ? serving.requests.journal : nil,
+              redis: serving.redis))))
     }
     // Served with this router's model id as the only valid `model`, so generated clients
     // (and schemathesis) reach past the model check.

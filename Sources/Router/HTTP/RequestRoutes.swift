@@ -22,8 +22,8 @@ enum RequestRoutes {
           return Streaming.response(log, after: after, serving: serving)
         }
         _ = try await find(id, serving)  // 404 for an unknown id
-        guard let store = serving.requests.journal?.store else { throw notFound(id) }
-        return Streaming.stored(id: id, after: after, store: store, serving: serving)
+        return Streaming.stored(
+          id: id, after: after, store: serving.requests.journal.store, serving: serving)
       }
     }
     router.post("/v1/requests/:id/cancel") { request, context in
@@ -38,7 +38,8 @@ enum RequestRoutes {
         // when a client of that router cancels). One nobody runs (its lease lapsed, no router
         // took it yet) is cancelled in Redis.
         let (spec, result) = try await find(id, serving)
-        if result.status == .running, let store = serving.requests.journal?.store,
+        let store = serving.requests.journal.store
+        if result.status == .running,
           await serving.offThread({ (try? store.cancelOrphan(id)) ?? false })
         {
           var cancelled = result
@@ -69,7 +70,7 @@ enum RequestRoutes {
     let field = request.headers.first { $0.name.canonicalName == "last-event-id" }
     guard let text = field?.value else { return -1 }
     guard let number = Int(text.trimmingCharacters(in: .whitespaces)),
-      (-1...RequestStore.maxCount).contains(number)
+      (-1...StoredLimits.maxCount).contains(number)
     else {
       throw .invalid("Last-Event-ID must be an event number (0, 1, 2, …)", param: "Last-Event-ID")
     }
@@ -87,7 +88,7 @@ enum RequestRoutes {
     RequestSpec, RequestResult
   ) {
     if let log = serving.requests.find(id) { return (log.spec, log.snapshot) }
-    guard let store = serving.requests.journal?.store else { throw notFound(id) }
+    let store = serving.requests.journal.store
     let loaded = await serving.offThread {
       Result { () throws(RequestStateError) in try store.load(id) }
     }

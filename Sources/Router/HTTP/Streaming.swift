@@ -26,7 +26,8 @@ enum Streaming {
           var last = after
           while true {
             let batch = await request.read(after: last)
-            if batch.first > last + 1, let store = serving.requests.journal?.store {
+            if batch.first > last + 1 {
+              let store = serving.requests.journal.store
               let id = request.spec.id
               let from = last + 1
               let earlier = await serving.offThread {
@@ -61,7 +62,7 @@ enum Streaming {
   /// A stream of a request this router does not run (another router does, or it ended and is
   /// no longer in memory): the events from Redis, polled until the last.
   static func stored(
-    id: String, after: Int, store: RequestStore, serving: ServingContext
+    id: String, after: Int, store: any RequestStore, serving: ServingContext
   ) -> Response {
     Response(
       status: .ok, headers: headers,

@@ -34,7 +34,7 @@ public final class RequestJournal: Sendable {
   }
 
   public let options: Options
-  let store: RequestStore
+  let store: any RequestStore
   /// What lease renewals and scans are timed by.
   let clock: any TimeSource
   private let log = Log("requests")
@@ -53,13 +53,34 @@ public final class RequestJournal: Sendable {
   let failures = Atomic<Int>(0)
   let takeovers = Atomic<Int>(0)
 
-  public init(redis: RedisClient, options: Options, clock: any TimeSource = SystemClock()) {
-    self.options = options
-    self.clock = clock
-    store = RequestStore(
-      redis: redis, prefix: options.prefix, owner: options.owner, ttl: options.ttl,
-      leaseMilliseconds: Int(options.lease * 1000))
+  /// Request state in Redis (the real store).
+  public convenience init(
+    redis: RedisClient, options: Options, clock: any TimeSource = SystemClock()
+  ) {
+    self.init(
+      store: RedisRequestStore(
+        redis: redis, prefix: options.prefix, owner: options.owner, ttl: options.ttl,
+        leaseMilliseconds: Int(options.lease * 1000)),
+      options: options, clock: clock)
   }
+
+  /// Request state in this process (serving without Redis, and tests).
+  public static func inMemory(
+    options: Options = Options(owner: "this-process"), clock: any TimeSource = SystemClock()
+  ) -> RequestJournal {
+    RequestJournal(
+      store: MemoryRequestStore(owner: options.owner, leaseSeconds: options.lease, clock: clock),
+      options: options, clock: clock)
+  }
+
+  init(store: any RequestStore, options: Options, clock: any TimeSource) {
+    self.options = options
+    self.store = store
+    self.clock = clock
+  }
+
+  /// Whether request state outlives this process.
+  public var isDurable: Bool { store.isDurable }
 
   /// Queues a unit; its events become readable once it is written (or failed).
   func write(_ unit: JournalUnit) {
@@ -205,14 +226,10 @@ public final class RequestJournal: Sendable {
     let rewritten = Set(round.map(\.requestID))
     round += units.filter { broken[$0.requestID] == nil }
     if !round.isEmpty {
-      let transactions = round.map(store.transaction)
       do {
-        let replies = try store.redis.pipeline(transactions.flatMap { $0 })
-        var at = 0
-        for (unit, commands) in zip(round, transactions) {
-          let reply = replies[at + commands.count - 1]  // EXEC's
-          at += commands.count
-          if RequestStore.transactionTook(reply, checksState: unit.checksState) {
+        let took = try store.write(round)
+        for (unit, took) in zip(round, took) {
+          if took {
             if rewritten.contains(unit.requestID) { broken[unit.requestID] = nil }
             written.add(1, ordering: .relaxed)
           } else {

@@ -49,7 +49,7 @@ final class RequestLog: GenerationSink {
   }
 
   let spec: RequestSpec
-  let journal: RequestJournal?
+  let journal: RequestJournal
   private let state: Mutex<State>
 
   struct State {
@@ -77,7 +77,7 @@ final class RequestLog: GenerationSink {
   }
 
   /// A new request: its opening events are recorded with its spec.
-  init(spec: RequestSpec, journal: RequestJournal?, clock: TokenClock?) {
+  init(spec: RequestSpec, journal: RequestJournal, clock: TokenClock?) {
     self.spec = spec
     self.journal = journal
     let encoder = EventEncoder(spec: spec)
@@ -85,14 +85,14 @@ final class RequestLog: GenerationSink {
     state = Mutex(
       State(
         encoder: encoder, firstEvent: 0, payloads: opening,
-        visible: journal == nil ? opening.count : 0, recorded: opening.count,
+        visible: 0, recorded: opening.count,
         result: RequestResult(choices: spec.choices),
         progress: Array(repeating: nil, count: spec.choices), clock: clock))
-    journal?.write(JournalUnit(log: self, firstEvent: 0, events: opening, kind: .create))
+    journal.write(JournalUnit(log: self, firstEvent: 0, events: opening, kind: .create))
   }
 
   /// A request taken over from Redis: it carries on after the stored events.
-  init(stored: StoredRequest, journal: RequestJournal?) {
+  init(stored: StoredRequest, journal: RequestJournal) {
     spec = stored.spec
     self.journal = journal
     var encoder = EventEncoder(spec: stored.spec)
@@ -110,42 +110,32 @@ final class RequestLog: GenerationSink {
   // MARK: The serving loop's side
 
   func send(_ event: GenerationEvent) {
-    let (unit, waiters) = state.withLock { state -> (JournalUnit?, [Waiter]) in
-      guard !state.handedBack else { return (nil, []) }
+    let unit = state.withLock { state -> JournalUnit? in
+      guard !state.handedBack else { return nil }
       let closes = state.absorb(event)
       state.encoder.append(event, to: &state.payloads)
-      guard journal != nil else {
-        state.visible = state.total
-        return (nil, state.takeWaiters())
-      }
-      return (closes.map { closingUnit($0, &state) }, [])
+      return closes.map { closingUnit($0, &state) }
     }
-    if let unit { journal?.write(unit) }
-    for waiter in waiters { waiter.resume() }
+    if let unit { journal.write(unit) }
   }
 
   /// The loop let the request go without an end event: it was cancelled.
   func end() {
-    let (unit, waiters) = state.withLock { state -> (JournalUnit?, [Waiter]) in
-      guard !state.ended else { return (nil, []) }
+    let unit = state.withLock { state -> JournalUnit? in
+      guard !state.ended else { return nil }
       state.ended = true
       state.result.status = .cancelled
       state.payloads.append(EventEncoder.done)
-      guard journal != nil else {
-        state.visible = state.total
-        return (nil, state.takeWaiters())
-      }
-      return (closingUnit(state.endKind, &state), [])
+      return closingUnit(state.endKind, &state)
     }
-    if let unit { journal?.write(unit) }
-    for waiter in waiters { waiter.resume() }
+    if let unit { journal.write(unit) }
   }
 
   /// The router stops: readers' streams end here without `[DONE]` (a client resumes from
   /// another router, or this one restarted); in Redis the request stays unfinished and
   /// loses its lease. Without request state it fails.
   func handBack() {
-    guard journal != nil else {
+    guard journal.isDurable else {
       send(.failed(.shuttingDown))
       return end()
     }
@@ -155,7 +145,7 @@ final class RequestLog: GenerationSink {
       state.handedBack = true
       return closingUnit(.handBack, &state)
     }
-    if let unit { journal?.write(unit) }
+    if let unit { journal.write(unit) }
   }
 
   /// Another router took the request over (this one stalled past its lease): nothing more is
@@ -259,68 +249,5 @@ final class RequestLog: GenerationSink {
 
   func stillAbandoned(since departure: Int) -> Bool {
     state.withLock { $0.listeners == 0 && $0.departures == departure && !$0.ended }
-  }
-}
-
-extension RequestLog.State {
-  /// Folds an event into the result; returns what the journal records when the event closes
-  /// a unit (a checkpoint: the choice's new tokens and text; the end).
-  mutating func absorb(_ event: GenerationEvent) -> JournalUnit.Kind? {
-    switch event {
-    case .delta(let choice, let text, let entries) where choice < result.texts.count:
-      clock?.tokensArrived()
-      result.texts[choice] += text
-      result.logprobs[choice] += entries
-    case .finished(let choice, let reason, _) where choice < result.reasons.count:
-      result.reasons[choice] = reason
-    case .done(let prompt, let completion):
-      result.usage = StoredUsage(promptTokens: prompt, completionTokens: completion)
-      result.status = .finished
-      ended = true
-      return endKind
-    case .failed(let failure):
-      result.failure = APIError(failure)
-      result.status = .failed
-      ended = true
-      return endKind
-    case .checkpoint(var checkpoint) where checkpoint.index < progress.count:
-      let choice = checkpoint.index
-      let before = progress[choice]
-      if checkpoint.generated > result.tokens[choice].count {
-        result.tokens[choice].append(checkpoint.token)
-      }
-      checkpoint.logprobOffset = encoder.logprobOffsets[choice]
-      progress[choice] = checkpoint
-      return .progress(
-        checkpoint, tokens: Array(result.tokens[choice].dropFirst(before?.generated ?? 0)),
-        text: Array(result.texts[choice].utf8.dropFirst(before?.sent ?? 0)))
-    default:
-      break
-    }
-    return nil
-  }
-
-  var endKind: JournalUnit.Kind {
-    .end(status: result.status, usage: result.usage, error: result.failure?.message)
-  }
-
-  mutating func takeWaiters() -> [RequestLog.Waiter] {
-    defer { waiters = [] }
-    return waiters
-  }
-
-  func batch(after: Int) -> RequestLog.Batch? {
-    // Events before `firstEvent` are in Redis: the reader fetches them at once, not after
-    // this router's first new event.
-    if after + 1 < firstEvent { return .init(first: firstEvent, payloads: [], ended: false) }
-    let start = max(after + 1, firstEvent)
-    // Handed back or lost, the stream ends at what Redis took; otherwise at the last event.
-    let lastVisible = ended && (handedBack || visible >= total)
-    if start < visible {
-      return .init(
-        first: start, payloads: Array(payloads[(start - firstEvent)..<(visible - firstEvent)]),
-        ended: lastVisible)
-    }
-    return lastVisible ? .init(first: start, payloads: [], ended: true) : nil
   }
 }

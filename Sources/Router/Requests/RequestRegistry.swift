@@ -6,8 +6,8 @@ import Synchronization
 /// grace period: a request whose every reader went away is cancelled only if nobody resumes
 /// it within `grace` seconds (at once without request state: nobody could resume it).
 public final class RequestRegistry: Sendable {
-  /// Where request state goes; nil: request state is off.
-  public let journal: RequestJournal?
+  /// Where request state goes (Redis, or this process).
+  public let journal: RequestJournal
   public let grace: Double
   /// Ended requests kept in memory (older ones are read from Redis).
   static let keptEnded = 128
@@ -15,7 +15,7 @@ public final class RequestRegistry: Sendable {
   private let logs = Mutex<(byID: [String: RequestLog], order: [String])>(([:], []))
   private let log = Log("requests")
 
-  public init(journal: RequestJournal?, grace: Double = 30) {
+  public init(journal: RequestJournal, grace: Double = 30) {
     self.journal = journal
     self.grace = grace
   }
@@ -43,7 +43,7 @@ public final class RequestRegistry: Sendable {
   /// passed with no reader (at once without request state).
   func readerLeft(_ request: RequestLog, cancel: @escaping @Sendable () -> Void) {
     guard let departure = request.detach() else { return }
-    guard journal != nil, grace > 0 else { return cancel() }
+    guard journal.isDurable, grace > 0 else { return cancel() }
     let id = request.spec.id
     DispatchQueue.global().asyncAfter(deadline: .now() + grace) { [log] in
       guard request.stillAbandoned(since: departure) else { return }

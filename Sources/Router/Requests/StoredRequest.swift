@@ -64,7 +64,7 @@ enum TokenBytes {
 extension ChoiceProgress {
   /// Counts in range: what a record read from Redis must show before anything adds to them.
   func isPlausible(maxTokens: Int) -> Bool {
-    let limit = RequestStore.maxCount
+    let limit = StoredLimits.maxCount
     return (0...maxTokens).contains(generated) && (0...limit).contains(produced)
       && (0...produced).contains(sent) && detokenizerBytes.count <= 4
       && (0...limit).contains(logprobOffset)

@@ -28,6 +28,13 @@ enum LoopBench {
   static func run(
     _ requests: [BenchRequest], engine: FakeEngine, maxRunning: Int = 8
   ) -> [String: [String]] {
+    runKeepingSnapshot(requests, engine: engine, maxRunning: maxRunning).events
+  }
+
+  /// `run`, and the loop's figures once every request ended.
+  static func runKeepingSnapshot(
+    _ requests: [BenchRequest], engine: FakeEngine, maxRunning: Int = 8
+  ) -> (events: [String: [String]], snapshot: ServingLoop.Snapshot) {
     let loop = ServingLoop()
     let recorders = requests.map { _ in EventRecorder() }
     for (index, request) in requests.enumerated() {
@@ -43,11 +50,17 @@ enum LoopBench {
     }
     thread.start()
     for recorder in recorders { recorder.ended.wait() }
+    // The figures of the turn that ended the last request are published after its events.
+    let deadline = SystemClock.now() + 10
+    while loop.snapshot.kvBlocksUsed > 0 || loop.snapshot.running > 0, SystemClock.now() < deadline {
+      usleep(1000)
+    }
+    let snapshot = loop.snapshot
     loop.stop()
     stopped.wait()
     var lines: [String: [String]] = [:]
     for (request, recorder) in zip(requests, recorders) { lines[request.name] = recorder.lines }
-    return lines
+    return (lines, snapshot)
   }
 
   static func submission(_ request: BenchRequest, id: UInt64, events: EventRecorder)
