@@ -17,6 +17,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
   ],
@@ -30,7 +31,10 @@ let package = Package(
     ),
     // Everything both router and workers need, with no network I/O: GGUF, quant formats,
     // tokenizer, chat templates, model and forward pass, sampling, partition plans, wire format.
-    .target(name: "Core", dependencies: ["CKernels"], swiftSettings: strictSwift),
+    .target(
+      name: "Core",
+      dependencies: ["CKernels", .product(name: "Logging", package: "swift-log")],
+      swiftSettings: strictSwift),
     // Process helpers Swift cannot call directly (prctl).
     .target(name: "CProcess"),
     // libzmq (Debian libzmq3-dev) through a thin system-library shim.

@@ -106,9 +106,6 @@ struct RouterCommand: AsyncParsableCommand {
   @Option(help: .hidden) var parentPID: Int32?
 
   func run() async throws {
-    // A launcher's thread may have blocked SIGTERM, and we inherited that: undo it, so SIGTERM
-    // (and the parent-death signal) reach the graceful shutdown.
-    tessera_reset_signals()
     if let parentPID {
       _ = tessera_exit_with_parent(SIGTERM)
       if getppid() != parentPID { return }

@@ -114,8 +114,9 @@ import Testing
       let malformed = try await client.execute(
         uri: "/v1/chat/completions", method: .post, body: ByteBuffer(string: "{not json"))
       #expect(malformed.status == .badRequest)
-      #expect((Self.json(malformed.body)["error"] as? [String: Any])?["type"] as? String
-        == "invalid_request_error")
+      #expect(
+        (Self.json(malformed.body)["error"] as? [String: Any])?["type"] as? String
+          == "invalid_request_error")
       let unknownModel = try await client.execute(
         uri: "/v1/completions", method: .post,
         body: try Self.body(["model": "other", "prompt": [1, 2]]))

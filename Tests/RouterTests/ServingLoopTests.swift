@@ -80,7 +80,8 @@ import Testing
       name: "nearly-full", prompt: (0..<100).map { TokenID($0 % 30) }, maxTokens: 20)
     let failed = LoopBench.run([nearlyFull], engine: engine)
     #expect(engine.failedSteps == [2])
-    #expect(failed["nearly-full"]?.contains { $0.hasPrefix("failed the model could not run") } == true)
+    #expect(
+      failed["nearly-full"]?.contains { $0.hasPrefix("failed the model could not run") } == true)
     let whole = BenchRequest(
       name: "every-block", prompt: (0..<100).map { TokenID($0 % 29) }, maxTokens: 28)
     let (served, snapshot) = LoopBench.runKeepingSnapshot([whole], engine: engine)

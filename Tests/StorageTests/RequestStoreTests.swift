@@ -148,7 +148,8 @@ import Testing
     let exec = try #require(try store.redis.pipeline(store.transaction(unit)).last)
     #expect(!RedisRequestStore.transactionTook(exec, checksState: true))
     #expect(
-      !RedisRequestStore.transactionTook(.error("EXECABORT Transaction discarded"), checksState: false))
+      !RedisRequestStore.transactionTook(
+        .error("EXECABORT Transaction discarded"), checksState: false))
   }
 
   @Test func leasesAreRenewedRetakenOrGivenUpNeverStolen() throws {

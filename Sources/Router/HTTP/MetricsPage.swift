@@ -114,4 +114,3 @@ struct Exposition {
 
   var text: String { lines.joined(separator: "\n") + "\n" }
 }
-

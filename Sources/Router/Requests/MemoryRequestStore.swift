@@ -70,8 +70,10 @@ final class MemoryRequestStore: RequestStore {
       state.active.insert(id)
     case .progress(let progress, let tokens, let text):
       let choice = progress.index
-      record.tokens[choice] = Self.placed(tokens, at: progress.generated - tokens.count, in: record.tokens[choice])
-      record.texts[choice] = Self.placed(text, at: progress.sent - text.count, in: record.texts[choice])
+      record.tokens[choice] = Self.placed(
+        tokens, at: progress.generated - tokens.count, in: record.tokens[choice])
+      record.texts[choice] = Self.placed(
+        text, at: progress.sent - text.count, in: record.texts[choice])
       record.progress[choice] = progress
     case .end(let status, let usage, let error):
       record.status = status

@@ -216,19 +216,25 @@ struct RedisRequestStore: RequestStore {
       ],
       [bytes("SREM"), activeKey, bytes(id)], [bytes("DEL"), leaseKey(id)],
     ]
-    _ = try redisCall { () throws(RedisError) in try redis.pipeline(commands + expiring(id, choices: Self.maxChoices)) }
+    _ = try redisCall { () throws(RedisError) in
+      try redis.pipeline(commands + expiring(id, choices: Self.maxChoices))
+    }
   }
 
   /// Cancels a request nobody runs (no lease): true if it was one. Its stream gets no
   /// `[DONE]` (nothing ran it to an end); readers see the status.
   func cancelOrphan(_ id: String) throws(RequestStateError) -> Bool {
-    let claimed = try redisCall { () throws(RedisError) in try redis.command(leaseCommand(id, condition: "NX")) }
+    let claimed = try redisCall { () throws(RedisError) in
+      try redis.command(leaseCommand(id, condition: "NX"))
+    }
     guard claimed == .status("OK") else { return false }
     let commands = [
       [bytes("HSET"), hashKey(id), bytes("status"), bytes(RequestStatus.cancelled.rawValue)],
       [bytes("SREM"), activeKey, bytes(id)], [bytes("DEL"), leaseKey(id)],
     ]
-    _ = try redisCall { () throws(RedisError) in try redis.pipeline(commands + expiring(id, choices: Self.maxChoices)) }
+    _ = try redisCall { () throws(RedisError) in
+      try redis.pipeline(commands + expiring(id, choices: Self.maxChoices))
+    }
     return true
   }
 

@@ -52,7 +52,8 @@ enum LoopBench {
     for recorder in recorders { recorder.ended.wait() }
     // The figures of the turn that ended the last request are published after its events.
     let deadline = SystemClock.now() + 10
-    while loop.snapshot.kvBlocksUsed > 0 || loop.snapshot.running > 0, SystemClock.now() < deadline {
+    while loop.snapshot.kvBlocksUsed > 0 || loop.snapshot.running > 0, SystemClock.now() < deadline
+    {
       usleep(1000)
     }
     let snapshot = loop.snapshot
