@@ -465,42 +465,6 @@ import Testing
     #expect(status == 200)
   }
 
-  @Test func aFullQueueGets429AndTheRestAreServed() throws {
-    let router = try RouterProcess(["--threads", "1", "--max-running", "1", "--max-queue", "1"])
-    defer { router.stop() }
-    func gauge(_ name: String) -> Int { router.metric(name) }
-    func waitFor(_ name: String, _ value: Int) -> Bool {
-      let deadline = Date().addingTimeInterval(60)
-      while Date() < deadline {
-        if gauge(name) == value { return true }
-        usleep(10_000)
-      }
-      return false
-    }
-    @Sendable func body(_ tokens: Int) -> [String: Any] {
-      ["model": Self.model, "prompt": "1, 2, 3, 4, 5, 6,", "max_tokens": tokens, "temperature": 0]
-    }
-    let statuses = UnsafeMutableBufferPointer<Int>.allocate(capacity: 2)
-    defer { statuses.deallocate() }
-    statuses.initialize(repeating: 0)
-    nonisolated(unsafe) let results = statuses
-    let group = DispatchGroup()
-    for (index, tokens) in [400, 4].enumerated() {
-      group.enter()
-      Thread {
-        results[index] = (try? router.post("/v1/completions", json: body(tokens)).0) ?? -1
-        group.leave()
-      }.start()
-      // The first runs (the only running slot), then the second waits in the queue.
-      #expect(waitFor(index == 0 ? "running_sequences" : "queued_sequences", 1))
-    }
-    let third = try router.post("/v1/completions", json: body(4))
-    #expect(third.0 == 429)
-    #expect((third.1["error"] as? [String: Any])?["code"] as? String == "queue_full")
-    group.wait()
-    #expect(Array(statuses) == [200, 200])
-  }
-
   /// A KV cache too small for every running sequence: decoding preempts (recomputes) some,
   /// and every output is still the one a roomy server gives.
   @Test func preemptionByRecomputationChangesNoOutput() throws {
@@ -551,40 +515,6 @@ import Testing
     #expect(all.last == "[DONE]")
     #expect(all.filter { $0.contains("\"finish_reason\":\"length\"") }.count == 1)
     #expect(!router.process.isRunning)
-  }
-
-  @Test func requestsThatTakeTooLongGet504() throws {
-    let router = try RouterProcess(["--threads", "1", "--request-timeout", "0.3"])
-    defer { router.stop() }
-    let (status, body) = try router.post(
-      "/v1/completions",
-      json: ["model": Self.model, "prompt": "1, 2, 3,", "max_tokens": 2000, "temperature": 0])
-    #expect(status == 504)
-    #expect((body["error"] as? [String: Any])?["code"] as? String == "timeout")
-    // The router serves on, and the timed-out sequence left the batch.
-    #expect(try router.get("/health").0 == 200)
-    let deadline = Date().addingTimeInterval(30)
-    var metrics = ""
-    while Date() < deadline {
-      metrics = String(decoding: try router.get("/metrics").1, as: UTF8.self)
-      if metrics.contains("tessera_running_sequences 0") { break }
-      usleep(10_000)
-    }
-    #expect(metrics.contains("tessera_running_sequences 0"))
-  }
-
-  @Test func promptsOverTheLimitAreRefused() throws {
-    let router = try RouterProcess(["--threads", "1", "--max-prompt-tokens", "8"])
-    defer { router.stop() }
-    let (status, body) = try router.post(
-      "/v1/completions",
-      json: ["model": Self.model, "prompt": "one two three four five six seven eight nine ten"])
-    #expect(status == 400)
-    #expect((body["error"] as? [String: Any])?["code"] as? String == "prompt_too_long")
-    #expect(
-      try router.post(
-        "/v1/completions", json: ["model": Self.model, "prompt": "Hi", "max_tokens": 1]
-      ).0 == 200)
   }
 
   @Test func apiKeysAreRequiredWhenConfigured() throws {

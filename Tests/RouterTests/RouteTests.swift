@@ -9,9 +9,10 @@ import Testing
 /// The HTTP routes through Hummingbird's in-process test client, over the fake engine: no
 /// model, no processes, no sockets. (What needs the real model stays in IntegrationTests.)
 @Suite struct RouteTests {
-  static func application(apiKeys: Set<String> = [], engine: FakeEngine = FakeEngine())
-    -> some ApplicationProtocol
-  {
+  static func application(
+    apiKeys: Set<String> = [], engine: FakeEngine = FakeEngine(), loop: ServingLoop? = nil,
+    configure: (inout RouterConfiguration) -> Void = { _ in }
+  ) -> some ApplicationProtocol {
     RouterMetrics.bootstrap()
     var configuration = RouterConfiguration(
       intake: .init(modelID: "fake", maxOutputTokens: 64),
@@ -20,10 +21,12 @@ import Testing
         totalBlocks: engine.blockCount))
     configuration.port = 0
     configuration.apiKeys = apiKeys
+    configure(&configuration)
     let box = EngineBox(engine)
     return buildApplication(
       configuration, tokenizer: BPETokenizer(vocabulary: FakeEngine.vocabulary), formatter: nil,
-      contextLength: engine.blockCount * engine.blockSize, engine: .custom { box.engine })
+      contextLength: engine.blockCount * engine.blockSize, engine: .custom { box.engine },
+      loop: loop)
   }
 
   /// Waits (bounded) until the serving service built its engine and `/ready` says so.
@@ -126,6 +129,117 @@ import Testing
       #expect(
         metrics.contains(
           "tessera_requests_total{endpoint=\"/v1/chat/completions\",status=\"400\"}"))
+    }
+  }
+}
+
+/// Limits and deadlines, with the engine held at a known step: no sleeps, no model.
+@Suite struct RouteLimitTests {
+  static func completion(_ tokens: Int, prompt: [Int] = [1, 2, 3]) throws -> ByteBuffer {
+    try RouteTests.body(["model": "fake", "prompt": prompt, "max_tokens": tokens, "temperature": 0])
+  }
+
+  /// The value of a gauge on `/metrics`.
+  static func gauge(_ name: String, _ client: some TestClientProtocol) async throws -> Int? {
+    let text = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+    let line = text.split(separator: "\n").first { $0.hasPrefix("tessera_\(name) ") }
+    return line.flatMap { Int($0.split(separator: " ").last ?? "") }
+  }
+
+  /// Waits (bounded) until a gauge shows `value`.
+  static func waitFor(_ name: String, _ value: Int, _ client: some TestClientProtocol)
+    async throws -> Bool
+  {
+    for _ in 0..<2000 {
+      if try await gauge(name, client) == value { return true }
+      try await Task.sleep(for: .milliseconds(5))
+    }
+    return false
+  }
+
+  /// Waits, off the cooperative threads, until the engine holds its step.
+  static func untilHolding(_ engine: FakeEngine) async {
+    await withCheckedContinuation { continuation in
+      Thread {
+        engine.holding.wait()
+        continuation.resume()
+      }.start()
+    }
+  }
+
+  /// Waits (bounded) until the loop's inbox holds `count` submissions.
+  static func untilWaiting(_ count: Int, _ loop: ServingLoop?) async throws -> Bool {
+    for _ in 0..<2000 {
+      if loop?.waitingSubmissionCount == count { return true }
+      try await Task.sleep(for: .milliseconds(5))
+    }
+    return false
+  }
+
+  /// One running slot and one queue place: with the first request running (its engine step
+  /// held), the second and third arrive together; the second waits, the third gets 429, and
+  /// both others are served.
+  @Test func aFullQueueGets429AndTheRestAreServed() async throws {
+    let engine = FakeEngine()
+    engine.holdAfterStep = 1
+    let loop = ServingLoop()
+    let app = RouteTests.application(engine: engine, loop: loop) {
+      $0.limits.maxRunning = 1
+      $0.limits.maxQueued = 1
+    }
+    try await app.test(.router) { client in
+      try await RouteTests.ready(client)
+      async let first = client.execute(
+        uri: "/v1/completions", method: .post, body: try Self.completion(8))
+      await Self.untilHolding(engine)
+      async let second = client.execute(
+        uri: "/v1/completions", method: .post, body: try Self.completion(4))
+      async let third = client.execute(
+        uri: "/v1/completions", method: .post, body: try Self.completion(4))
+      #expect(try await Self.untilWaiting(2, loop))
+      engine.resume()
+      let statuses = try await [first.status, second.status, third.status]
+      #expect(statuses.filter { $0 == .ok }.count == 2 && statuses[0] == .ok)
+      #expect(statuses.filter { $0 == .tooManyRequests }.count == 1)
+    }
+  }
+
+  @Test func aRequestPastItsDeadlineGets504AndLeavesTheBatch() async throws {
+    let engine = FakeEngine()
+    engine.holdAfterStep = 2
+    let clock = ManualClock()
+    let app = RouteTests.application(engine: engine) {
+      $0.intake.requestTimeout = 30
+      $0.clock = clock
+    }
+    try await app.test(.router) { client in
+      try await RouteTests.ready(client)
+      async let late = client.execute(
+        uri: "/v1/completions", method: .post, body: try Self.completion(60))
+      await Self.untilHolding(engine)
+      clock.advance(by: 31)
+      engine.resume()
+      let response = try await late
+      #expect(response.status == .gatewayTimeout)
+      #expect(String(buffer: response.body).contains("\"code\":\"timeout\""))
+      #expect(try await Self.waitFor("running_sequences", 0, client))
+      #expect(try await Self.gauge("kv_blocks_used", client) == 0)
+    }
+  }
+
+  @Test func promptsOverTheLimitAreRefused() async throws {
+    let app = RouteTests.application { $0.intake.maxPromptTokens = 8 }
+    try await app.test(.router) { client in
+      try await RouteTests.ready(client)
+      let long = try await client.execute(
+        uri: "/v1/completions", method: .post,
+        body: try RouteTests.body(["model": "fake", "prompt": "abcdefghij"]))
+      #expect(long.status == .badRequest)
+      #expect(String(buffer: long.body).contains("\"code\":\"prompt_too_long\""))
+      let short = try await client.execute(
+        uri: "/v1/completions", method: .post,
+        body: try RouteTests.body(["model": "fake", "prompt": "abc", "max_tokens": 1]))
+      #expect(short.status == .ok)
     }
   }
 }

@@ -24,6 +24,8 @@ public struct RouterConfiguration: Sendable {
   public var fragments: FragmentCache?
   /// The plan the workers run, for `/v1/cluster` (nil: one process).
   public var plan: PartitionPlan?
+  /// What request deadlines and leases are measured against (tests move a `ManualClock`).
+  public var clock: any TimeSource = SystemClock()
 
   public init(intake: RequestIntake.Limits, limits: Scheduler.Limits) {
     self.intake = intake
@@ -32,22 +34,25 @@ public struct RouterConfiguration: Sendable {
 }
 
 /// The router as a value: the HTTP API (routes and middleware), the serving loop and the
-/// request journal as services of one `ServiceGroup`, over the engine `factory` builds.
+/// request journal as services of one `ServiceGroup`, over the engine `factory` builds (and
+/// the serving loop `given`, for a test that watches it).
 /// `onServerRunning` gets the bound port (port 0 picks one). Run it with `runService()`, or
 /// test it in process with HummingbirdTesting's `app.test(.router)`.
 public func buildApplication(
   _ configuration: RouterConfiguration, tokenizer: BPETokenizer, formatter: ChatFormatter?,
-  contextLength: Int, engine factory: EngineFactory,
+  contextLength: Int, engine factory: EngineFactory, loop given: ServingLoop? = nil,
   onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-  let loop = ServingLoop()
+  let clock = configuration.clock
+  let loop = given ?? ServingLoop(clock: clock)
   let intake = RequestIntake(
     limits: configuration.intake, tokenizer: tokenizer, formatter: formatter,
     contextLength: contextLength, fragments: configuration.fragments,
-    workersHoldTheModel: configuration.plan != nil)
+    workersHoldTheModel: configuration.plan != nil, clock: clock)
   let journal =
-    configuration.redis.map { RequestJournal(redis: $0, options: configuration.journal) }
-    ?? .inMemory(options: configuration.journal)
+    configuration.redis.map {
+      RequestJournal(redis: $0, options: configuration.journal, clock: clock)
+    } ?? .inMemory(options: configuration.journal, clock: clock)
   let registry = RequestRegistry(journal: journal, grace: configuration.resumeGrace)
   let serving = ServingContext(
     intake: intake, loop: loop, maxBodyBytes: configuration.maxBodyBytes,

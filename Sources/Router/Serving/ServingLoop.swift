@@ -40,6 +40,10 @@ public final class ServingLoop: Sendable {
 
   public var snapshot: Snapshot { state.withLock { $0 } }
 
+  /// Submissions handed in that the loop has not taken yet (they are admitted, or refused,
+  /// together at the start of its next turn).
+  var waitingSubmissionCount: Int { inbox.withLock { $0.submissions.count } }
+
   /// Hands a request to the loop; its events arrive on `submission.events`.
   public func submit(_ submission: Submission) {
     inbox.withLock { $0.submissions.append(submission) }

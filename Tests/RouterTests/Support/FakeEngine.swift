@@ -1,5 +1,6 @@
 import ContextCache
 import Core
+import Dispatch
 import Synchronization
 
 @testable import Router
@@ -42,6 +43,15 @@ final class FakeEngine: @unchecked Sendable {
   /// The steps that failed (a test checks its fault happened).
   private(set) var failedSteps: [Int] = []
   private var logits: [Float] = []
+  /// After this many steps the engine holds the next one until `resume()` (the test then
+  /// knows what runs and what waits); nil: it never holds.
+  var holdAfterStep: Int?
+  /// Signalled when the engine starts holding.
+  let holding = DispatchSemaphore(value: 0)
+  private let resumed = DispatchSemaphore(value: 0)
+
+  /// Lets a held step run (and every later one).
+  func resume() { resumed.signal() }
 
   init(blockCount: Int = 64, blockSize: Int = 16, stepTokens: Int = 24) {
     self.blockCount = blockCount
@@ -71,6 +81,10 @@ final class FakeEngine: @unchecked Sendable {
   func step(_ entries: [InferenceEngine.Entry]) throws(EngineFailure)
     -> UnsafeBufferPointer<Float>
   {
+    if let hold = holdAfterStep, stepCount == hold {
+      holding.signal()
+      resumed.wait()
+    }
     stepCount += 1
     let rows = entries.reduce(0) { $0 + $1.logitRows.count }
     if logits.count < rows * vocabularySize {
