@@ -41,7 +41,7 @@ public struct EngineFactory: Sendable {
     }
   }
 
-  /// A model's layout as a plan (nil for one process), for `/v1/cluster` and logs.
+  /// Where the engine it builds runs.
   public let layout: Layout
   private let build: @Sendable () throws -> BuiltEngine
 
