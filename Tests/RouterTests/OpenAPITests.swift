@@ -38,7 +38,7 @@ import Testing
       intake: RequestIntake(
         limits: .init(modelID: "test"), tokenizer: BPETokenizer(vocabulary: vocabulary),
         formatter: nil, contextLength: 16, fragments: nil, workersHoldTheModel: false),
-      loop: ServingLoop())
+      loop: ServingLoop(), requests: RequestRegistry(journal: .inMemory()))
     let registered = Set(
       makeRouter(serving, apiKeys: []).routes.map { "\($0.method) \($0.path)" })
     let documented = Self.operations(OperationsRoutes.openAPIDocument)

@@ -78,8 +78,10 @@ import Testing
     engine.failingSteps = [2: .broken("a worker's step failed")]
     let nearlyFull = BenchRequest(
       name: "nearly-full", prompt: (0..<100).map { TokenID($0 % 30) }, maxTokens: 20)
-    let failed = LoopBench.run([nearlyFull], engine: engine)
+    let (failed, afterFailure) = LoopBench.runKeepingSnapshot([nearlyFull], engine: engine)
     #expect(engine.failedSteps == [2])
+    // The step after (it only released blocks) does not make /ready forget the failure.
+    #expect(afterFailure.engineFailed == "a worker's step failed")
     #expect(
       failed["nearly-full"]?.contains { $0.hasPrefix("failed the model could not run") } == true)
     let whole = BenchRequest(

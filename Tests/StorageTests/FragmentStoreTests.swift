@@ -116,6 +116,9 @@ import Testing
     // Fragments were evicted to make room (5,600 keys were written), and no write was refused.
     #expect(try redis.command(["DBSIZE"]).integer() < 40 * 20 * 7)
     #expect(store.stats.redisErrors.current == 0)
-    #expect(store.cachedPrefix(ids(20, seed: 39)) > 0)  // the newest are there
+    // Some of the newest are there. (Not always the batch's first block: Redis's LRU clock
+    // counts seconds, so among keys written in the same second eviction picks at random.)
+    let newest = ids(20, seed: 39)
+    #expect(newest.contains { store.cachedPrefix([$0]) == 1 })
   }
 }

@@ -122,8 +122,10 @@ import Testing
     #expect(try store.status(id) == .cancelled)
   }
 
-  @Test func endedRequestsBeyondTheBoundAreForgottenOldestFirst() throws {
-    let store = MemoryRequestStore(keptEnded: 2)
+  @Test(arguments: [(2, 1 << 20), (100, 40)])
+  func endedRequestsBeyondTheBoundAreForgottenOldestFirst(count: Int, bytes: Int) throws {
+    // Each request ends with one 16-byte event: 2 requests or 40 bytes keep the last two.
+    let store = MemoryRequestStore(keptEnded: count, keptEndedBytes: bytes)
     var ids: [String] = []
     for loopID in UInt64(1)...3 {
       var spec = RequestStoreTests.spec
@@ -134,7 +136,7 @@ import Testing
       _ = try store.write([
         JournalUnit(log: log, firstEvent: 0, events: [], kind: .create),
         JournalUnit(
-          log: log, firstEvent: 0, events: [EventEncoder.done],
+          log: log, firstEvent: 0, events: [Array(repeating: 0x61, count: 16)],
           kind: .end(status: .finished, usage: nil, error: nil)),
       ])
     }

@@ -166,6 +166,16 @@ import Testing
     #expect(try me.redis.command(["PTTL", "tessera:req:v1:held:lease"]).integer() > 0)
   }
 
+  /// A lease check Redis answers with an error (here: the key holds a hash) failed; it never
+  /// means another router holds the lease (that would stop a request for nothing).
+  @Test func aLeaseCheckRedisRefusesIsAFailureNotALoss() throws {
+    let server = try RedisServer()
+    defer { server.stop() }
+    let me = store(server)
+    _ = try me.redis.command(["HSET", "tessera:req:v1:odd:lease", "f", "v"])
+    #expect(throws: RequestStateError.self) { try me.checkLeases(["odd"]) }
+  }
+
   @Test func orphansAreTakenOnlyWithoutALiveLeaseOrFromAnEarlierSelf() throws {
     let server = try RedisServer()
     defer { server.stop() }

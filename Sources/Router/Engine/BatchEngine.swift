@@ -130,12 +130,14 @@ extension ClusterEngine: BatchEngine {
 }
 
 extension EngineFailure {
-  /// A cluster's error as the loop sees it: a worker that stopped answering, a deadline
-  /// passed or a socket failed loses the step's work (recoverable); the rest is broken.
+  /// A cluster's error as the loop sees it: a worker that stopped answering or a socket that
+  /// failed loses the step's work (recoverable); the rest is broken. A step past its deadline
+  /// is broken too until failure handling re-plans: it already waited the whole deadline,
+  /// and retrying it would hold the loop that long again.
   init(_ error: ClusterError) {
     switch error {
-    case .workerLost, .timeout, .transport: self = .workerLost("\(error)")
-    case .plan, .notEnoughWorkers, .stepFailed, .noPlan: self = .broken("\(error)")
+    case .workerLost, .transport: self = .workerLost("\(error)")
+    case .timeout, .plan, .notEnoughWorkers, .stepFailed, .noPlan: self = .broken("\(error)")
     }
   }
 }

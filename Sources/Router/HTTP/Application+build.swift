@@ -77,13 +77,15 @@ public func buildApplication(
 }
 
 /// The routes: operations open, the OpenAI API behind the API keys, the generation routes
-/// also counted and timed.
+/// also counted and timed (refusals for a missing key included).
 func makeRouter(_ serving: ServingContext, apiKeys: Set<String>) -> Router<BasicRequestContext> {
   let router = Router(context: BasicRequestContext.self)
   OperationsRoutes.addOpen(to: router, serving)
   let api = router.group().add(middleware: APIKeyMiddleware(keys: apiKeys))
   OperationsRoutes.addModels(to: api, serving)
   RequestRoutes.add(to: api, serving)
-  GenerationRoutes.add(to: api.group().add(middleware: RequestMetricsMiddleware()), serving)
+  let generation = router.group().add(middleware: RequestMetricsMiddleware())
+    .add(middleware: APIKeyMiddleware(keys: apiKeys))
+  GenerationRoutes.add(to: generation, serving)
   return router
 }

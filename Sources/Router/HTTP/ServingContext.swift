@@ -26,7 +26,7 @@ public final class ServingContext: Sendable {
   public init(
     intake: RequestIntake, loop: ServingLoop, maxBodyBytes: Int = 1 << 20,
     cluster: ClusterInfo = ClusterInfo(plan: nil), redis: RedisClient? = nil,
-    requests: RequestRegistry = RequestRegistry(journal: .inMemory())
+    requests: RequestRegistry
   ) {
     self.intake = intake
     self.loop = loop

@@ -1,4 +1,5 @@
 import Core
+import Foundation
 public import ServiceLifecycle
 
 /// The request journal as a `Service`: its thread writes request state, renews leases and,
@@ -13,6 +14,12 @@ public struct JournalService: Service {
       periodic: { [takeover] in takeover.takeOverOrphans() },
       lost: { [takeover] id in takeover.stopRunning(id) })
     try? await gracefulShutdown()  // returns on graceful shutdown or cancellation
-    journal.stop()
+    // Writing what is queued may wait on Redis: not on a Swift concurrency thread.
+    await withCheckedContinuation { continuation in
+      Thread { [journal] in
+        journal.stop()
+        continuation.resume()
+      }.start()
+    }
   }
 }

@@ -5,8 +5,9 @@ import Synchronization
 /// Redis (`isDurable` false: a stream whose client left is cancelled at once, and stopping
 /// fails what runs, as without request state). Units apply as the Redis driver's
 /// transactions do — idempotent, offsets and event numbers explicit — so the journal and
-/// the request routes work the same over both. Ended requests beyond `keptEnded` are
-/// forgotten, oldest first (memory is bounded; Redis has its TTL).
+/// the request routes work the same over both. Ended requests beyond `keptEnded`, or
+/// beyond `keptEndedBytes` of events, tokens and text, are forgotten, oldest first (memory
+/// is bounded; Redis has its TTL and maxmemory).
 final class MemoryRequestStore: RequestStore {
   struct Record {
     var spec: RequestSpec
@@ -19,6 +20,12 @@ final class MemoryRequestStore: RequestStore {
     var error: String?
     var lease: (owner: String, expires: Double)?
 
+    /// What the record holds, roughly: its events, tokens and text.
+    var byteCount: Int {
+      events.reduce(0) { $0 + $1.count } + tokens.reduce(0) { $0 + 4 * $1.count }
+        + texts.reduce(0) { $0 + $1.count }
+    }
+
     init(spec: RequestSpec) {
       self.spec = spec
       progress = Array(repeating: nil, count: spec.choices)
@@ -30,22 +37,26 @@ final class MemoryRequestStore: RequestStore {
   private struct State {
     var records: [String: Record] = [:]
     var active: Set<String> = []
-    var ended: [String] = []
+    /// Ended requests, oldest first, with their size when they ended.
+    var ended: [(id: String, bytes: Int)] = []
+    var endedBytes = 0
   }
 
   let owner: String
   let leaseSeconds: Double
   let keptEnded: Int
+  let keptEndedBytes: Int
   let clock: any TimeSource
   private let state = Mutex(State())
 
   init(
     owner: String = "this-process", leaseSeconds: Double = 10, keptEnded: Int = 1024,
-    clock: any TimeSource = SystemClock()
+    keptEndedBytes: Int = 64 << 20, clock: any TimeSource = SystemClock()
   ) {
     self.owner = owner
     self.leaseSeconds = leaseSeconds
     self.keptEnded = keptEnded
+    self.keptEndedBytes = keptEndedBytes
     self.clock = clock
   }
 
@@ -115,8 +126,15 @@ final class MemoryRequestStore: RequestStore {
   private func end(_ id: String, _ record: inout Record, in state: inout State) {
     record.lease = nil
     guard state.active.remove(id) != nil else { return }
-    state.ended.append(id)
-    while state.ended.count > keptEnded { state.records[state.ended.removeFirst()] = nil }
+    state.ended.append((id, record.byteCount))
+    state.endedBytes += record.byteCount
+    while let oldest = state.ended.first, oldest.id != id,
+      state.ended.count > keptEnded || state.endedBytes > keptEndedBytes
+    {
+      state.ended.removeFirst()
+      state.endedBytes -= oldest.bytes
+      state.records[oldest.id] = nil
+    }
   }
 
   func checkLeases(_ ids: [String]) throws(RequestStateError) -> [String: LeaseCheck] {
@@ -136,11 +154,13 @@ final class MemoryRequestStore: RequestStore {
     let now = clock.now()
     return state.withLock { state in
       state.active.subtracting(except).sorted().filter { id in
-        guard let lease = state.records[id]?.lease, lease.expires > now else {
-          state.records[id]?.lease = (owner, now + leaseSeconds)
-          return state.records[id] != nil
-        }
-        return lease.owner == owner
+        let lease = state.records[id]?.lease
+        // A lapsed lease, or this router's own from before: taken (and extended).
+        guard state.records[id] != nil,
+          lease.map({ $0.expires <= now || $0.owner == owner }) ?? true
+        else { return false }
+        state.records[id]?.lease = (owner, now + leaseSeconds)
+        return true
       }
     }
   }

@@ -104,9 +104,9 @@ extension RedisRequestStore {
   /// The request's status alone (nil: no such request).
   func status(_ id: String) throws(RequestStateError) -> RequestStatus? {
     let reply = try redisCall { () throws(RedisError) in
-      try redis.command([bytes("HGET"), hashKey(id), bytes("status")])
+      try redis.command([bytes("HGET"), hashKey(id), bytes("status")]).bytes()
     }
-    return (try? reply.bytes())?.flatMap {
+    return reply.flatMap {
       RequestStatus(rawValue: String(decoding: $0, as: UTF8.self))
     }
   }

@@ -182,7 +182,9 @@ struct RedisRequestStore: RequestStore {
     }
     var checks: [String: LeaseCheck] = [:]
     for (id, reply) in zip(ids, replies) {
-      switch try? reply.integer() {
+      // A reply that is no number (Redis still loading, a script error) says nothing about
+      // the lease: the whole check failed, never "another router holds it".
+      switch try redisCall({ () throws(RedisError) in try reply.integer() }) {
       case 1: checks[id] = .held
       case 2: checks[id] = .retaken
       default: checks[id] = .lost

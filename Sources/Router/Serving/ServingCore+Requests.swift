@@ -22,6 +22,7 @@ extension ServingCore {
           scheduler.cancel(id: sequence)
           outputs[sequence] = nil
         }
+        prefixes.forget(request: spec.loopID, sequences: Array(sequences.values))
         let failure: ServingFailure =
           switch outcome {
           case .tooLarge(let needed, let total): .tooLarge(blocksNeeded: needed, totalBlocks: total)

@@ -17,8 +17,12 @@ extension ServingCore {
   /// Samples a token for every slice that wanted logits, sends each choice's events, and
   /// completes the plan in the scheduler.
   private mutating func apply(_ logits: UnsafeBufferPointer<Float>, of plan: Scheduler.StepPlan) {
-    failuresInARow = 0
-    counters.engineFailed = nil
+    // Only a step that ran something shows the engine works (one that only released does
+    // not: /ready keeps saying why the last real step failed).
+    if !plan.slices.isEmpty {
+      failuresInARow = 0
+      counters.engineFailed = nil
+    }
     counters.steps += 1
     counters.largestBatch = max(counters.largestBatch, plan.slices.count)
     let vocabularySize = engine.vocabularySize

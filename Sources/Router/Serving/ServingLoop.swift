@@ -22,6 +22,8 @@ public final class ServingLoop: Sendable {
     public var workersUp = 0
     public var workers: [WorkerReport] = []
     public var engineFailed: String?
+    /// Nothing queued, running or waiting to be released.
+    public var idle = true
   }
 
   private struct Inbox {
@@ -102,6 +104,7 @@ public final class ServingLoop: Sendable {
     core.counters.queued = core.scheduler.queuedCount
     core.counters.kvBlocksUsed = core.scheduler.blocksUsed
     core.counters.kvBlocksTotal = core.scheduler.limits.totalBlocks
+    core.counters.idle = core.isIdle
     reports.refresh(&core.counters, engine: core.engine, now: clock.now())
     let counters = core.counters
     state.withLock { $0 = counters }

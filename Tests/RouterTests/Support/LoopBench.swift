@@ -50,12 +50,10 @@ enum LoopBench {
     }
     thread.start()
     for recorder in recorders { recorder.ended.wait() }
-    // The figures of the turn that ended the last request are published after its events.
+    // The figures of the turn that ended the last request are published after its events, and
+    // the turn after it releases the blocks: wait (bounded) until the loop says it is idle.
     let deadline = SystemClock.now() + 10
-    while loop.snapshot.kvBlocksUsed > 0 || loop.snapshot.running > 0, SystemClock.now() < deadline
-    {
-      usleep(1000)
-    }
+    while !loop.snapshot.idle, SystemClock.now() < deadline { usleep(1000) }
     let snapshot = loop.snapshot
     loop.stop()
     stopped.wait()
