@@ -41,13 +41,11 @@ public struct EngineFactory: Sendable {
     }
   }
 
-  /// Where the engine it builds runs.
-  public let layout: Layout
   private let build: @Sendable () throws -> BuiltEngine
 
   /// The model in `settings`, in its layout.
   public static func model(_ settings: Settings) -> EngineFactory {
-    EngineFactory(layout: settings.layout) {
+    EngineFactory {
       let file = try GGUFFile(path: settings.modelPath)
       switch settings.layout {
       case .singleProcess:
@@ -71,7 +69,7 @@ public struct EngineFactory: Sendable {
   public static func custom(_ make: @escaping @Sendable () throws -> any BatchEngine)
     -> EngineFactory
   {
-    EngineFactory(layout: .singleProcess) { BuiltEngine(custom: try make()) }
+    EngineFactory { BuiltEngine(custom: try make()) }
   }
 
   /// Builds the engine on the calling thread (which then owns it).

@@ -70,7 +70,10 @@ final class MemoryRequestStore: RequestStore {
   private func apply(_ unit: JournalUnit, to state: inout State, now: Double) -> Bool {
     let id = unit.requestID
     if unit.checksState, state.records[id] == nil { return false }
-    var record = state.records[id] ?? Record(spec: unit.log.spec)
+    // Out of the dictionary while it changes, so that its arrays are extended in place, not
+    // copied for every unit (a unit per token).
+    var record = state.records.removeValue(forKey: id) ?? Record(spec: unit.log.spec)
+    defer { state.records[id] = record }
     for (offset, payload) in unit.events.enumerated()
     where unit.firstEvent + offset == record.events.count {
       record.events.append(payload)
@@ -81,10 +84,8 @@ final class MemoryRequestStore: RequestStore {
       state.active.insert(id)
     case .progress(let progress, let tokens, let text):
       let choice = progress.index
-      record.tokens[choice] = Self.placed(
-        tokens, at: progress.generated - tokens.count, in: record.tokens[choice])
-      record.texts[choice] = Self.placed(
-        text, at: progress.sent - text.count, in: record.texts[choice])
+      Self.place(tokens, at: progress.generated - tokens.count, in: &record.tokens[choice])
+      Self.place(text, at: progress.sent - text.count, in: &record.texts[choice])
       record.progress[choice] = progress
     case .end(let status, let usage, let error):
       record.status = status
@@ -109,18 +110,16 @@ final class MemoryRequestStore: RequestStore {
         record.lease = handedBack ? nil : (owner, now + leaseSeconds)
       }
     }
-    state.records[id] = record
     return true
   }
 
   /// Writes `part` at `offset` of `whole` (as SETRANGE does: zero-filled if past the end).
-  private static func placed<T: BinaryInteger>(_ part: [T], at offset: Int, in whole: [T]) -> [T] {
-    var result = whole
-    if result.count < offset + part.count {
-      result += Array(repeating: 0, count: offset + part.count - result.count)
+  private static func place<T: BinaryInteger>(_ part: [T], at offset: Int, in whole: inout [T]) {
+    guard offset >= 0 else { return }
+    if whole.count < offset + part.count {
+      whole.append(contentsOf: repeatElement(0, count: offset + part.count - whole.count))
     }
-    result.replaceSubrange(offset..<(offset + part.count), with: part)
-    return result
+    whole.replaceSubrange(offset..<(offset + part.count), with: part)
   }
 
   private func end(_ id: String, _ record: inout Record, in state: inout State) {
