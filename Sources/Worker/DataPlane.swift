@@ -15,6 +15,12 @@ final class DataPlane {
   private let earlyLimit = 1024
   /// How long a wait for a peer checks without sleeping (TESSERA_SPIN_US, default 200).
   let spinMicroseconds = Int(Environment.value("TESSERA_SPIN_US") ?? "") ?? 200
+  /// Asked every few milliseconds while a step waits for a peer: true when the router has
+  /// moved on (a new plan: the peer was lost), so the wait gives up at once rather than at
+  /// its deadline.
+  var planIsOver: () -> Bool = { false }
+  /// How often a wait asks `planIsOver`.
+  static let abandonCheckMilliseconds = 20
 
   init(inbound: ZMQSocket, log: Log) {
     self.inbound = inbound
@@ -69,7 +75,8 @@ final class DataPlane {
   }
 
   /// The first message `match` accepts, from those that came early or from the socket,
-  /// waiting at most `timeout` seconds. Others of the current plan are kept for later.
+  /// waiting at most `timeout` seconds, or until the plan is over. Others of the current plan
+  /// are kept for later.
   func await<T>(
     _ what: String, planID: UInt64, timeout: Double, _ match: (WireMessage) -> T?
   ) throws(WorkerError) -> T {
@@ -83,11 +90,15 @@ final class DataPlane {
       guard left > 0 else { throw .peerTimeout(what) }
       let message: WireMessage?
       do {
-        message = try receiveOne(timeoutMilliseconds: Int(min(left, 1) * 1000) + 1)
+        message = try receiveOne(
+          timeoutMilliseconds: min(Int(left * 1000) + 1, Self.abandonCheckMilliseconds))
       } catch {
         throw .transport(error)
       }
-      guard let message else { continue }
+      guard let message else {
+        if planIsOver() { throw .planOver(what) }
+        continue
+      }
       if let value = match(message) { return value }
       keep(message, planID: planID)
     }

@@ -25,16 +25,11 @@ final class ShardRunner: PartialExchange {
     var bytesSent = 0
   }
 
+  /// Runs `assignment` on `model` (its shard, packed) with a fresh KV cache.
   init(
-    assignment: Assignment, file: GGUFFile, threads: Int, data: DataPlane, context: ZMQContext,
-    peerTimeout: Double, log: Log
+    assignment: Assignment, model: any LanguageModel, threads: Int, data: DataPlane,
+    context: ZMQContext, peerTimeout: Double, log: Log
   ) throws(WorkerError) {
-    let model: any LanguageModel
-    do {
-      model = try ModelLoader.load(file, shard: assignment.shard)
-    } catch {
-      throw .model(error)
-    }
     engine = InferenceEngine(
       model: model, threads: threads, maxBatch: assignment.maxBatch,
       kvTokens: assignment.kvTokens)

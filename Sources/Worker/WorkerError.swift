@@ -10,6 +10,8 @@ public enum WorkerError: Error, CustomStringConvertible {
   case needsAdvertise(bound: String)
   /// A peer's activations did not arrive in time.
   case peerTimeout(String)
+  /// The router moved to a new plan while this step waited for a peer (the peer was lost).
+  case planOver(String)
   case wire(WireError)
 
   public var description: String {
@@ -20,6 +22,7 @@ public enum WorkerError: Error, CustomStringConvertible {
     case .needsAdvertise(let bound):
       "bound the data plane to \(bound), which peers cannot dial: give --advertise tcp://HOST:PORT"
     case .peerTimeout(let what): "timed out waiting for \(what)"
+    case .planOver(let what): "gave up waiting for \(what): the router has a new plan"
     case .wire(let error): "\(error)"
     }
   }

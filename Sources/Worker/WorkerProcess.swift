@@ -7,13 +7,18 @@ import Transport
   import Glibc
 #endif
 
-/// A worker process: joins the router, announces itself, loads the shard it is assigned and
-/// serves forward steps until told to shut down.
+/// A worker process: joins the router, announces itself, loads the shard it is assigned (or
+/// waits as a standby) and serves forward steps until told to shut down.
+///
+/// Heartbeats go out from a thread of their own (`HeartbeatThread`). Every assignment has a
+/// plan id, and the worker acts only on messages of its current plan: a worker that was
+/// stopped and wakes up, or whose peer was lost, is fenced by it. A step waiting for a lost
+/// peer gives up as soon as the router's next plan (or standby order) arrives.
 ///
 /// The router may go away and come back (restarted, at the same address): without a word
-/// from it for `routerTimeout` seconds, or when it answers a heartbeat with no plan, the
-/// worker says hello again and waits for a new assignment. Garbage on either socket is
-/// logged and dropped.
+/// from it for `routerTimeout` seconds, or when it asks who this is (a heartbeat with
+/// sequence 0), the worker says hello again and waits for a new assignment. Garbage on either
+/// socket is logged and dropped.
 public final class WorkerProcess {
   let options: WorkerOptions
   let log: Log
@@ -24,14 +29,21 @@ public final class WorkerProcess {
   /// The address peers dial for this worker's data plane.
   public let dataAddress: String
   let fingerprint: [UInt8]
+  private let beats: HeartbeatThread
   private var runner: ShardRunner?
-  /// The context-fragment cache for the current shard (its parts only).
+  /// The standby order this worker follows while it has no slot.
+  private var standby: StandbyOrder?
+  /// Packed shards: the assigned one, or a warm standby's.
+  private var models: [ShardSpec: any LanguageModel] = [:]
+  /// The context-fragment cache of `fragmentShard` (its parts only); kept across plans that
+  /// leave this worker the same shard.
   private var fragments: FragmentCache?
+  private var fragmentShard: ShardSpec?
+  /// Control messages that arrived while a step waited for a peer, handled next.
+  private var deferred: [[[UInt8]]] = []
   private let redis: RedisClient?
   private var lastFromRouter = SystemClock.now()
-  private var lastHeartbeat = 0.0
   private var lastHello = 0.0
-  private var heartbeats: UInt64 = 0
 
   public init(options: WorkerOptions) throws(WorkerError) {
     self.options = options
@@ -44,11 +56,12 @@ public final class WorkerProcess {
     fingerprint = ModelFingerprint.of(file)
     redis = options.redis.map { RedisClient(url: $0) }
     let bound: String
+    // A stable id across reconnects, unique per process.
+    let routingID = "\(options.name)#\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     do {
       context = try ZMQContext()
       control = try ZMQSocket(context, .dealer)
-      // A stable id across reconnects, unique per process.
-      try control.setRoutingID("\(options.name)#\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+      try control.setRoutingID(routingID)
       try control.connect(options.router)
       let inbound = try ZMQSocket(context, .router)
       bound = try inbound.bind(options.dataBind)
@@ -65,24 +78,33 @@ public final class WorkerProcess {
     } else {
       dataAddress = bound
     }
+    beats = HeartbeatThread(router: options.router, routingID: routingID, log: log)
+    data.planIsOver = { [unowned self] in planIsOver() }
     log.info("data plane at \(dataAddress); joining \(options.router)")
   }
 
+  deinit { beats.stop() }
+
   /// Serves until the router says shut down.
   public func run() throws(WorkerError) {
+    defer { beats.stop() }
     while true {
       let now = SystemClock.now()
-      if runner == nil, now - lastHello >= 1 { sendHello() }
-      if now - lastHeartbeat >= 1 { sendHeartbeat() }
-      if runner != nil, now - lastFromRouter > options.routerTimeout {
+      if runner == nil, standby == nil, now - lastHello >= 1 { sendHello() }
+      if runner != nil || standby != nil, now - lastFromRouter > options.routerTimeout {
         log.warning("no word from the router for \(options.routerTimeout) s; rejoining")
-        dropAssignment()
+        rejoin()
+      }
+      while !deferred.isEmpty {
+        if handle(deferred.removeFirst()) == .shutdown { return }
       }
       // With a plan, the next step is due any moment: check for it without sleeping first.
       if runner != nil, let parts = try receiveControl(spinMicroseconds: data.spinMicroseconds) {
         if handle(parts) == .shutdown { return }
         continue
       }
+      // A warm standby packs its shards one at a time, answering the router in between.
+      if runner == nil, prepareNextStandbyShard() { continue }
       let ready: [Bool]
       do {
         ready = try Poller.wait([control, data.inbound], timeoutMilliseconds: 200)
@@ -108,6 +130,27 @@ public final class WorkerProcess {
     }
   }
 
+  /// While a step waits for a peer: takes in what the router sent (kept for after the step)
+  /// and says whether the router has moved past this worker's plan.
+  private func planIsOver() -> Bool {
+    while let parts = try? control.receive(timeoutMilliseconds: 0) {
+      deferred.append(parts)
+      lastFromRouter = SystemClock.now()
+    }
+    if SystemClock.now() - lastFromRouter > options.routerTimeout { return true }
+    let planID = runner?.planID ?? 0
+    return deferred.contains { parts in
+      guard parts.count == 1, let message = try? WireMessage(decoding: parts[0]) else {
+        return false
+      }
+      switch message {
+      case .assign, .standby, .shutdown: return true
+      case .heartbeat(let beat): return beat.sequence == 0 || beat.planID != planID
+      default: return false
+      }
+    }
+  }
+
   private func handle(_ parts: [[UInt8]]) -> Outcome {
     guard parts.count == 1 else {
       log.warning("dropped a control message of \(parts.count) parts")
@@ -123,17 +166,23 @@ public final class WorkerProcess {
     lastFromRouter = SystemClock.now()
     switch message {
     case .assign(let assignment): assign(assignment)
+    case .standby(let order): wait(asStandby: order)
     case .step(let step): runStep(step)
     case .prefixLoad(let load): loadPrefix(load)
     case .prefixKeep(let keep): keepPrefix(keep)
     case .heartbeat(let heartbeat):
-      if let runner, heartbeat.planID != runner.planID {
+      if heartbeat.sequence == 0 {
+        if runner != nil || standby != nil {
+          log.info("the router does not know this worker (it restarted, or fenced it); rejoining")
+          rejoin()
+        }
+      } else if let runner, heartbeat.planID != runner.planID {
         log.info("the router has no plan with this worker; rejoining")
-        dropAssignment()
+        rejoin()
       }
     case .shutdown:
       fragments?.flush()  // prefix blocks on their way to Redis
-      sendHeartbeat()  // the final figures
+      sendFinalHeartbeat()
       if let runner { logSummary(runner) }
       log.info("shutting down")
       return .shutdown
@@ -149,28 +198,95 @@ public final class WorkerProcess {
       return
     }
     dropAssignment()
+    standby = nil
     log.info(
       "assigned \(assignment.slot) of TP=\(assignment.tensorParallel) × "
         + "PP=\(assignment.pipelineParallel) (plan \(assignment.planID)): layers "
         + "\(assignment.shard.layers), KV groups \(assignment.shard.kvGroups), FFN units "
         + "\(assignment.shard.ffnUnits)")
     do {
+      let kept = models[assignment.shard]
+      let model: any LanguageModel
+      if let kept {
+        model = kept
+      } else {
+        do {
+          model = try ModelLoader.load(file, shard: assignment.shard)
+        } catch {
+          throw WorkerError.model(error)
+        }
+      }
+      models = [assignment.shard: model]  // the others' memory goes back
       let runner = try ShardRunner(
-        assignment: assignment, file: file, threads: options.threads, data: data,
+        assignment: assignment, model: model, threads: options.threads, data: data,
         context: context, peerTimeout: options.peerTimeout, log: log)
       self.runner = runner
-      fragments = FragmentCache(
-        fingerprint: fingerprint, blockSize: runner.engine.cache.blockSize,
-        fragments: KVFragments(
-          shard: assignment.shard, headDimension: runner.engine.model.config.headDimension),
-        local: LocalFragmentTier(capacityBytes: options.prefixCacheBytes),
-        store: redis.map { FragmentStore(redis: $0) })
-      log.info("shard loaded: \(runner.engine.model.weightByteCount) bytes of weights")
+      if fragmentShard != assignment.shard {
+        fragments = FragmentCache(
+          fingerprint: fingerprint, blockSize: runner.engine.cache.blockSize,
+          fragments: KVFragments(
+            shard: assignment.shard, headDimension: runner.engine.model.config.headDimension),
+          local: LocalFragmentTier(capacityBytes: options.prefixCacheBytes),
+          store: redis.map { FragmentStore(redis: $0) })
+        fragmentShard = assignment.shard
+      }
+      beats.update {
+        $0.planID = assignment.planID
+        $0.dataBytesSent = 0
+        $0.preparedShards = 0
+        $0.interval = assignment.workerTimeout / 4
+      }
+      log.info(
+        "shard \(kept == nil ? "loaded" : "kept"): \(model.weightByteCount) bytes of weights")
       sendReady(runner)
     } catch {
       log.error("cannot take the assignment: \(error)")
       send(.failure(StepFailure(planID: assignment.planID, stepID: 0, message: "\(error)")))
     }
+  }
+
+  /// Leaves any plan and waits for a slot: a warm standby keeps (or packs) every shard of the
+  /// order, a cold one nothing.
+  private func wait(asStandby order: StandbyOrder) {
+    if runner != nil { log.info("now a standby of plan \(order.planID)") }
+    dropAssignment()
+    if standby?.planID != order.planID || standby?.warm != order.warm {
+      log.info(
+        "standby of plan \(order.planID) (\(order.warm ? "warm: packing \(order.shards.count) shards" : "cold"))"
+      )
+    }
+    standby = order
+    let wanted = Set(order.warm ? order.shards : [])
+    models = models.filter { wanted.contains($0.key) }
+    beats.update {
+      $0.planID = 0
+      $0.interval = order.workerTimeout / 4
+      $0.preparedShards = preparedCount(order)
+    }
+  }
+
+  /// Shards of the order packed so far, counted from the first.
+  private func preparedCount(_ order: StandbyOrder) -> Int {
+    guard order.warm else { return 0 }
+    return order.shards.prefix { models[$0] != nil }.count
+  }
+
+  /// Packs the next shard a warm standby lacks; false when there is none.
+  private func prepareNextStandbyShard() -> Bool {
+    guard let order = standby, order.warm,
+      let shard = order.shards.first(where: { models[$0] == nil })
+    else { return false }
+    do {
+      models[shard] = try ModelLoader.load(file, shard: shard)
+    } catch {
+      log.error("cannot pack a standby shard: \(error)")
+      standby?.warm = false
+      return false
+    }
+    let prepared = preparedCount(order)
+    beats.update { $0.preparedShards = prepared }
+    if prepared == order.shards.count { log.info("warm: \(prepared) shards packed") }
+    return true
   }
 
   private func runStep(_ step: StepCommand) {
@@ -180,6 +296,9 @@ public final class WorkerProcess {
     }
     do {
       if let reply = try runner.run(step) { send(.logits(reply)) }
+      beats.update { $0.dataBytesSent = runner.stats.bytesSent }
+    } catch .planOver(let what) {
+      log.info("step \(step.stepID) abandoned waiting for \(what): a new plan is here")
     } catch {
       log.error("step \(step.stepID) failed: \(error)")
       send(.failure(StepFailure(planID: step.planID, stepID: step.stepID, message: "\(error)")))
@@ -223,12 +342,22 @@ public final class WorkerProcess {
       from: runner.engine.cache)
   }
 
+  /// Leaves the current plan (the shard's weights and fragments stay for the next one).
   private func dropAssignment() {
     if let runner { logSummary(runner) }
     fragments?.flush()
-    fragments = nil
     runner = nil
     data.close()
+    beats.update {
+      $0.planID = 0
+      $0.dataBytesSent = 0
+    }
+  }
+
+  /// Forgets plan and standby order and says hello at once.
+  private func rejoin() {
+    dropAssignment()
+    standby = nil
     lastHello = 0
   }
 
@@ -248,7 +377,8 @@ public final class WorkerProcess {
       .hello(
         WorkerHello(
           name: options.name, threads: options.threads, fingerprint: fingerprint,
-          dataAddress: dataAddress)))
+          dataAddress: dataAddress, processID: Int(getpid()),
+          memoryBytes: ProcessStats.availableMemoryBytes())))
   }
 
   private func sendReady(_ runner: ShardRunner) {
@@ -259,13 +389,12 @@ public final class WorkerProcess {
           weightBytes: runner.engine.model.weightByteCount)))
   }
 
-  private func sendHeartbeat() {
-    lastHeartbeat = SystemClock.now()
-    heartbeats += 1
+  /// The last figures, on the control socket, before exiting.
+  private func sendFinalHeartbeat() {
     send(
       .heartbeat(
         Heartbeat(
-          planID: runner?.planID ?? 0, sequence: heartbeats,
+          planID: runner?.planID ?? 0, sequence: UInt64.max,
           dataBytesSent: UInt64(runner?.stats.bytesSent ?? 0))))
   }
 

@@ -66,6 +66,30 @@ struct RouterOptions: ParsableArguments {
       router restarted under the same name takes its unfinished requests back at once.
       """)
   var routerName: String?
+  @Option(
+    help: """
+      Seconds without a heartbeat after which a worker counts as lost (dead, stopped or cut \
+      off); its requests pause, the model is placed again and they go on.
+      """)
+  var workerTimeout: Double = 1
+  @Option(
+    help: """
+      Seconds requests wait for a worker plan after workers were lost (none left, say) \
+      before they fail with a 503-style error.
+      """)
+  var recoveryTimeout: Double = 60
+  @Option(
+    help: """
+      Spare local workers, started besides the T×P of --tp/--pp; one takes the place of a \
+      lost worker at once.
+      """)
+  var standby = 0
+  @Option(
+    help: """
+      What a standby holds: warm (every shard of the plan packed: it takes a slot at once) \
+      or cold (nothing until it is assigned a slot).
+      """)
+  var standbyMode = "warm"
 
   func validate() throws {
     guard maxRunning >= 1, maxQueue >= 0, stepTokens >= 1, kvTokens >= 16, maxTokens >= 1,
@@ -74,6 +98,17 @@ struct RouterOptions: ParsableArguments {
       requestLease >= 0.3
     else { throw ValidationError("limits must be positive") }
     guard address != nil else { throw ValidationError("--listen must be HOST:PORT") }
+    guard (0.1...3600).contains(workerTimeout) else {
+      throw ValidationError("--worker-timeout must be 0.1 to 3600 seconds")
+    }
+    guard recoveryTimeout > 0 else { throw ValidationError("--recovery-timeout must be positive") }
+    guard (0...64).contains(standby) else { throw ValidationError("--standby must be 0 to 64") }
+    guard standby == 0 || layout.isDistributed else {
+      throw ValidationError("--standby needs workers: give --tp or --pp above 1")
+    }
+    guard Coordinator.StandbyMode(rawValue: standbyMode) != nil else {
+      throw ValidationError("--standby-mode must be cold or warm")
+    }
     if let redis {
       do { _ = try RedisURL(redis) } catch { throw ValidationError("--redis: \(error)") }
     }
@@ -84,7 +119,9 @@ struct RouterOptions: ParsableArguments {
     EngineFactory.Settings(
       modelPath: model.model, layout: layout.engineLayout, threads: threads.count,
       kvTokens: kvTokens, maxBatch: stepTokens, workerRedis: workerRedis,
-      workerPrefixCacheMB: workerPrefixCacheMB)
+      workerPrefixCacheMB: workerPrefixCacheMB, standbys: standby,
+      workerTimeout: workerTimeout,
+      standbyMode: Coordinator.StandbyMode(rawValue: standbyMode) ?? .warm)
   }
 
   var address: (host: String, port: Int)? {
@@ -172,6 +209,7 @@ enum RouterRunner {
     configuration.maxBodyBytes = options.maxBodyBytes
     configuration.apiKeys = keys
     configuration.resumeGrace = options.resumeGrace
+    configuration.recoveryTimeout = options.recoveryTimeout
     configuration.redis = redis
     configuration.journal = RequestJournal.Options(
       owner: options.routerName ?? defaultRouterName(listen: options.address),

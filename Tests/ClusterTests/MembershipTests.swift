@@ -41,12 +41,22 @@ import Testing
     for (index, name) in ["a", "b", "c"].enumerated() {
       _ = membership.hello(id: [UInt8(index)], hello(name), now: 0)
     }
-    let tooFew = membership.assign(plan, planID: 9, kvTokens: 64, maxBatch: 8)
-    #expect(tooFew == nil)
+    let planner = Planner(
+      config: Self.config, tensorParallel: 2, pipelineParallel: 2,
+      cost: ShardCost(
+        config: Self.config, layerBytes: 0, embeddingBytes: 0, outputRowBytes: 0, kvTokens: 0))
+    let tooFew = planner.place(membership.candidates, degradedAllowed: false)
+    #expect(tooFew == .waiting("waiting for workers: 3 of 4 joined"))
     _ = membership.hello(id: [3], hello("d"), now: 0)
     _ = membership.hello(id: [4], hello("spare"), now: 0)
-    let assigned = membership.assign(plan, planID: 9, kvTokens: 64, maxBatch: 8)
-    let assignments = try #require(assigned)
+    guard case .placed(let placement) = planner.place(membership.candidates, degradedAllowed: false)
+    else {
+      Issue.record("five workers place TP2×PP2")
+      return
+    }
+    #expect(placement.plan == plan && placement.standbys == [[4]])
+    let assignments = membership.apply(
+      placement, planID: 9, kvTokens: 64, maxBatch: 8, workerTimeout: 0.5)
     #expect(assignments.map(\.id) == [[0], [1], [2], [3]])
     let slots = assignments.map(\.assignment.slot)
     #expect(slots == plan.slots)
@@ -55,7 +65,9 @@ import Testing
     let last = assignments[3].assignment
     #expect(last.stagePeers == ["tcp://c:1", "tcp://d:1"] && last.nextStage == nil)
     #expect(last.shard == plan.shard(Slot(stage: 1, rank: 1)) && last.planID == 9)
+    #expect(last.workerTimeout == 0.5)
     #expect(membership.member(id: [4])?.slot == nil)  // a spare
+    #expect(membership.standbys.map(\.hello.name) == ["spare"])
 
     #expect(!membership.allAssignedReady)
     let wrongSlot = membership.ready(id: [0], slot: Slot(stage: 1, rank: 0), weightBytes: 1)

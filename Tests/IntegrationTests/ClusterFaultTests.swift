@@ -149,7 +149,7 @@ import Transport
     let garbage: [[[UInt8]]] = [
       [Array("GET / HTTP/1.1\r\n\r\n".utf8)],
       [[0x54, 0x53, 1]],  // a header cut short
-      [[0x54, 0x53, 1, 6, 0xFF]],  // hidden states cut inside the plan id
+      [[0x54, 0x53, 2, 6, 0xFF]],  // hidden states cut inside the plan id
       [Array(valid.dropLast(3))],  // truncated payload
       [valid + [0]],  // trailing byte
       [valid],  // well-formed, but of no plan

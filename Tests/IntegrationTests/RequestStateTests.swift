@@ -36,28 +36,7 @@ import Testing
   /// Per choice, its text and everything else its chunks said (logprobs, finish reason),
   /// concatenated in order.
   func choices(_ events: [Event]) -> [Int: (text: String, rest: String)] {
-    var result: [Int: (text: String, rest: String)] = [:]
-    for event in events {
-      guard
-        let object = try? JSONSerialization.jsonObject(with: Data(event.data.utf8))
-          as? [String: Any],
-        let choices = object["choices"] as? [[String: Any]]
-      else { continue }
-      for choice in choices {
-        guard let index = choice["index"] as? Int else { continue }
-        let delta = choice["delta"] as? [String: Any]
-        let piece = (delta?["content"] as? String) ?? (choice["text"] as? String) ?? ""
-        var other = choice
-        other["delta"] = nil
-        other["text"] = nil
-        let rest =
-          (try? JSONSerialization.data(withJSONObject: other, options: .sortedKeys))
-          .map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let previous = result[index] ?? ("", "")
-        result[index] = (previous.text + piece, previous.rest + rest)
-      }
-    }
-    return result
+    StreamChoices(events).byIndex
   }
 
   func requestID(_ events: [Event]) -> String? {

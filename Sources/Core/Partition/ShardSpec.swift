@@ -2,7 +2,7 @@
 /// contiguous range of KV-head groups (with their query heads) and of FFN units. The first
 /// stage also holds the token embedding; the last, the output norm and a vocabulary slice.
 /// A single process holds everything (`whole(_:)`).
-public struct ShardSpec: Sendable, Equatable, Codable {
+public struct ShardSpec: Sendable, Hashable, Codable {
   public var layers: Range<Int>
   public var kvGroups: Range<Int>
   public var ffnUnits: Range<Int>

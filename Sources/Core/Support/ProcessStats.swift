@@ -17,9 +17,17 @@ public enum ProcessStats {
     return usage.ru_maxrss * 1024  // Linux reports kilobytes
   }
 
-  /// A "Name:   123 kB" field of /proc/self/status, in kilobytes.
-  private static func statusField(_ name: String) -> Int? {
-    guard let file = fopen("/proc/self/status", "r") else { return nil }
+  /// Memory the machine can give without swapping (`MemAvailable` in /proc/meminfo), in
+  /// bytes; 0 when unknown. A worker announces it, and the planner keeps shards within it.
+  public static func availableMemoryBytes() -> Int {
+    (statusField("MemAvailable:", file: "/proc/meminfo") ?? 0) * 1024
+  }
+
+  /// A "Name:   123 kB" field of /proc/self/status (or `file`), in kilobytes.
+  private static func statusField(_ name: String, file path: String = "/proc/self/status")
+    -> Int?
+  {
+    guard let file = fopen(path, "r") else { return nil }
     defer { fclose(file) }
     var line = [CChar](repeating: 0, count: 256)
     while fgets(&line, Int32(line.count), file) != nil {

@@ -6,12 +6,21 @@ public struct WorkerHello: Equatable, Sendable {
   public var fingerprint: [UInt8]
   /// The data-plane address peers should connect to (reachable from other hosts).
   public var dataAddress: String
+  /// The worker's process id on its host (for operators and the chaos driver).
+  public var processID: Int
+  /// Bytes of memory the worker may use for weights (0: unknown, no limit).
+  public var memoryBytes: Int
 
-  public init(name: String, threads: Int, fingerprint: [UInt8], dataAddress: String) {
+  public init(
+    name: String, threads: Int, fingerprint: [UInt8], dataAddress: String, processID: Int = 0,
+    memoryBytes: Int = 0
+  ) {
     self.name = name
     self.threads = threads
     self.fingerprint = fingerprint
     self.dataAddress = dataAddress
+    self.processID = processID
+    self.memoryBytes = memoryBytes
   }
 
   func encode(_ writer: inout WireWriter) {
@@ -19,6 +28,8 @@ public struct WorkerHello: Equatable, Sendable {
     writer.write(threads)
     writer.write(fingerprint)
     writer.write(dataAddress)
+    writer.write(processID)
+    writer.write(memoryBytes)
   }
 
   init(_ reader: inout WireReader) throws(WireError) {
@@ -26,6 +37,8 @@ public struct WorkerHello: Equatable, Sendable {
     threads = try reader.readInt("threads", in: 1...1024)
     fingerprint = try reader.readBytes("fingerprint", limit: 64)
     dataAddress = try reader.readString("data address", limit: 1024)
+    processID = try reader.readInt("process id", in: 0...Int(Int32.max))
+    memoryBytes = try reader.readInt("memory bytes", in: 0...Int(Int64.max))
   }
 }
 
@@ -43,10 +56,14 @@ public struct Assignment: Equatable, Sendable {
   /// KV cache capacity in tokens and most tokens per step.
   public var kvTokens: Int
   public var maxBatch: Int
+  /// Seconds of silence after which the router counts a worker lost (`--worker-timeout`): the
+  /// worker heartbeats four times within it.
+  public var workerTimeout: Double
 
   public init(
     planID: UInt64, slot: Slot, tensorParallel: Int, pipelineParallel: Int, shard: ShardSpec,
-    stagePeers: [String], nextStage: String?, kvTokens: Int, maxBatch: Int
+    stagePeers: [String], nextStage: String?, kvTokens: Int, maxBatch: Int,
+    workerTimeout: Double = 1
   ) {
     self.planID = planID
     self.slot = slot
@@ -57,6 +74,7 @@ public struct Assignment: Equatable, Sendable {
     self.nextStage = nextStage
     self.kvTokens = kvTokens
     self.maxBatch = maxBatch
+    self.workerTimeout = workerTimeout
   }
 
   func encode(_ writer: inout WireWriter) {
@@ -64,18 +82,14 @@ public struct Assignment: Equatable, Sendable {
     writer.write(slot)
     writer.write(tensorParallel)
     writer.write(pipelineParallel)
-    writer.write(shard.layers)
-    writer.write(shard.kvGroups)
-    writer.write(shard.ffnUnits)
-    writer.write(shard.vocabulary != nil)
-    writer.write(shard.vocabulary ?? 0..<0)
-    writer.write(shard.holdsEmbedding)
+    writer.write(shard)
     writer.write(UInt32(stagePeers.count))
     for peer in stagePeers { writer.write(peer) }
     writer.write(nextStage != nil)
     writer.write(nextStage ?? "")
     writer.write(kvTokens)
     writer.write(maxBatch)
+    writer.write(Int(workerTimeout * 1000))
   }
 
   init(_ reader: inout WireReader) throws(WireError) {
@@ -83,15 +97,7 @@ public struct Assignment: Equatable, Sendable {
     slot = try reader.readSlot()
     tensorParallel = try reader.readInt("tensor parallel", in: 1...WireLimits.peers)
     pipelineParallel = try reader.readInt("pipeline parallel", in: 1...WireLimits.peers)
-    let layers = try reader.readRange("layers", limit: WireLimits.layers)
-    let kvGroups = try reader.readRange("KV groups", limit: WireLimits.layers)
-    let ffnUnits = try reader.readRange("FFN units", limit: WireLimits.layers)
-    let hasVocabulary = try reader.readBool("vocabulary flag")
-    let vocabulary = try reader.readRange("vocabulary", limit: 1 << 24)
-    let holdsEmbedding = try reader.readBool("embedding flag")
-    shard = ShardSpec(
-      layers: layers, kvGroups: kvGroups, ffnUnits: ffnUnits,
-      vocabulary: hasVocabulary ? vocabulary : nil, holdsEmbedding: holdsEmbedding)
+    shard = try reader.readShard()
     let peerCount = try reader.readCount("stage peers", elementSize: 4)
     guard peerCount == tensorParallel, slot.rank < tensorParallel,
       slot.stage < pipelineParallel
@@ -105,6 +111,43 @@ public struct Assignment: Equatable, Sendable {
     nextStage = hasNext ? next : nil
     kvTokens = try reader.readInt("KV tokens", in: 1...(1 << 24))
     maxBatch = try reader.readInt("max batch", in: 1...WireLimits.rows)
+    workerTimeout = try reader.readMilliseconds("worker timeout")
+  }
+}
+
+/// Router → a worker outside the plan: you are a standby of plan `planID`. A warm standby
+/// packs every shard of that plan (`shards`: the whole model in the plan's cut) so it can take
+/// any slot at once; a cold one holds nothing until assigned.
+public struct StandbyOrder: Equatable, Sendable {
+  public var planID: UInt64
+  public var warm: Bool
+  public var shards: [ShardSpec]
+  /// As in `Assignment`.
+  public var workerTimeout: Double
+
+  public init(planID: UInt64, warm: Bool, shards: [ShardSpec], workerTimeout: Double) {
+    self.planID = planID
+    self.warm = warm
+    self.shards = shards
+    self.workerTimeout = workerTimeout
+  }
+
+  func encode(_ writer: inout WireWriter) {
+    writer.write(planID)
+    writer.write(warm)
+    writer.write(UInt32(shards.count))
+    for shard in shards { writer.write(shard) }
+    writer.write(Int(workerTimeout * 1000))
+  }
+
+  init(_ reader: inout WireReader) throws(WireError) {
+    planID = try reader.read(UInt64.self, "plan id")
+    warm = try reader.readBool("warm flag")
+    let count = try reader.readCount("shards", elementSize: 8)
+    guard count <= WireLimits.peers else { throw .outOfRange("\(count) shards") }
+    shards = []
+    for _ in 0..<count { shards.append(try reader.readShard()) }
+    workerTimeout = try reader.readMilliseconds("worker timeout")
   }
 }
 
@@ -135,28 +178,35 @@ public struct WorkerReady: Equatable, Sendable {
 }
 
 /// Both ways: still here. `planID` is the sender's current plan (0: none). A worker also
-/// reports the bytes it has sent to its peers under that plan (a router sends 0).
+/// reports the bytes it has sent to its peers under that plan and how many shards it holds
+/// packed for a standby order (a router sends 0).
 public struct Heartbeat: Equatable, Sendable {
   public var planID: UInt64
   public var sequence: UInt64
   public var dataBytesSent: UInt64
+  public var preparedShards: UInt32
 
-  public init(planID: UInt64, sequence: UInt64, dataBytesSent: UInt64 = 0) {
+  public init(
+    planID: UInt64, sequence: UInt64, dataBytesSent: UInt64 = 0, preparedShards: UInt32 = 0
+  ) {
     self.planID = planID
     self.sequence = sequence
     self.dataBytesSent = dataBytesSent
+    self.preparedShards = preparedShards
   }
 
   func encode(_ writer: inout WireWriter) {
     writer.write(planID)
     writer.write(sequence)
     writer.write(dataBytesSent)
+    writer.write(preparedShards)
   }
 
   init(_ reader: inout WireReader) throws(WireError) {
     planID = try reader.read(UInt64.self, "plan id")
     sequence = try reader.read(UInt64.self, "sequence")
     dataBytesSent = try reader.read(UInt64.self, "data bytes sent")
+    preparedShards = try reader.read(UInt32.self, "prepared shards")
   }
 }
 

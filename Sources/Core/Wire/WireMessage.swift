@@ -31,8 +31,10 @@ public enum WireMessage: Equatable, Sendable {
   case prefixKeep(PrefixKeep)
   /// Router → worker: exit.
   case shutdown
+  /// Router → worker outside the plan: wait as a standby (warm: shards packed).
+  case standby(StandbyOrder)
 
-  public static let version: UInt8 = 1
+  public static let version: UInt8 = 2
   static let magic: [UInt8] = [0x54, 0x53]  // "TS"
 
   enum Command: UInt8 {
@@ -49,6 +51,7 @@ public enum WireMessage: Equatable, Sendable {
     case prefixLoad = 11
     case prefixLoaded = 12
     case prefixKeep = 13
+    case standby = 14
   }
 
   var command: Command {
@@ -66,6 +69,7 @@ public enum WireMessage: Equatable, Sendable {
     case .prefixLoad: .prefixLoad
     case .prefixLoaded: .prefixLoaded
     case .prefixKeep: .prefixKeep
+    case .standby: .standby
     }
   }
 
@@ -87,6 +91,7 @@ public enum WireMessage: Equatable, Sendable {
     case .prefixLoad(let message): message.encode(&writer)
     case .prefixLoaded(let message): message.encode(&writer)
     case .prefixKeep(let message): message.encode(&writer)
+    case .standby(let message): message.encode(&writer)
     case .shutdown: break
     }
     return writer.bytes
@@ -114,6 +119,7 @@ public enum WireMessage: Equatable, Sendable {
     case .prefixLoad: self = .prefixLoad(try PrefixLoad(&reader))
     case .prefixLoaded: self = .prefixLoaded(try PrefixLoaded(&reader))
     case .prefixKeep: self = .prefixKeep(try PrefixKeep(&reader))
+    case .standby: self = .standby(try StandbyOrder(&reader))
     }
     try reader.finish()
   }
@@ -133,11 +139,37 @@ extension WireWriter {
     write(slot.stage)
     write(slot.rank)
   }
+
+  mutating func write(_ shard: ShardSpec) {
+    write(shard.layers)
+    write(shard.kvGroups)
+    write(shard.ffnUnits)
+    write(shard.vocabulary != nil)
+    write(shard.vocabulary ?? 0..<0)
+    write(shard.holdsEmbedding)
+  }
 }
 
 extension WireReader {
   mutating func readSlot() throws(WireError) -> Slot {
     let stage = try readInt("stage", in: 0...WireLimits.peers)
     return Slot(stage: stage, rank: try readInt("rank", in: 0...WireLimits.peers))
+  }
+
+  mutating func readShard() throws(WireError) -> ShardSpec {
+    let layers = try readRange("layers", limit: WireLimits.layers)
+    let kvGroups = try readRange("KV groups", limit: WireLimits.layers)
+    let ffnUnits = try readRange("FFN units", limit: WireLimits.layers)
+    let hasVocabulary = try readBool("vocabulary flag")
+    let vocabulary = try readRange("vocabulary", limit: 1 << 24)
+    let holdsEmbedding = try readBool("embedding flag")
+    return ShardSpec(
+      layers: layers, kvGroups: kvGroups, ffnUnits: ffnUnits,
+      vocabulary: hasVocabulary ? vocabulary : nil, holdsEmbedding: holdsEmbedding)
+  }
+
+  /// Seconds sent as whole milliseconds, 1 ms to one hour.
+  mutating func readMilliseconds(_ what: String) throws(WireError) -> Double {
+    Double(try readInt(what, in: 1...3_600_000)) / 1000
   }
 }

@@ -10,6 +10,7 @@ extension APIError {
         param: "max_tokens", code: "context_length_exceeded")
     case .timedOut: self = .timeout
     case .engine(let failure): self = .unavailable("the model could not run a step: \(failure)")
+    case .noPlan(let reason): self = .unavailable("no worker plan could run: \(reason)")
     case .prefixUnavailable: self = .unavailable("the cached prompt prefix could not be loaded")
     case .shuttingDown: self = .unavailable("the server is shutting down")
     case .unusableState(let reason): self = .unavailable(reason)

@@ -1,16 +1,38 @@
 public import Core
 
+/// Whoever runs the workers and starts them again when they die (a local cluster does; an
+/// orchestrator does it for remote workers).
+public protocol WorkerSupervisor: AnyObject {
+  /// Called between steps: starts again the workers that exited and are due.
+  func superviseWorkers()
+}
+
 /// A `TokenEngine` over a cluster: prompts go out in chunks of the plan's batch limit, one
 /// step at a time; the logits come back assembled from the last stage's vocabulary slices.
 /// Sequences released here are freed on the workers with the next step.
 public final class ClusterEngine: TokenEngine {
   public let coordinator: Coordinator
+  /// Restarts local workers that died (nil: someone else runs the workers).
+  public let supervisor: (any WorkerSupervisor)?
   private var logits: [Float] = []
   private var releases: [Int] = []
   /// The logits handed out by `prefill`/`decode`, owned here (valid until the next call).
   private var handedOut = UnsafeMutableBufferPointer<Float>.allocate(capacity: 0)
 
-  public init(coordinator: Coordinator) { self.coordinator = coordinator }
+  public init(coordinator: Coordinator, supervisor: (any WorkerSupervisor)? = nil) {
+    self.coordinator = coordinator
+    self.supervisor = supervisor
+  }
+
+  /// Keeps the cluster going between steps (see `BatchEngine.maintain`).
+  public func maintain() -> EngineReadiness {
+    supervisor?.superviseWorkers()
+    coordinator.maintain()
+    guard coordinator.isReady else {
+      return .recovering(coordinator.waitingReason ?? "planning")
+    }
+    return .ready(generation: coordinator.planID)
+  }
 
   deinit { handedOut.deallocate() }
 

@@ -9,6 +9,8 @@ public enum ClusterError: Error, CustomStringConvertible {
   case notEnoughWorkers(have: Int, need: Int, waited: Double)
   /// A worker of the plan stopped answering.
   case workerLost(String)
+  /// The plan was dropped (a worker lost, a step hung) with this step in flight.
+  case planLost(String)
   /// A worker could not run a step or take its assignment.
   case stepFailed(worker: String, message: String)
   case timeout(String)
@@ -21,6 +23,7 @@ public enum ClusterError: Error, CustomStringConvertible {
     case .notEnoughWorkers(let have, let need, let waited):
       "\(have) of the \(need) workers the plan needs joined within \(waited) s"
     case .workerLost(let name): "worker \(name) stopped answering"
+    case .planLost(let why): "the plan was lost (\(why))"
     case .stepFailed(let worker, let message): "worker \(worker): \(message)"
     case .timeout(let what): "timed out: \(what)"
     case .noPlan: "the cluster has no plan yet"

@@ -7,19 +7,15 @@ extension Coordinator {
   // MARK: The socket
 
   /// Handles what arrives within `timeoutMilliseconds`, sends heartbeats, notices lost
-  /// workers, and plans once enough have joined.
+  /// workers, and plans once enough have joined. Returns whether a message arrived.
   @discardableResult
   func pump(timeoutMilliseconds: Int, spinMicroseconds: Int = 0) throws(ClusterError) -> Bool {
     let now = clock.now()
-    if now - lastHeartbeat >= 1 { sendHeartbeats() }
-    for lost in membership.expire(now: now) {
-      log.warning("worker \(lost.hello.name) stopped answering")
-      if lost.slot != nil {
-        failPending(.workerLost(lost.hello.name))
-        planID = 0
-      }
-    }
-    if planID == 0 { try planIfPossible() }
+    if now - lastHeartbeat >= workerTimeout / 4 { sendHeartbeats() }
+    let lost = membership.expire(now: now)
+    if !lost.isEmpty { lose(lost, reason: "silent", detail: "no heartbeat for \(workerTimeout) s") }
+    if planID != 0, !isReady, now - assignedAt > assignDeadline { dropUnready() }
+    if planID == 0 { planIfPossible() }
     let message: [[UInt8]]?
     do {
       message = try socket.receive(
@@ -34,28 +30,62 @@ extension Coordinator {
       return true
     }
     bytesReceived += parts[1].count
-    let id = parts[0]
     let decoded: WireMessage
     do {
       decoded = try WireMessage(decoding: parts[1])
     } catch {
       droppedMessages += 1
-      log.warning("dropped a message from \(String(decoding: id, as: UTF8.self)): \(error)")
+      log.warning("dropped a message from \(String(decoding: parts[0], as: UTF8.self)): \(error)")
       return true
     }
-    handle(decoded, from: id, now: clock.now())
+    let suffix = Array(Self.beatSuffix.utf8)
+    if parts[0].count > suffix.count, Array(parts[0].suffix(suffix.count)) == suffix {
+      handleBeat(decoded, from: Array(parts[0].dropLast(suffix.count)), now: clock.now())
+    } else {
+      handle(decoded, from: parts[0], now: clock.now())
+    }
     return true
+  }
+
+  /// The routing-id suffix of a worker's heartbeat socket (see the worker's `HeartbeatThread`).
+  static var beatSuffix: String { "~beat" }
+
+  /// A heartbeat from a worker's heartbeat socket: a sign of life of the worker `id`.
+  func handleBeat(_ message: WireMessage, from id: [UInt8], now: Double) {
+    guard case .heartbeat(let beat) = message else {
+      droppedMessages += 1
+      return
+    }
+    guard membership.seen(id: id, now: now) else {
+      // A worker this router does not know (it restarted, or the worker was fenced): ask it
+      // to say hello on its control socket.
+      try? send(Self.whoAreYou, to: id)
+      return
+    }
+    report(beat, from: id)
+  }
+
+  static let whoAreYou = WireMessage.heartbeat(Heartbeat(planID: 0, sequence: 0)).encoded()
+
+  func report(_ beat: Heartbeat, from id: [UInt8]) {
+    guard let member = membership.member(id: id) else { return }
+    if member.slot == nil || beat.planID == planID {
+      membership.report(
+        id: id, dataBytesSent: Int(clamping: beat.dataBytesSent),
+        preparedShards: Int(beat.preparedShards))
+    }
   }
 
   func handle(_ message: WireMessage, from id: [UInt8], now: Double) {
     if case .hello(let hello) = message {
       switch membership.hello(id: id, hello, now: now) {
-      case .joined: log.info("worker \(hello.name) joined (\(hello.dataAddress))")
+      case .joined:
+        // The next `maintain` grows back onto it, or makes it a standby.
+        log.info("worker \(hello.name) joined (\(hello.dataAddress))")
       case .rejoined:
-        log.info("worker \(hello.name) joined again")
-        if membership.member(id: id)?.slot != nil {
-          failPending(.workerLost(hello.name))
-          planID = 0
+        if membership.member(id: id)?.slot != nil, planID != 0 {
+          log.info("worker \(hello.name) joined again")
+          lose([], reason: "rejoined", detail: "worker \(hello.name) lost its plan")
         }
       case .wrongModel:
         log.warning("worker \(hello.name) has a different model file; not using it")
@@ -64,8 +94,7 @@ extension Coordinator {
     }
     guard membership.seen(id: id, now: now), let member = membership.member(id: id) else {
       droppedMessages += 1
-      // Unknown sender: ask it to say hello.
-      try? send(WireMessage.heartbeat(Heartbeat(planID: 0, sequence: 0)).encoded(), to: id)
+      try? send(Self.whoAreYou, to: id)
       return
     }
     switch message {
@@ -73,15 +102,15 @@ extension Coordinator {
       guard ready.planID == planID,
         membership.ready(id: id, slot: ready.slot, weightBytes: ready.weightBytes)
       else { return }
-      log.info("worker \(member.hello.name) ready at \(ready.slot): \(ready.weightBytes) bytes")
-      if isReady { log.info("all \(plan.workerCount) workers ready") }
+      log.debug("worker \(member.hello.name) ready at \(ready.slot): \(ready.weightBytes) bytes")
+      if isReady { planReady() }
     case .logits(let reply):
       guard reply.planID == planID, var step = pending[reply.stepID],
         reply.rows == step.rows, reply.slot == member.slot,
         !step.slices.contains(where: { $0.slot == reply.slot })
       else {
         droppedMessages += 1
-        log.warning("dropped logits from \(member.hello.name) that match no waiting step")
+        log.debug("dropped logits from \(member.hello.name) that match no waiting step")
         return
       }
       step.slices.append(reply)
@@ -90,8 +119,10 @@ extension Coordinator {
       guard failure.planID == planID else { return }
       let error = ClusterError.stepFailed(worker: member.hello.name, message: failure.message)
       if failure.stepID == 0 {
+        // It could not take its slot (out of memory, say): re-plan without it.
         log.error("\(error)")
-        failPending(error)
+        membership.remove(id: id)
+        lose([member], reason: "failed", detail: failure.message)
       } else if pending[failure.stepID] != nil {
         pending[failure.stepID]?.failure = error
       }
@@ -100,35 +131,15 @@ extension Coordinator {
         prefixReplies?.sequence == loaded.sequence
       else {
         droppedMessages += 1
-        log.warning("dropped a prefix reply from \(member.hello.name) that matches no load")
+        log.debug("dropped a prefix reply from \(member.hello.name) that matches no load")
         return
       }
       prefixReplies?.blocks[loaded.slot] = loaded.blocks
-    case .heartbeat(let heartbeat):
-      if heartbeat.planID == planID, member.slot != nil {
-        membership.report(id: id, dataBytesSent: Int(clamping: heartbeat.dataBytesSent))
-      }
+    case .heartbeat(let heartbeat): report(heartbeat, from: id)
     default:
       droppedMessages += 1
       log.warning("dropped an unexpected message from \(member.hello.name)")
     }
-  }
-
-  func planIfPossible() throws(ClusterError) {
-    let id = UInt64.random(in: 1...UInt64.max)
-    guard
-      let assignments = membership.assign(
-        plan, planID: id, kvTokens: kvTokens, maxBatch: maxBatch)
-    else { return }
-    planID = id
-    log.info("\(plan) (plan \(id))")
-    for (memberID, assignment) in assignments {
-      try send(WireMessage.assign(assignment).encoded(), to: memberID)
-    }
-  }
-
-  func failPending(_ error: ClusterError) {
-    for id in pending.keys where pending[id]?.failure == nil { pending[id]?.failure = error }
   }
 
   func sendHeartbeats() {
@@ -141,11 +152,17 @@ extension Coordinator {
     }
   }
 
+  /// Sends to a worker; a worker whose socket is gone is lost at once (no need to wait for
+  /// its heartbeats to stop).
   func send(_ bytes: [UInt8], to id: [UInt8]) throws(ClusterError) {
     do {
       try socket.send([id, bytes])
       bytesSent += bytes.count
     } catch {
+      if case .unroutable = error, let member = membership.remove(id: id) {
+        lose([member], reason: "disconnected", detail: "its connection closed")
+        throw .workerLost(member.hello.name)
+      }
       throw .transport(error)
     }
   }

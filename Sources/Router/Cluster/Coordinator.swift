@@ -7,16 +7,67 @@ import Transport
 /// vocabulary slices of the logits. Several steps may be in flight (pipelining: stage 0 works
 /// on step k+1 while stage 1 finishes step k).
 ///
+/// Workers may die, hang or be cut off: a worker silent for `workerTimeout` (or whose socket
+/// is gone) is lost, the steps in flight fail as `workerLost`, and the `Planner` places the
+/// model again on who is left — a standby takes the lost slot, or the layout shrinks — under
+/// a new plan id, which fences whatever the old plan's workers still send. When workers come
+/// back, `maintain()` grows the cluster back to the configured layout between steps.
+///
 /// Driven by one thread: every call pumps the socket while it waits.
 public final class Coordinator {
+  /// Warm standbys keep every shard of the plan packed; cold ones pack theirs when assigned.
+  public enum StandbyMode: String, Sendable, CaseIterable {
+    case cold, warm
+  }
+
+  /// A re-plan, for `/v1/cluster`.
+  public struct Replan: Sendable, Equatable {
+    /// Seconds (the coordinator's clock) when the plan was lost.
+    public var at: Double
+    public var reason: String
+    public var from: String
+    public var to: String
+    /// Seconds from the loss until the new plan was ready.
+    public var seconds: Double
+  }
+
+  /// A lost plan, from detection until the next plan is ready.
+  struct Incident {
+    var started: Double
+    var reason: String
+    var from: String
+  }
+
   public let config: ModelConfig
-  public let plan: PartitionPlan
+  /// Which layouts may run and who takes which slot.
+  public let planner: Planner
+  /// The plan running, or the last one (the configured layout until the first is made).
+  public internal(set) var plan: PartitionPlan
   /// The address workers join, with a `*` port resolved.
   public let endpoint: String
   public internal(set) var membership: Membership
   public internal(set) var planID: UInt64 = 0
   public let kvTokens: Int
   public let maxBatch: Int
+  /// Seconds of silence after which a worker is lost (`--worker-timeout`).
+  public let workerTimeout: Double
+  public let standbyMode: StandbyMode
+  /// Seconds a step may take before the plan is counted as hung and made again.
+  public let stepDeadline: Double
+  /// Seconds workers of a new plan have to load their shards before those that did not are
+  /// dropped from it.
+  public let assignDeadline: Double
+  /// Why there is no plan running (nil while one runs), for `/ready`.
+  public internal(set) var waitingReason: String? = "no workers yet"
+  /// Workers lost, by reason (silent, disconnected, rejoined, failed, hung).
+  public internal(set) var failures: [String: Int] = [:]
+  public internal(set) var replanCount = 0
+  /// The last re-plans, newest last.
+  public internal(set) var replans: [Replan] = []
+  /// Whether a plan smaller than the configured one may run (after the first full one).
+  var degradedAllowed = false
+  var incident: Incident?
+  var assignedAt = 0.0
   /// Messages dropped as garbage, malformed or unexpected (each is logged).
   public internal(set) var droppedMessages = 0
   /// Tokens the plan's steps have carried, for per-token figures.
@@ -44,10 +95,13 @@ public final class Coordinator {
     var failure: ClusterError?
   }
 
+  /// - Parameters:
+  ///   - cost: what a shard needs in memory, for the planner (default: nothing is checked).
   public init(
     bind: String, config: ModelConfig, fingerprint: [UInt8], tensorParallel: Int,
-    pipelineParallel: Int, kvTokens: Int, maxBatch: Int = 256, heartbeatTimeout: Double = 5,
-    clock: any TimeSource = SystemClock()
+    pipelineParallel: Int, kvTokens: Int, maxBatch: Int = 256, workerTimeout: Double = 1,
+    standbyMode: StandbyMode = .warm, stepDeadline: Double = 120, assignDeadline: Double = 120,
+    cost: ShardCost? = nil, clock: any TimeSource = SystemClock()
   ) throws(ClusterError) {
     self.clock = clock
     do {
@@ -56,6 +110,15 @@ public final class Coordinator {
     } catch {
       throw .plan(error)
     }
+    planner = Planner(
+      config: config, tensorParallel: tensorParallel, pipelineParallel: pipelineParallel,
+      cost: cost
+        ?? ShardCost(
+          config: config, layerBytes: 0, embeddingBytes: 0, outputRowBytes: 0, kvTokens: 0))
+    self.workerTimeout = workerTimeout
+    self.standbyMode = standbyMode
+    self.stepDeadline = stepDeadline
+    self.assignDeadline = assignDeadline
     do {
       context = try ZMQContext()
       socket = try ZMQSocket(context, .router)
@@ -66,8 +129,9 @@ public final class Coordinator {
     self.config = config
     self.kvTokens = kvTokens
     self.maxBatch = maxBatch
-    membership = Membership(fingerprint: fingerprint, heartbeatTimeout: heartbeatTimeout)
+    membership = Membership(fingerprint: fingerprint, heartbeatTimeout: workerTimeout)
     log.info("waiting for \(plan.workerCount) workers at \(endpoint)")
+    waitingReason = "waiting for workers: 0 of \(plan.workerCount) joined"
   }
 
   public var isReady: Bool { planID != 0 && membership.allAssignedReady }
@@ -81,7 +145,7 @@ public final class Coordinator {
       guard left > 0 else {
         if planID == 0 {
           throw .notEnoughWorkers(
-            have: membership.members.count, need: plan.workerCount, waited: timeout)
+            have: membership.members.count, need: planner.configuredWorkers, waited: timeout)
         }
         throw .timeout("workers loading their shards")
       }
@@ -101,14 +165,22 @@ public final class Coordinator {
     ).encoded()
     pending[stepID] = PendingStep(rows: entries.reduce(0) { $0 + $1.logitRows.count })
     tokensStepped += entries.reduce(0) { $0 + $1.tokens.count }
-    for member in membership.assigned { try send(bytes, to: member.id) }
+    do {
+      for member in membership.assigned { try send(bytes, to: member.id) }
+    } catch {
+      pending[stepID] = nil  // never collected
+      throw error
+    }
     return stepID
   }
 
   /// Waits for a step's logits: `[rows, vocabularySize]`, rows in the order the step asked.
-  public func collect(_ stepID: UInt64, into out: inout [Float], timeout: Double = 120)
+  /// A step past `timeout` (default: the step deadline) counts the plan as hung: it is made
+  /// again and the step fails as a lost worker.
+  public func collect(_ stepID: UInt64, into out: inout [Float], timeout: Double? = nil)
     throws(ClusterError)
   {
+    let timeout = timeout ?? stepDeadline
     guard pending[stepID] != nil else { throw .timeout("step \(stepID) was never submitted") }
     let start = clock.now()
     while true {
@@ -123,7 +195,11 @@ public final class Coordinator {
           return
         }
       }
-      guard clock.now() - start < timeout else { throw .timeout("logits of step \(stepID)") }
+      guard clock.now() - start < timeout else {
+        pending[stepID] = nil
+        losePlan(reason: "hung", detail: "no logits for step \(stepID) within \(timeout) s")
+        throw .planLost("step \(stepID) passed its deadline of \(timeout) s")
+      }
       try pump(timeoutMilliseconds: 200, spinMicroseconds: spinMicroseconds)
     }
   }
@@ -172,7 +248,10 @@ public final class Coordinator {
     let start = clock.now()
     while (prefixReplies?.blocks.count ?? 0) < plan.workerCount {
       guard isReady else { throw .noPlan }
-      guard clock.now() - start < timeout else { throw .timeout("prefix load of \(sequence)") }
+      guard clock.now() - start < timeout else {
+        losePlan(reason: "hung", detail: "no answer to the prefix load of \(sequence)")
+        throw .planLost("the prefix load of sequence \(sequence) passed its deadline")
+      }
       try pump(timeoutMilliseconds: 200, spinMicroseconds: spinMicroseconds)
     }
     let counts = prefixReplies?.blocks.values.map { $0 } ?? [0]

@@ -2,7 +2,7 @@ public import Core
 
 /// Who is in the cluster and where each worker sits in the plan: a pure state machine fed
 /// with what arrives (hellos, heartbeats, readiness) and the time, with no I/O, so its rules
-/// are tested directly.
+/// are tested directly. Workers outside the plan are standbys.
 public struct Membership: Sendable {
   public struct Member: Sendable, Equatable {
     /// The worker's ZeroMQ routing id.
@@ -10,10 +10,17 @@ public struct Membership: Sendable {
     public var hello: WorkerHello
     public var lastSeen: Double
     public var slot: Slot?
+    /// The shard of `slot` (kept after the plan is lost, so a re-plan can leave it there).
+    public var shard: ShardSpec?
     public var ready = false
     public var weightBytes = 0
     /// Bytes the worker reports having sent to its peers under the current plan.
     public var dataBytesSent = 0
+    /// The shards a standby was told to keep packed, and how many of them it has.
+    public var standbyShards: [ShardSpec] = []
+    public var preparedShards = 0
+    /// The plan of the last standby order it was sent (0: none).
+    public var standbyPlanID: UInt64 = 0
   }
 
   public enum HelloOutcome: Equatable, Sendable {
@@ -24,6 +31,7 @@ public struct Membership: Sendable {
   }
 
   public let fingerprint: [UInt8]
+  /// Seconds of silence after which a worker counts as lost (`--worker-timeout`).
   public let heartbeatTimeout: Double
   /// In join order.
   public private(set) var members: [Member] = []
@@ -39,6 +47,9 @@ public struct Membership: Sendable {
       members[index].hello = hello
       members[index].lastSeen = now
       members[index].ready = false
+      members[index].standbyShards = []
+      members[index].preparedShards = 0
+      members[index].standbyPlanID = 0
       return .rejoined
     }
     members.append(Member(id: id, hello: hello, lastSeen: now))
@@ -61,34 +72,69 @@ public struct Membership: Sendable {
     return lost
   }
 
-  /// Gives the plan's slots to the first workers that joined (stage by stage, rank by rank)
-  /// and returns each one's assignment; nil while fewer workers than slots have joined.
-  public mutating func assign(
-    _ plan: PartitionPlan, planID: UInt64, kvTokens: Int, maxBatch: Int
-  ) -> [(id: [UInt8], assignment: Assignment)]? {
-    guard members.count >= plan.workerCount else { return nil }
+  /// Removes a worker now (its socket is gone, or it failed to take its slot).
+  @discardableResult
+  public mutating func remove(id: [UInt8]) -> Member? {
+    guard let index = members.firstIndex(where: { $0.id == id }) else { return nil }
+    return members.remove(at: index)
+  }
+
+  /// Every member as the planner sees it.
+  public var candidates: [Planner.Candidate] {
+    members.map {
+      Planner.Candidate(
+        id: $0.id, memoryBytes: $0.hello.memoryBytes, shard: $0.shard,
+        prepared: Array($0.standbyShards.prefix($0.preparedShards)))
+    }
+  }
+
+  /// Gives the placement's slots to its workers and returns each one's assignment; the
+  /// others become standbys.
+  public mutating func apply(
+    _ placement: Planner.Placement, planID: UInt64, kvTokens: Int, maxBatch: Int,
+    workerTimeout: Double
+  ) -> [(id: [UInt8], assignment: Assignment)] {
+    let plan = placement.plan
     let slots = plan.slots
+    let slotOf = Dictionary(
+      zip(placement.workers, slots).map { ($0, $1) }, uniquingKeysWith: { first, _ in first })
     for index in members.indices {
-      members[index].slot = index < slots.count ? slots[index] : nil
+      let slot = slotOf[members[index].id]
+      members[index].slot = slot
+      members[index].shard = slot.map(plan.shard)
       members[index].ready = false
       members[index].dataBytesSent = 0
+      if slot != nil {
+        members[index].standbyShards = []
+        members[index].preparedShards = 0
+      }
     }
     func address(_ slot: Slot) -> String {
-      members[slots.firstIndex(of: slot) ?? 0].hello.dataAddress
+      let id = placement.workers[slots.firstIndex(of: slot) ?? 0]
+      return member(id: id)?.hello.dataAddress ?? ""
     }
-    return slots.enumerated().map { index, slot in
+    return zip(placement.workers, slots).map { id, slot in
       let stagePeers = (0..<plan.tensorParallel).map { address(Slot(stage: slot.stage, rank: $0)) }
       let next =
         slot.stage + 1 < plan.pipelineParallel
         ? address(Slot(stage: slot.stage + 1, rank: slot.rank)) : nil
       return (
-        members[index].id,
+        id,
         Assignment(
           planID: planID, slot: slot, tensorParallel: plan.tensorParallel,
           pipelineParallel: plan.pipelineParallel, shard: plan.shard(slot),
-          stagePeers: stagePeers, nextStage: next, kvTokens: kvTokens, maxBatch: maxBatch)
+          stagePeers: stagePeers, nextStage: next, kvTokens: kvTokens, maxBatch: maxBatch,
+          workerTimeout: workerTimeout)
       )
     }
+  }
+
+  /// Records that a standby was told to keep `shards` packed.
+  public mutating func ordered(id: [UInt8], shards: [ShardSpec], planID: UInt64) {
+    guard let index = members.firstIndex(where: { $0.id == id }) else { return }
+    members[index].standbyPlanID = planID
+    if members[index].standbyShards != shards { members[index].preparedShards = 0 }
+    members[index].standbyShards = shards
   }
 
   /// Marks a worker ready for `slot`; false if that is not its slot.
@@ -100,14 +146,22 @@ public struct Membership: Sendable {
     return true
   }
 
-  /// Records a worker's report of its data-plane traffic.
-  public mutating func report(id: [UInt8], dataBytesSent: Int) {
+  /// Records a worker's heartbeat report: its data-plane traffic (a plan member) or how many
+  /// of its standby shards it has packed.
+  public mutating func report(id: [UInt8], dataBytesSent: Int, preparedShards: Int) {
     guard let index = members.firstIndex(where: { $0.id == id }) else { return }
-    members[index].dataBytesSent = dataBytesSent
+    if members[index].slot != nil {
+      members[index].dataBytesSent = dataBytesSent
+    } else {
+      members[index].preparedShards = min(preparedShards, members[index].standbyShards.count)
+    }
   }
 
   /// The workers holding slots of the current assignment.
   public var assigned: [Member] { members.filter { $0.slot != nil } }
+
+  /// The workers outside the plan.
+  public var standbys: [Member] { members.filter { $0.slot == nil } }
 
   public var allAssignedReady: Bool { !assigned.isEmpty && assigned.allSatisfy(\.ready) }
 }

@@ -14,6 +14,12 @@ public struct WorkerReport: Sendable, Encodable, Equatable {
   public let dataBytesSent: Int
   /// Seconds since the router last heard from it (hello, heartbeat or reply).
   public let secondsSinceSeen: Double
+  /// Its process id on its host.
+  public let pid: Int
+  /// "plan" (it holds a slot) or "standby".
+  public let role: String
+  /// A standby's shards packed so far, of those it was told to keep.
+  public let preparedShards: Int
 
   enum CodingKeys: String, CodingKey {
     case name, threads, stage, rank, ready
@@ -21,6 +27,8 @@ public struct WorkerReport: Sendable, Encodable, Equatable {
     case weightBytes = "weight_bytes"
     case dataBytesSent = "data_bytes_sent"
     case secondsSinceSeen = "seconds_since_seen"
+    case pid, role
+    case preparedShards = "prepared_shards"
   }
 
   public init(_ member: Membership.Member, now: Double) {
@@ -33,6 +41,9 @@ public struct WorkerReport: Sendable, Encodable, Equatable {
     weightBytes = member.weightBytes
     dataBytesSent = member.dataBytesSent
     secondsSinceSeen = max(0, now - member.lastSeen)
+    pid = member.hello.processID
+    role = member.slot == nil ? "standby" : "plan"
+    preparedShards = member.preparedShards
   }
 
   public func encode(to encoder: any Encoder) throws {
@@ -46,5 +57,8 @@ public struct WorkerReport: Sendable, Encodable, Equatable {
     try container.encode(weightBytes, forKey: .weightBytes)
     try container.encode(dataBytesSent, forKey: .dataBytesSent)
     try container.encode(secondsSinceSeen, forKey: .secondsSinceSeen)
+    try container.encode(pid, forKey: .pid)
+    try container.encode(role, forKey: .role)
+    try container.encode(preparedShards, forKey: .preparedShards)
   }
 }

@@ -14,6 +14,8 @@ public protocol BatchEngine: AnyObject {
   var maxStepTokens: Int { get }
   /// Every worker the router knows, for `/v1/cluster` (empty for one process).
   func workerReports(now: Double) -> [WorkerReport]
+  /// The cluster's plan, standbys and re-plans (nil for one process).
+  func clusterStatus(now: Double) -> ClusterStatus?
   /// Frees a sequence now (one process) or with the next message to the workers.
   func release(sequence: Int)
   /// Starts an empty sequence with the cached blocks `ids`: from `blocks` (their parts, found
@@ -34,6 +36,21 @@ public protocol BatchEngine: AnyObject {
   /// Called after a step, before the loop samples and sends: local compute threads may sleep
   /// until the next step rather than spin, leaving their cores to the HTTP threads.
   func rest()
+  /// Called between steps, and every `maintenanceInterval` while the loop waits: a cluster
+  /// exchanges heartbeats, notices lost workers, re-plans and restarts local workers. Says
+  /// whether a step can run now.
+  func maintain() -> EngineReadiness
+  /// Most seconds the loop may wait between calls to `maintain` while idle.
+  var maintenanceInterval: Double { get }
+}
+
+/// Whether an engine can run a step.
+public enum EngineReadiness: Sendable, Equatable {
+  /// It can. `generation` changes when the engine has lost the state of every sequence (a
+  /// cluster under a new plan): the loop then computes the running sequences again.
+  case ready(generation: UInt64)
+  /// It cannot for now, and why (a cluster planning again, or waiting for workers).
+  case recovering(String)
 }
 
 extension BatchEngine {
@@ -49,6 +66,10 @@ extension InferenceEngine: BatchEngine {
   public var maxStepTokens: Int { maxBatch }
   public func rest() { pool.rest() }
   public func workerReports(now: Double) -> [WorkerReport] { [] }
+  public func clusterStatus(now: Double) -> ClusterStatus? { nil }
+  /// One process never loses its sequences.
+  public func maintain() -> EngineReadiness { .ready(generation: 0) }
+  public var maintenanceInterval: Double { 0.5 }
 
   private var fragments: KVFragments {
     KVFragments(shard: model.shard, headDimension: model.config.headDimension)
@@ -95,6 +116,11 @@ extension ClusterEngine: BatchEngine {
   public func workerReports(now: Double) -> [WorkerReport] {
     coordinator.membership.members.map { WorkerReport($0, now: now) }
   }
+  public func clusterStatus(now: Double) -> ClusterStatus? {
+    ClusterStatus(coordinator, now: now)
+  }
+  /// Heartbeats go out four times per worker timeout.
+  public var maintenanceInterval: Double { min(0.05, coordinator.workerTimeout / 8) }
 
   // The workers load and keep their own parts; the router only names the blocks.
   public func loadCachedPrefix(
@@ -130,14 +156,13 @@ extension ClusterEngine: BatchEngine {
 }
 
 extension EngineFailure {
-  /// A cluster's error as the loop sees it: a worker that stopped answering or a socket that
-  /// failed loses the step's work (recoverable); the rest is broken. A step past its deadline
-  /// is broken too until failure handling re-plans: it already waited the whole deadline,
-  /// and retrying it would hold the loop that long again.
+  /// A cluster's error as the loop sees it: a worker that stopped answering, a socket that
+  /// failed or a plan that is gone loses the step's work (recoverable: the coordinator plans
+  /// again, and the loop computes the sequences again on the new plan); the rest is broken.
   init(_ error: ClusterError) {
     switch error {
-    case .workerLost, .transport: self = .workerLost("\(error)")
-    case .timeout, .plan, .notEnoughWorkers, .stepFailed, .noPlan: self = .broken("\(error)")
+    case .workerLost, .planLost, .transport, .noPlan: self = .workerLost("\(error)")
+    case .timeout, .plan, .notEnoughWorkers, .stepFailed: self = .broken("\(error)")
     }
   }
 }

@@ -26,10 +26,16 @@ public struct EngineFactory: Sendable {
     public var workerRedis: String?
     /// Megabytes of each worker's in-memory fragment tier.
     public var workerPrefixCacheMB: Int
+    /// Spare local workers, started besides the plan's.
+    public var standbys: Int
+    /// Seconds of silence after which a worker is lost.
+    public var workerTimeout: Double
+    public var standbyMode: Coordinator.StandbyMode
 
     public init(
       modelPath: String, layout: Layout = .singleProcess, threads: Int, kvTokens: Int,
-      maxBatch: Int = 256, workerRedis: String? = nil, workerPrefixCacheMB: Int = 256
+      maxBatch: Int = 256, workerRedis: String? = nil, workerPrefixCacheMB: Int = 256,
+      standbys: Int = 0, workerTimeout: Double = 1, standbyMode: Coordinator.StandbyMode = .warm
     ) {
       self.modelPath = modelPath
       self.layout = layout
@@ -38,6 +44,9 @@ public struct EngineFactory: Sendable {
       self.maxBatch = maxBatch
       self.workerRedis = workerRedis
       self.workerPrefixCacheMB = workerPrefixCacheMB
+      self.standbys = standbys
+      self.workerTimeout = workerTimeout
+      self.standbyMode = standbyMode
     }
   }
 
@@ -54,12 +63,15 @@ public struct EngineFactory: Sendable {
             model: try ModelLoader.load(file), threads: settings.threads,
             maxBatch: settings.maxBatch, kvTokens: settings.kvTokens))
       case .localWorkers(let tp, let pp, let transport):
+        let config = try ModelConfig(gguf: file)
         let cluster = try LocalCluster(
-          modelPath: settings.modelPath, config: try ModelConfig(gguf: file),
+          modelPath: settings.modelPath, config: config,
           fingerprint: ModelFingerprint.of(file), tensorParallel: tp, pipelineParallel: pp,
           threads: settings.threads, kvTokens: settings.kvTokens, maxBatch: settings.maxBatch,
           transport: transport, redis: settings.workerRedis,
-          prefixCacheMB: settings.workerPrefixCacheMB)
+          prefixCacheMB: settings.workerPrefixCacheMB, standbys: settings.standbys,
+          workerTimeout: settings.workerTimeout, standbyMode: settings.standbyMode,
+          cost: ShardCost(file: file, config: config, kvTokens: settings.kvTokens))
         return BuiltEngine(cluster: cluster)
       }
     }
@@ -97,7 +109,7 @@ public final class BuiltEngine {
   }
 
   init(cluster: LocalCluster) {
-    let engine = ClusterEngine(coordinator: cluster.coordinator)
+    let engine = ClusterEngine(coordinator: cluster.coordinator, supervisor: cluster)
     batch = engine
     tokens = engine
     process = nil

@@ -26,6 +26,8 @@ public struct RouterConfiguration: Sendable {
   public var plan: PartitionPlan?
   /// What request deadlines and leases are measured against (tests move a `ManualClock`).
   public var clock: any TimeSource = SystemClock()
+  /// Seconds requests wait for a worker plan (after workers were lost) before they fail.
+  public var recoveryTimeout: Double = 60
 
   public init(intake: RequestIntake.Limits, limits: Scheduler.Limits) {
     self.intake = intake
@@ -44,7 +46,7 @@ public func buildApplication(
   onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
   let clock = configuration.clock
-  let loop = given ?? ServingLoop(clock: clock)
+  let loop = given ?? ServingLoop(clock: clock, recoveryTimeout: configuration.recoveryTimeout)
   let intake = RequestIntake(
     limits: configuration.intake, tokenizer: tokenizer, formatter: formatter,
     contextLength: contextLength, fragments: configuration.fragments,

@@ -95,6 +95,25 @@ enum MetricsPage {
     text.add(
       "workers_up", "gauge", "Workers of the plan ready (0 when one process holds the model).",
       snapshot.workersUp)
+    text.add(
+      "replayed_sequences_total", "counter",
+      "Sequences computed again after a lost worker took their state.",
+      snapshot.replayedSequences)
+    if let cluster = snapshot.cluster {
+      text.add(
+        "replans_total", "counter", "New plans made after workers were lost, or to grow back.",
+        cluster.replans)
+      text.add(
+        "worker_failures_total", "counter",
+        "Workers lost, by reason (silent: no heartbeat; disconnected; rejoined; failed; hung).",
+        labelled: "reason",
+        ["silent", "disconnected", "rejoined", "failed", "hung"].map {
+          ($0, cluster.failures[$0] ?? 0)
+        })
+      text.add(
+        "standby_workers", "gauge", "Workers outside the plan, ready to take a slot.",
+        cluster.standbys.count)
+    }
     return text.text
   }
 }
@@ -110,6 +129,15 @@ struct Exposition {
       "# HELP tessera_\(name) \(help)", "# TYPE tessera_\(name) \(type)",
       "tessera_\(name) \(value)",
     ]
+  }
+
+  /// One metric with a label, a line per value.
+  mutating func add(
+    _ name: String, _ type: String, _ help: String, labelled label: String,
+    _ values: [(String, Int)]
+  ) {
+    lines += ["# HELP tessera_\(name) \(help)", "# TYPE tessera_\(name) \(type)"]
+    lines += values.map { "tessera_\(name){\(label)=\"\($0.0)\"} \($0.1)" }
   }
 
   var text: String { lines.joined(separator: "\n") + "\n" }

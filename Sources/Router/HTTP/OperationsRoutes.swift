@@ -48,8 +48,10 @@ enum OperationsRoutes {
         body: .init(byteBuffer: ByteBuffer(string: document)))
     }
     router.get("/v1/cluster") { _, _ in
-      OpenAIResponse.json(
-        serving.cluster.report(ready: serving.isReady, workers: serving.loop.snapshot.workers))
+      let snapshot = serving.loop.snapshot
+      return OpenAIResponse.json(
+        serving.cluster.report(
+          ready: serving.isReady, workers: snapshot.workers, status: snapshot.cluster))
     }
   }
 

@@ -75,17 +75,24 @@ public struct ClusterInfo: Sendable {
     let pipelineParallel: Int
     let plan: String
     let workers: [WorkerReport]
+    /// The running layout, standbys and re-plans (workers only).
+    let cluster: ClusterStatus?
     enum CodingKeys: String, CodingKey {
-      case mode, ready, plan, workers
+      case mode, ready, plan, workers, cluster
       case tensorParallel = "tensor_parallel"
       case pipelineParallel = "pipeline_parallel"
     }
   }
 
-  func report(ready: Bool, workers: [WorkerReport]) -> Report {
-    Report(
+  /// The running plan when there is one (it may be smaller than the configured `plan`
+  /// after a worker was lost).
+  func report(ready: Bool, workers: [WorkerReport], status: ClusterStatus?) -> Report {
+    let running = status?.plan ?? plan
+    return Report(
       mode: plan == nil ? "single-process" : "local-workers", ready: ready,
-      tensorParallel: plan?.tensorParallel ?? 1, pipelineParallel: plan?.pipelineParallel ?? 1,
-      plan: plan?.description ?? "one process holds the whole model", workers: workers)
+      tensorParallel: running?.tensorParallel ?? 1,
+      pipelineParallel: running?.pipelineParallel ?? 1,
+      plan: running?.description ?? "one process holds the whole model", workers: workers,
+      cluster: status)
   }
 }

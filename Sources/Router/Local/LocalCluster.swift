@@ -2,23 +2,42 @@ public import Core
 import Foundation
 
 /// A whole cluster on this machine: a coordinator on loopback and T×P `tessera worker`
-/// processes started from this executable. Stopping it (or dropping it) shuts every worker
-/// down, and the workers exit on their own if this process dies (`--parent-pid`).
-public final class LocalCluster {
+/// processes (plus standbys) started from this executable. It supervises them as an
+/// orchestrator would: a worker that exits is started again, with back-off. Stopping it (or
+/// dropping it) shuts every worker down, and the workers exit on their own if this process
+/// dies (`--parent-pid`).
+public final class LocalCluster: WorkerSupervisor {
   /// How the local processes reach each other: loopback TCP, or Unix domain sockets in a
   /// private directory (lower latency on one machine).
   public enum Transport: String, Sendable, CaseIterable {
     case tcp, ipc
   }
 
+  /// One worker process and its restarts.
+  struct Child {
+    var process: Process
+    var startedAt: Double
+    var restarts = 0
+    /// When it is due to start again, once it has exited.
+    var restartAt: Double?
+  }
+
   public let coordinator: Coordinator
-  private var children: [Process] = []
+  private var children: [Child] = []
+  private var arguments: (Int) -> [String] = { _ in [] }
+  private var executable = ""
   private let spawner = SpawnThread()
   private var socketDirectory: String?
+  private var stopping = false
   private let log = Log("local-cluster")
+  /// A worker that ran this long before it exited starts again at once.
+  static let stableSeconds = 30.0
+  static let firstBackOff = 0.1
+  static let longestBackOff = 10.0
 
   /// - Parameters:
   ///   - threads: compute threads per worker.
+  ///   - standbys: spare workers started besides the T×P of the plan.
   ///   - executable: the `tessera` binary to start workers from (default: this one).
   ///   - redis: the Redis URL of the shared fragment cache, passed on to the workers.
   ///   - prefixCacheMB: each worker's in-memory fragment tier.
@@ -26,7 +45,9 @@ public final class LocalCluster {
     modelPath: String, config: ModelConfig, fingerprint: [UInt8], tensorParallel: Int,
     pipelineParallel: Int, threads: Int, kvTokens: Int, maxBatch: Int = 256,
     transport: Transport = .tcp, startTimeout: Double = 120, executable: String? = nil,
-    redis: String? = nil, prefixCacheMB: Int = 256
+    redis: String? = nil, prefixCacheMB: Int = 256, standbys: Int = 0,
+    workerTimeout: Double = 1, standbyMode: Coordinator.StandbyMode = .warm,
+    cost: ShardCost? = nil
   ) throws {
     var endpoint = "tcp://127.0.0.1:*"
     var dataBind: (Int) -> String = { _ in "tcp://127.0.0.1:*" }
@@ -42,20 +63,20 @@ public final class LocalCluster {
     }
     coordinator = try Coordinator(
       bind: endpoint, config: config, fingerprint: fingerprint, tensorParallel: tensorParallel,
-      pipelineParallel: pipelineParallel, kvTokens: kvTokens, maxBatch: maxBatch)
-    let executable = try executable ?? Self.ownExecutable()
+      pipelineParallel: pipelineParallel, kvTokens: kvTokens, maxBatch: maxBatch,
+      workerTimeout: workerTimeout, standbyMode: standbyMode, cost: cost)
+    self.executable = try executable ?? Self.ownExecutable()
+    let router = coordinator.endpoint
+    arguments = { index in
+      [
+        "worker", "--router", router, "--model", modelPath, "--threads", String(threads),
+        "--name", "local-\(index)", "--data-bind", dataBind(index),
+        "--parent-pid", String(getpid()), "--prefix-cache-mb", String(prefixCacheMB),
+      ] + (redis.map { ["--redis", $0] } ?? [])
+    }
     do {
-      for index in 0..<coordinator.plan.workerCount {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments =
-          [
-            "worker", "--router", coordinator.endpoint, "--model", modelPath, "--threads",
-            String(threads), "--name", "local-\(index)", "--data-bind", dataBind(index),
-            "--parent-pid", String(getpid()), "--prefix-cache-mb", String(prefixCacheMB),
-          ] + (redis.map { ["--redis", $0] } ?? [])
-        try spawner.run { try process.run() }
-        children.append(process)
+      for index in 0..<(coordinator.plan.workerCount + max(standbys, 0)) {
+        children.append(Child(process: try start(index), startedAt: SystemClock.now()))
       }
       try coordinator.waitUntilReady(timeout: startTimeout)
     } catch {
@@ -66,12 +87,61 @@ public final class LocalCluster {
 
   deinit { stop() }
 
-  /// Process ids of the workers.
-  public var workerPIDs: [Int32] { children.map(\.processIdentifier) }
+  /// Process ids of the workers (standbys included), as started last.
+  public var workerPIDs: [Int32] { children.map(\.process.processIdentifier) }
+
+  /// Workers started again after they exited, in all.
+  public var restarts: Int { children.reduce(0) { $0 + $1.restarts } }
+
+  private func start(_ index: Int) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments(index)
+    try spawner.run { try process.run() }
+    return process
+  }
+
+  /// Starts again the workers that exited, each after its back-off: 0.1 s, doubling to 10 s
+  /// for one that keeps exiting, back to 0.1 s once it has run for 30 s.
+  public func superviseWorkers() {
+    guard !stopping else { return }
+    let now = SystemClock.now()
+    for index in children.indices where !children[index].process.isRunning {
+      var child = children[index]
+      guard let due = child.restartAt else {
+        if now - child.startedAt >= Self.stableSeconds { child.restarts = 0 }
+        let backOff = min(
+          Self.firstBackOff * pow(2, Double(min(child.restarts, 16))), Self.longestBackOff)
+        child.restartAt = now + backOff
+        log.warning(
+          "worker local-\(index) (pid \(child.process.processIdentifier)) exited "
+            + "(\(Self.describe(child.process))); starting it again in \(backOff) s")
+        children[index] = child
+        continue
+      }
+      guard now >= due else { continue }
+      do {
+        child.process = try start(index)
+        child.startedAt = now
+        child.restarts += 1
+        child.restartAt = nil
+      } catch {
+        log.error("cannot start worker local-\(index) again: \(error)")
+        child.restartAt = now + Self.longestBackOff
+      }
+      children[index] = child
+    }
+  }
+
+  static func describe(_ process: Process) -> String {
+    process.terminationReason == .uncaughtSignal
+      ? "signal \(process.terminationStatus)" : "status \(process.terminationStatus)"
+  }
 
   /// Shuts the workers down: asks, waits up to five seconds (taking their final reports),
   /// then kills what is left.
   public func stop() {
+    stopping = true
     defer {
       if let socketDirectory { try? FileManager.default.removeItem(atPath: socketDirectory) }
       socketDirectory = nil
@@ -80,14 +150,14 @@ public final class LocalCluster {
     guard !children.isEmpty else { return }
     coordinator.shutdownWorkers()
     let deadline = Date().addingTimeInterval(5)
-    while children.contains(where: \.isRunning), Date() < deadline {
+    while children.contains(where: \.process.isRunning), Date() < deadline {
       _ = try? coordinator.pump(timeoutMilliseconds: 50)
     }
     while (try? coordinator.pump(timeoutMilliseconds: 0)) == true {}  // reports still queued
-    for child in children where child.isRunning {
-      log.warning("worker \(child.processIdentifier) did not exit; killing it")
-      kill(child.processIdentifier, SIGKILL)
-      child.waitUntilExit()
+    for child in children where child.process.isRunning {
+      log.warning("worker \(child.process.processIdentifier) did not exit; killing it")
+      kill(child.process.processIdentifier, SIGKILL)
+      child.process.waitUntilExit()
     }
     children = []
   }

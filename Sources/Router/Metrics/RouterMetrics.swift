@@ -21,6 +21,7 @@ public enum RouterMetrics {
       "tessera_time_to_first_token_seconds": buckets,
       "tessera_inter_token_latency_seconds": buckets,
       "tessera_request_duration_seconds": buckets,
+      "tessera_recovery_seconds": buckets,
     ]
     MetricsSystem.bootstrap(factory)
     return true
@@ -33,6 +34,12 @@ public enum RouterMetrics {
     ).increment()
     Timer(label: "tessera_request_duration_seconds", dimensions: [("endpoint", endpoint)])
       .recordNanoseconds(Int64(max(seconds, 0) * 1e9))
+  }
+
+  /// A new plan is ready after an incident: seconds from the loss until then. (The counts
+  /// of failures, re-plans and replayed sequences are read from the loop's snapshot.)
+  static func recovered(after seconds: Double) {
+    Timer(label: "tessera_recovery_seconds").recordNanoseconds(Int64(max(seconds, 0) * 1e9))
   }
 
   static func firstToken(after seconds: Double) {

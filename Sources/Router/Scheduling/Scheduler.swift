@@ -188,14 +188,17 @@ public struct Scheduler: Sendable {
   /// A step failed and the engine's caches can no longer be trusted: every running sequence
   /// goes back to the front of the queue (oldest first) to be computed again from its prompt
   /// and generated tokens, and its blocks are released with the next step — nothing is lost
-  /// and no block is left held. Returns the sequences sent back.
+  /// and no block is left held. `cachedTokens` says how many of a sequence's first tokens
+  /// the fragment cache holds (whole blocks; fewer than its tokens are kept). Returns the
+  /// sequences sent back.
   @discardableResult
-  public mutating func requeueRunning() -> [Int] {
+  public mutating func requeueRunning(cachedTokens: (Int) -> Int = { _ in 0 }) -> [Int] {
     let sent = running.sorted { $0.admission < $1.admission }
     running = []
     for var sequence in sent.reversed() {
+      let cached = min(cachedTokens(sequence.id), sequence.tokens.count - 1)
       sequence.computed = 0
-      sequence.cachedTokens = 0
+      sequence.cachedTokens = max(0, cached / limits.blockSize * limits.blockSize)
       toRelease.append(sequence.id)
       queue.insert(sequence, at: 0)
     }

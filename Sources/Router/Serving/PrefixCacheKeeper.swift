@@ -19,6 +19,9 @@ struct PrefixCacheKeeper {
     self.blockSize = blockSize
   }
 
+  /// Whether `request`'s prompt blocks went to the cache (so a replay can load them).
+  func wasKept(_ request: UInt64) -> Bool { fragments != nil && kept.contains(request) }
+
   /// A request whose blocks need not be kept again.
   mutating func markKept(_ request: UInt64) { kept.insert(request) }
 

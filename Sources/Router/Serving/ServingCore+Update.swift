@@ -71,7 +71,7 @@ extension ServingCore {
     Log("serving").error(
       "step failed: \(failure); "
         + (recoverable ? "its sequences are computed again" : "its requests fail"))
-    scheduler.requeueRunning()
+    replay()
     guard !recoverable else { return }
     counters.engineFailed = "\(failure)"
     let failing = Set(plan.slices.compactMap { outputs[$0.sequence]?.request })

@@ -40,20 +40,75 @@ struct ServingCore<Engine: BatchEngine> {
   var outputs: [Int: (request: UInt64, processor: OutputProcessor)] = [:]
   var nextSequence = 1
   var counters = ServingLoop.Snapshot()
-  /// Recoverable failures in a row; past `maxRecoveries` they count as broken (until the
-  /// cluster re-plans, a worker that stays gone would fail every step).
+  /// Recoverable failures in a row; past `maxRecoveries` they count as broken (a step that
+  /// makes its workers die every time must not be retried for ever).
   var failuresInARow = 0
   static var maxRecoveries: Int { 3 }
+  /// The engine's state generation last seen (see `EngineReadiness`).
+  var generation: UInt64?
+  /// Since when the engine cannot run a step, and how long requests wait for it.
+  var recoveringSince: Double?
+  let recoveryTimeout: Double
 
-  init(engine: Engine, vocabulary: Vocabulary, limits: Scheduler.Limits, fragments: FragmentCache?)
-  {
+  init(
+    engine: Engine, vocabulary: Vocabulary, limits: Scheduler.Limits, fragments: FragmentCache?,
+    recoveryTimeout: Double = 60
+  ) {
     self.engine = engine
     self.vocabulary = vocabulary
     scheduler = Scheduler(limits: limits)
     prefixes = PrefixCacheKeeper(fragments: fragments, blockSize: limits.blockSize)
+    self.recoveryTimeout = recoveryTimeout
   }
 
   var isIdle: Bool { scheduler.isIdle }
+
+  // MARK: Between steps
+
+  /// Keeps the engine going and says whether a step can run. When the engine lost every
+  /// sequence's state (a new plan), the running sequences are computed again — each from its
+  /// prompt (its whole blocks through the fragment cache) and generated tokens, with its
+  /// sampler where it was, so its stream goes on exactly where it paused. When no step can
+  /// run for `recoveryTimeout`, the requests fail.
+  mutating func maintain(now: Double) -> Bool {
+    switch engine.maintain() {
+    case .ready(let current):
+      if let generation, generation != current { replay() }
+      generation = current
+      if recoveringSince != nil {
+        recoveringSince = nil
+        counters.engineFailed = nil
+      }
+      return true
+    case .recovering(let reason):
+      let since = recoveringSince ?? now
+      recoveringSince = since
+      counters.engineFailed = "no plan for \(Int(now - since)) s: \(reason)"
+      if now - since >= recoveryTimeout, !requests.isEmpty {
+        Log("serving").error(
+          "no plan for \(recoveryTimeout) s (\(reason)): \(requests.count) requests fail")
+        for request in Array(requests.keys) {
+          fail(request, .noPlan("none for \(Int(recoveryTimeout)) s: \(reason)"))
+        }
+      }
+      return false
+    }
+  }
+
+  /// Sends every running sequence back to be computed again on the engine's new state.
+  mutating func replay() {
+    let blockSize = scheduler.limits.blockSize
+    var cached: [Int: Int] = [:]
+    for sequence in scheduler.running.map(\.id) {
+      guard let request = outputs[sequence]?.request, let live = requests[request],
+        prefixes.wasKept(request)
+      else { continue }
+      cached[sequence] = live.submission.prefix.ids.count * blockSize
+    }
+    let replayed = scheduler.requeueRunning { cached[$0] ?? 0 }
+    guard !replayed.isEmpty else { return }
+    counters.replayedSequences += replayed.count
+  }
 
   /// One step: schedule → execute → update.
   mutating func step() {
@@ -81,7 +136,7 @@ struct ServingCore<Engine: BatchEngine> {
         sequence: $0.sequence, tokens: $0.tokens,
         logitRows: $0.wantsLogits ? [$0.tokens.count - 1] : [])
     }
-    guard !entries.isEmpty else { return execution }
+    guard !entries.isEmpty, case .success = execution.outcome else { return execution }
     do {
       execution.outcome = .success(try engine.runStep(entries))
       engine.rest()
@@ -109,6 +164,9 @@ struct ServingCore<Engine: BatchEngine> {
           scheduler.reviseCachedPrefix(id: slice.sequence, tokens: loaded * blockSize)
           execution.plan.slices.removeAll { $0.sequence == slice.sequence }
         }
+      } catch  where error.isRecoverable {
+        execution.outcome = .failure(error)  // a lost worker: the whole step is lost
+        return
       } catch {
         execution.unloadable[request] = error
         let sequences = Set(live.sequences.values)

@@ -10,6 +10,8 @@ public enum ServingFailure: Error, Sendable, Equatable {
   case timedOut
   /// The engine could not run a step of it (`EngineFailure` says why).
   case engine(EngineFailure)
+  /// No plan could run for the whole recovery timeout (every worker gone, say): the reason.
+  case noPlan(String)
   /// The cached prompt prefix the intake promised could not be loaded.
   case prefixUnavailable
   /// The router stopped with the request unfinished (and no request state to carry it on).

@@ -24,6 +24,10 @@ public final class ServingLoop: Sendable {
     public var engineFailed: String?
     /// Nothing queued, running or waiting to be released.
     public var idle = true
+    /// Sequences computed again after the engine lost their state (a worker was lost).
+    public var replayedSequences = 0
+    /// The cluster's plan, standbys and re-plans (nil for one process).
+    public var cluster: ClusterStatus?
   }
 
   private struct Inbox {
@@ -37,8 +41,13 @@ public final class ServingLoop: Sendable {
   private let wake = DispatchSemaphore(value: 0)
   /// What deadlines are measured against.
   let clock: any TimeSource
+  /// Seconds requests wait for an engine that cannot run (no plan) before they fail.
+  let recoveryTimeout: Double
 
-  public init(clock: any TimeSource = SystemClock()) { self.clock = clock }
+  public init(clock: any TimeSource = SystemClock(), recoveryTimeout: Double = 60) {
+    self.clock = clock
+    self.recoveryTimeout = recoveryTimeout
+  }
 
   public var snapshot: Snapshot { state.withLock { $0 } }
 
@@ -70,7 +79,8 @@ public final class ServingLoop: Sendable {
     fragments: FragmentCache? = nil
   ) {
     var core = ServingCore(
-      engine: engine, vocabulary: vocabulary, limits: limits, fragments: fragments)
+      engine: engine, vocabulary: vocabulary, limits: limits, fragments: fragments,
+      recoveryTimeout: recoveryTimeout)
     var reports = WorkerReportThrottle()
     state.withLock { $0.kvBlocksTotal = limits.totalBlocks }
     while true {
@@ -89,10 +99,14 @@ public final class ServingLoop: Sendable {
       for submission in submissions { core.admit(submission) }
       for id in cancellations { core.cancel(id) }
       core.expire(now: clock.now())
+      let canStep = core.maintain(now: clock.now())
       let idle = core.isIdle
-      if !idle { core.step() }
+      if canStep, !idle { core.step() }
       publish(&core, reports: &reports)
-      if idle { _ = wake.wait(timeout: .now() + .milliseconds(500)) }
+      if idle || !canStep {
+        let wait = Int(engine.maintenanceInterval * 1000)
+        _ = wake.wait(timeout: .now() + .milliseconds(wait))
+      }
     }
   }
 
@@ -121,6 +135,7 @@ private struct WorkerReportThrottle {
     guard now >= next else { return }
     counters.workers = engine.workerReports(now: now)
     counters.workersUp = counters.workers.filter { $0.ready && $0.stage != nil }.count
+    counters.cluster = engine.clusterStatus(now: now)
     next = now + 0.5
   }
 }

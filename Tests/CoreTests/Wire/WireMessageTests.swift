@@ -5,7 +5,8 @@ import Testing
   static let samples: [WireMessage] = [
     .hello(
       WorkerHello(
-        name: "w0", threads: 2, fingerprint: Array(0..<32), dataAddress: "tcp://10.0.0.2:5601")),
+        name: "w0", threads: 2, fingerprint: Array(0..<32), dataAddress: "tcp://10.0.0.2:5601",
+        processID: 4242, memoryBytes: 8 << 30)),
     .assign(
       Assignment(
         planID: 42, slot: Slot(stage: 1, rank: 0), tensorParallel: 2, pipelineParallel: 2,
@@ -19,7 +20,20 @@ import Testing
         shard: ShardSpec(
           layers: 0..<15, kvGroups: 0..<3, ffnUnits: 0..<6, vocabulary: nil,
           holdsEmbedding: true),
-        stagePeers: ["ipc:///tmp/x"], nextStage: "tcp://c:3", kvTokens: 1, maxBatch: 1)),
+        stagePeers: ["ipc:///tmp/x"], nextStage: "tcp://c:3", kvTokens: 1, maxBatch: 1,
+        workerTimeout: 0.25)),
+    .standby(
+      StandbyOrder(
+        planID: 7, warm: true,
+        shards: [
+          ShardSpec(
+            layers: 0..<15, kvGroups: 0..<3, ffnUnits: 0..<6, vocabulary: nil,
+            holdsEmbedding: true),
+          ShardSpec(
+            layers: 15..<30, kvGroups: 0..<3, ffnUnits: 0..<6, vocabulary: 0..<49152,
+            holdsEmbedding: false),
+        ], workerTimeout: 1)),
+    .standby(StandbyOrder(planID: 1, warm: false, shards: [], workerTimeout: 2.5)),
     .ready(WorkerReady(planID: 42, slot: Slot(stage: 0, rank: 1), weightBytes: 48_000_000)),
     .step(
       StepCommand(
@@ -38,6 +52,7 @@ import Testing
         planID: 1, stepID: 2, layer: 29, reduction: .ffn, units: 3..<5, rows: 1, width: 2,
         values: [1, 2, 3, 4])),
     .heartbeat(Heartbeat(planID: 0, sequence: 12)),
+    .heartbeat(Heartbeat(planID: 3, sequence: 1, dataBytesSent: 99, preparedShards: 4)),
     .failure(StepFailure(planID: 1, stepID: 2, message: "the KV cache has no free blocks")),
     .shutdown,
     .prefixLoad(
@@ -80,17 +95,17 @@ import Testing
 
   @Test func headersAreChecked() {
     #expect(throws: WireError.badMagic) { _ = try WireMessage(decoding: [0x47, 0x45, 0x54, 0x20]) }
-    #expect(throws: WireError.unsupportedVersion(2)) {
-      _ = try WireMessage(decoding: [0x54, 0x53, 2, 1])
+    #expect(throws: WireError.unsupportedVersion(1)) {
+      _ = try WireMessage(decoding: [0x54, 0x53, 1, 1])
     }
     #expect(throws: WireError.unknownCommand(200)) {
-      _ = try WireMessage(decoding: [0x54, 0x53, 1, 200])
+      _ = try WireMessage(decoding: [0x54, 0x53, 2, 200])
     }
   }
 
   @Test func hostileCountsAndMismatchedShapesAreRefused() throws {
     // A hidden-states message claiming 2^32-1 floats in a few bytes.
-    var bytes: [UInt8] = [0x54, 0x53, 1, 6]
+    var bytes: [UInt8] = [0x54, 0x53, 2, 6]
     bytes += [UInt8](repeating: 0, count: 16)  // plan and step ids
     bytes += [1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0]  // rows 1, width 3
     bytes += [0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0]

@@ -53,6 +53,25 @@ final class FakeEngine: @unchecked Sendable {
   /// Lets a held step run (and every later one).
   func resume() { resumed.signal() }
 
+  /// What `maintain` answers (a test sets it from its own thread). A new generation loses
+  /// every sequence's history, as a cluster's new plan loses its KV caches.
+  private let readiness = Mutex(EngineReadiness.ready(generation: 0))
+  private var generation: UInt64 = 0
+  /// The readiness answers given, in order (a test checks its fault was seen).
+  let answered = Mutex<[EngineReadiness]>([])
+
+  func setReadiness(_ value: EngineReadiness) { readiness.withLock { $0 = value } }
+
+  func currentReadiness() -> EngineReadiness {
+    let value = readiness.withLock { $0 }
+    if case .ready(let current) = value, current != generation {
+      generation = current
+      histories = [:]
+    }
+    answered.withLock { if $0.last != value { $0.append(value) } }
+    return value
+  }
+
   init(blockCount: Int = 64, blockSize: Int = 16, stepTokens: Int = 24) {
     self.blockCount = blockCount
     self.blockSize = blockSize

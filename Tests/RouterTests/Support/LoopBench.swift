@@ -128,6 +128,9 @@ extension FakeEngine: BatchEngine {
   var kvBlockSize: Int { blockSize }
   var maxStepTokens: Int { stepTokens }
   func workerReports(now: Double) -> [WorkerReport] { [] }
+  func clusterStatus(now: Double) -> ClusterStatus? { nil }
+  func maintain() -> EngineReadiness { currentReadiness() }
+  var maintenanceInterval: Double { 0.01 }
   func release(sequence: Int) { release(sequence) }
   func loadCachedPrefix(
     sequence: Int, ids: [FragmentID], blocks: [[FragmentPart.Address: FragmentPart]],

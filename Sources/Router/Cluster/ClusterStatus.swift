@@ -1,0 +1,62 @@
+import Core
+
+/// The cluster's state for `/v1/cluster`: the configured and the running layout, the
+/// standbys, what was lost and the last re-plans.
+public struct ClusterStatus: Sendable, Encodable, Equatable {
+  public struct Replan: Sendable, Encodable, Equatable {
+    public let secondsAgo: Double
+    public let reason: String
+    public let from: String
+    public let to: String
+    public let recoverySeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+      case reason, from, to
+      case secondsAgo = "seconds_ago"
+      case recoverySeconds = "recovery_seconds"
+    }
+  }
+
+  public let configured: String
+  public let current: String
+  public let planID: String
+  public let running: Bool
+  /// Why no plan runs (absent while one does).
+  public let waiting: String?
+  public let standbyMode: String
+  public let workerTimeout: Double
+  public let standbys: [String]
+  public let failures: [String: Int]
+  public let replans: Int
+  public let recentReplans: [Replan]
+  /// The running plan's cut, as at start.
+  let plan: PartitionPlan
+
+  enum CodingKeys: String, CodingKey {
+    case configured, current, running, waiting, standbys, failures, replans
+    case planID = "plan_id"
+    case standbyMode = "standby_mode"
+    case workerTimeout = "worker_timeout"
+    case recentReplans = "recent_replans"
+  }
+
+  public init(_ coordinator: Coordinator, now: Double) {
+    let planner = coordinator.planner
+    configured = "TP=\(planner.tensorParallel)×PP=\(planner.pipelineParallel)"
+    current = coordinator.layoutText(coordinator.plan)
+    planID = String(coordinator.planID)
+    running = coordinator.isReady
+    waiting = coordinator.isReady ? nil : coordinator.waitingReason
+    standbyMode = coordinator.standbyMode.rawValue
+    workerTimeout = coordinator.workerTimeout
+    standbys = coordinator.membership.standbys.map(\.hello.name)
+    failures = coordinator.failures
+    replans = coordinator.replanCount
+    recentReplans = coordinator.replans.suffix(8).map {
+      Replan(
+        secondsAgo: max(0, now - $0.at), reason: $0.reason, from: $0.from, to: $0.to,
+        recoverySeconds: $0.seconds)
+    }
+    plan = coordinator.plan
+  }
+}
