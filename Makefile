@@ -3,7 +3,7 @@ SWIFT ?= swift
 MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 RELEASE_BIN = .build/release/tessera
 
-.PHONY: setup build release run demo test lint format clean
+.PHONY: setup build release run demo test chaos lint format clean
 
 setup:
 	scripts/setup
@@ -36,6 +36,15 @@ test: setup lint
 	TESSERA_CORE_ONLY=1 $(SWIFT) test -c release -Xswiftc -enable-testing --filter AllocationTests
 	$(SWIFT) test
 	scripts/api-tests
+	# A short chaos run: each fault once (worker kill -9, SIGSTOP, Redis, router) under load.
+	scripts/chaos --bin .build/debug/tessera --tp 2 --pp 1 --standby 1 --clients 4 \
+	  --duration 32 --fault-every 8 --order cycle
+
+# The soak: 10 minutes of a random fault every 20 s, 8 clients, TP2×PP2 with one standby,
+# in release mode. CHAOS_ARGS adds flags, e.g. CHAOS_ARGS="--standby-mode cold".
+chaos: release
+	scripts/chaos --bin $(RELEASE_BIN) --tp 2 --pp 2 --standby 1 --clients 8 --duration 600 \
+	  --fault-every 20 $(CHAOS_ARGS)
 
 clean:
 	rm -rf .build

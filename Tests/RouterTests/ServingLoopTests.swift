@@ -59,6 +59,39 @@ import Testing
     #expect(faulty.histories.isEmpty)  // every sequence released
   }
 
+  /// The engine re-plans between steps (a worker lost, then the cluster grown back): the
+  /// running sequences are computed again on the new generation, and every request ends with
+  /// the events of a run without the fault.
+  @Test func aNewPlanBetweenStepsReplaysTheRunningSequences() throws {
+    let clean = LoopBench.run(ServingLoopTests.mixedBatch, engine: FakeEngine())
+    let replanning = FakeEngine()
+    replanning.newPlanAfterStep = [3: 4, 7: 1]
+    let (recovered, snapshot) = LoopBench.runKeepingSnapshot(
+      ServingLoopTests.mixedBatch, engine: replanning)
+    let answers = replanning.answered.withLock { $0 }
+    #expect(answers.filter { if case .recovering = $0 { true } else { false } }.count == 2)
+    #expect(answers.last == .ready(generation: 2))  // both re-plans happened
+    #expect(snapshot.replayedSequences > 0)
+    #expect(snapshot.engineFailed == nil)
+    #expect(Self.byChoice(recovered) == Self.byChoice(clean))
+  }
+
+  /// No plan for the whole recovery timeout: the requests fail with a 503-style error, and
+  /// `/ready` says why.
+  @Test func noPlanForTheRecoveryTimeoutFailsTheRequests() throws {
+    let engine = FakeEngine()
+    engine.newPlanAfterStep = [2: 1]
+    engine.permanently = true
+    let request = BenchRequest(name: "stranded", prompt: [3, 4, 5, 0], maxTokens: 30)
+    let (events, snapshot) = LoopBench.runKeepingSnapshot(
+      [request], engine: engine, recoveryTimeout: 0.3)
+    #expect(
+      events["stranded"]?.contains {
+        $0 == "failed no worker plan could run: none for 0.3 s: waiting for workers: 1 of 2 joined"
+      } == true, "\(events)")
+    #expect(snapshot.engineFailed?.hasPrefix("no plan for 0 s: waiting for workers") == true)
+  }
+
   /// Each request's events split per choice (`delta 1 …`, `finished 1 …`, `checkpoint 1 …`
   /// under choice 1), the request's own (`done`, `end`) under -1.
   static func byChoice(_ events: [String: [String]]) -> [String: [Int: [String]]] {

@@ -85,10 +85,13 @@ struct ServingCore<Engine: BatchEngine> {
       recoveringSince = since
       counters.engineFailed = "no plan for \(Int(now - since)) s: \(reason)"
       if now - since >= recoveryTimeout, !requests.isEmpty {
+        let seconds =
+          recoveryTimeout == recoveryTimeout.rounded()
+          ? String(Int(recoveryTimeout)) : String(recoveryTimeout)
         Log("serving").error(
-          "no plan for \(recoveryTimeout) s (\(reason)): \(requests.count) requests fail")
+          "no plan for \(seconds) s (\(reason)): \(requests.count) requests fail")
         for request in Array(requests.keys) {
-          fail(request, .noPlan("none for \(Int(recoveryTimeout)) s: \(reason)"))
+          fail(request, .noPlan("none for \(seconds) s: \(reason)"))
         }
       }
       return false

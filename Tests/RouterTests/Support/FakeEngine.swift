@@ -62,7 +62,23 @@ final class FakeEngine: @unchecked Sendable {
 
   func setReadiness(_ value: EngineReadiness) { readiness.withLock { $0 = value } }
 
+  /// Steps (counted from 1) after which the engine re-plans, as a cluster that lost a worker
+  /// between steps: it answers `maintain` with `.recovering` that many times, then with a new
+  /// generation. `permanently` keeps it recovering.
+  var newPlanAfterStep: [Int: Int] = [:]
+  private var recoveringAnswers = 0
+  var permanently = false
+
   func currentReadiness() -> EngineReadiness {
+    if recoveringAnswers > 0 || permanently {
+      recoveringAnswers -= 1
+      let answer = EngineReadiness.recovering("waiting for workers: 1 of 2 joined")
+      answered.withLock { if $0.last != answer { $0.append(answer) } }
+      if recoveringAnswers == 0 && !permanently {
+        readiness.withLock { $0 = .ready(generation: generation + 1) }
+      }
+      return answer
+    }
     let value = readiness.withLock { $0 }
     if case .ready(let current) = value, current != generation {
       generation = current
@@ -120,6 +136,9 @@ final class FakeEngine: @unchecked Sendable {
           after: Array(history[..<(start + index + 1)]), into: &logits, at: row * vocabularySize)
         row += 1
       }
+    }
+    if let answers = newPlanAfterStep[stepCount] {
+      recoveringAnswers = max(answers, 1)
     }
     // A failing step fails after its work reached the histories, as a step that died half-way
     // would leave a worker's cache: only a release makes the sequence start afresh.

@@ -33,9 +33,10 @@ enum LoopBench {
 
   /// `run`, and the loop's figures once every request ended.
   static func runKeepingSnapshot(
-    _ requests: [BenchRequest], engine: FakeEngine, maxRunning: Int = 8
+    _ requests: [BenchRequest], engine: FakeEngine, maxRunning: Int = 8,
+    recoveryTimeout: Double = 60
   ) -> (events: [String: [String]], snapshot: ServingLoop.Snapshot) {
-    let loop = ServingLoop()
+    let loop = ServingLoop(recoveryTimeout: recoveryTimeout)
     let recorders = requests.map { _ in EventRecorder() }
     for (index, request) in requests.enumerated() {
       loop.submit(submission(request, id: UInt64(index + 1), events: recorders[index]))
