@@ -66,9 +66,12 @@ import Testing
 @Suite struct EngineFailureTests {
   @Test func lostWorkersAreRecoverableAndTheRestBroken() {
     #expect(EngineFailure(ClusterError.workerLost("w0")).isRecoverable)
-    // A step that waited its whole deadline is not retried (until failure handling re-plans).
-    #expect(!EngineFailure(ClusterError.timeout("logits of step 3")).isRecoverable)
+    // A plan dropped under the step (a lost worker, a hung step) or gone: the coordinator
+    // plans again and the loop computes the sequences again on the new plan.
+    #expect(EngineFailure(ClusterError.planLost("silent: w0")).isRecoverable)
+    #expect(EngineFailure(ClusterError.noPlan).isRecoverable)
+    // Waiting for workers at start ran out, or a worker's own error: not retried.
+    #expect(!EngineFailure(ClusterError.timeout("workers loading their shards")).isRecoverable)
     #expect(!EngineFailure(ClusterError.stepFailed(worker: "w1", message: "bad")).isRecoverable)
-    #expect(!EngineFailure(ClusterError.noPlan).isRecoverable)
   }
 }

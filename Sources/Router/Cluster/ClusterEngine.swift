@@ -24,16 +24,6 @@ public final class ClusterEngine: TokenEngine {
     self.supervisor = supervisor
   }
 
-  /// Keeps the cluster going between steps (see `BatchEngine.maintain`).
-  public func maintain() -> EngineReadiness {
-    supervisor?.superviseWorkers()
-    coordinator.maintain()
-    guard coordinator.isReady else {
-      return .recovering(coordinator.waitingReason ?? "planning")
-    }
-    return .ready(generation: coordinator.planID)
-  }
-
   deinit { handedOut.deallocate() }
 
   public var contextLength: Int { coordinator.config.contextLength }

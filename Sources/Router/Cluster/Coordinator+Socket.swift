@@ -11,11 +11,30 @@ extension Coordinator {
   @discardableResult
   func pump(timeoutMilliseconds: Int, spinMicroseconds: Int = 0) throws(ClusterError) -> Bool {
     let now = clock.now()
-    if now - lastHeartbeat >= workerTimeout / 4 { sendHeartbeats() }
-    let lost = membership.expire(now: now)
-    if !lost.isEmpty { lose(lost, reason: "silent", detail: "no heartbeat for \(workerTimeout) s") }
-    if planID != 0, !isReady, now - assignedAt > assignDeadline { dropUnready() }
-    if planID == 0 { planIfPossible() }
+    if now - lastPumped > workerTimeout / 2 {
+      // Away for a while (a command between steps): what the workers sent meanwhile counts
+      // before anyone is judged silent.
+      for _ in 0..<4096 {
+        let queued: [[UInt8]]?
+        do {
+          queued = try socket.receive(timeoutMilliseconds: 0)
+        } catch {
+          throw .transport(error)
+        }
+        guard let queued else { break }
+        take(queued)
+      }
+    }
+    lastPumped = clock.now()
+    if !shuttingDown {
+      if now - lastHeartbeat >= workerTimeout / 4 { sendHeartbeats() }
+      let lost = membership.expire(now: clock.now())
+      if !lost.isEmpty {
+        lose(lost, reason: "silent", detail: "no heartbeat for \(workerTimeout) s")
+      }
+      if planID != 0, !isReady, now - assignedAt > assignDeadline { dropUnready() }
+      if planID == 0 { planIfPossible() }
+    }
     let message: [[UInt8]]?
     do {
       message = try socket.receive(
@@ -24,10 +43,16 @@ extension Coordinator {
       throw .transport(error)
     }
     guard let parts = message else { return false }
+    take(parts)
+    return true
+  }
+
+  /// Decodes one message from the socket and handles it (garbage is counted and dropped).
+  func take(_ parts: [[UInt8]]) {
     guard parts.count == 2 else {
       droppedMessages += 1
       log.warning("dropped a message of \(parts.count) parts")
-      return true
+      return
     }
     bytesReceived += parts[1].count
     let decoded: WireMessage
@@ -36,7 +61,7 @@ extension Coordinator {
     } catch {
       droppedMessages += 1
       log.warning("dropped a message from \(String(decoding: parts[0], as: UTF8.self)): \(error)")
-      return true
+      return
     }
     let suffix = Array(Self.beatSuffix.utf8)
     if parts[0].count > suffix.count, Array(parts[0].suffix(suffix.count)) == suffix {
@@ -44,7 +69,6 @@ extension Coordinator {
     } else {
       handle(decoded, from: parts[0], now: clock.now())
     }
-    return true
   }
 
   /// The routing-id suffix of a worker's heartbeat socket (see the worker's `HeartbeatThread`).
@@ -159,7 +183,7 @@ extension Coordinator {
       try socket.send([id, bytes])
       bytesSent += bytes.count
     } catch {
-      if case .unroutable = error, let member = membership.remove(id: id) {
+      if case .unroutable = error, !shuttingDown, let member = membership.remove(id: id) {
         lose([member], reason: "disconnected", detail: "its connection closed")
         throw .workerLost(member.hello.name)
       }

@@ -85,6 +85,10 @@ public final class Coordinator {
   /// Replies to the prefix load in progress, by worker slot.
   var prefixReplies: (sequence: Int, blocks: [Slot: Int])?
   var lastHeartbeat = 0.0
+  /// When the socket was last pumped (a longer gap drains it before judging silence).
+  var lastPumped = 0.0
+  /// Set by `shutdownWorkers()`.
+  var shuttingDown = false
   var heartbeats: UInt64 = 0
   /// How long waiting for a step's logits checks without sleeping (TESSERA_SPIN_US).
   let spinMicroseconds = Int(Environment.value("TESSERA_SPIN_US") ?? "") ?? 200
@@ -266,8 +270,10 @@ public final class Coordinator {
     return (Double(data) / tokens, Double(bytesSent + bytesReceived) / tokens)
   }
 
-  /// Tells every worker to exit.
+  /// Tells every worker to exit. From then on nobody is counted lost or re-planned: the
+  /// members stay as they were, for the final reports.
   public func shutdownWorkers() {
+    shuttingDown = true
     let bytes = WireMessage.shutdown.encoded()
     for member in membership.members { try? send(bytes, to: member.id) }
   }

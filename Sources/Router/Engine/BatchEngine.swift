@@ -119,6 +119,16 @@ extension ClusterEngine: BatchEngine {
   public func clusterStatus(now: Double) -> ClusterStatus? {
     ClusterStatus(coordinator, now: now)
   }
+  /// Keeps the cluster going between steps: restarts local workers that died, takes in what
+  /// the workers sent, re-plans and grows back. The generation is the plan id.
+  public func maintain() -> EngineReadiness {
+    supervisor?.superviseWorkers()
+    coordinator.maintain()
+    guard coordinator.isReady else {
+      return .recovering(coordinator.waitingReason ?? "planning")
+    }
+    return .ready(generation: coordinator.planID)
+  }
   /// Heartbeats go out four times per worker timeout.
   public var maintenanceInterval: Double { min(0.05, coordinator.workerTimeout / 8) }
 

@@ -23,7 +23,7 @@ enum GenerationRoutes {
   static func generate(
     _ request: Request, _ serving: ServingContext, endpoint: RequestSpec.Endpoint, start: Double
   ) async throws(APIError) -> Response {
-    guard serving.isReady else { throw .unavailable("the model is not ready") }
+    guard serving.acceptsRequests else { throw .unavailable("the model is not ready") }
     var request = request
     let body: ByteBuffer
     do {

@@ -23,7 +23,8 @@ enum OperationsRoutes {
         return OpenAIResponse.json(
           ReadyBody(ready: true, degraded: !reasons.isEmpty, reasons: reasons))
       }
-      let reason = serving.loop.snapshot.engineFailed ?? "the model is not loaded yet"
+      let snapshot = serving.loop.snapshot
+      let reason = snapshot.recovering ?? snapshot.engineFailed ?? "the model is not loaded yet"
       return OpenAIResponse.json(
         ReadyBody(ready: false, degraded: false, reasons: [reason]), status: .serviceUnavailable)
     }

@@ -40,9 +40,16 @@ public final class ServingContext: Sendable {
   public var fragments: FragmentCache? { intake.fragments }
 
   public func markReady(_ ready: Bool) { engineReady.store(ready, ordering: .releasing) }
+  /// Whether `/ready` says so: the engine is up, its last step did not break, and it is not
+  /// recovering from a lost worker.
   public var isReady: Bool {
-    engineReady.load(ordering: .acquiring) && loop.snapshot.engineFailed == nil
+    let snapshot = loop.snapshot
+    return acceptsRequests && snapshot.engineFailed == nil && snapshot.recovering == nil
   }
+
+  /// Whether requests are taken: once the engine is up. While it recovers they wait in the
+  /// queue (a pause, not an error), and after a broken step the next one may work.
+  public var acceptsRequests: Bool { engineReady.load(ordering: .acquiring) }
 
   /// Runs blocking work (Redis calls) off the async threads.
   func offThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {

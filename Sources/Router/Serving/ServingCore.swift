@@ -75,15 +75,13 @@ struct ServingCore<Engine: BatchEngine> {
     case .ready(let current):
       if let generation, generation != current { replay() }
       generation = current
-      if recoveringSince != nil {
-        recoveringSince = nil
-        counters.engineFailed = nil
-      }
+      recoveringSince = nil
+      counters.recovering = nil
       return true
     case .recovering(let reason):
       let since = recoveringSince ?? now
       recoveringSince = since
-      counters.engineFailed = "no plan for \(Int(now - since)) s: \(reason)"
+      counters.recovering = "no plan for \(Int(now - since)) s: \(reason)"
       if now - since >= recoveryTimeout, !requests.isEmpty {
         let seconds =
           recoveryTimeout == recoveryTimeout.rounded()

@@ -22,6 +22,8 @@ public final class ServingLoop: Sendable {
     public var workersUp = 0
     public var workers: [WorkerReport] = []
     public var engineFailed: String?
+    /// Why the engine cannot run a step now (a cluster planning again), while it cannot.
+    public var recovering: String?
     /// Nothing queued, running or waiting to be released.
     public var idle = true
     /// Sequences computed again after the engine lost their state (a worker was lost).
