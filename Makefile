@@ -38,7 +38,7 @@ test: setup lint
 	scripts/api-tests
 	# A short chaos run: each fault once (worker kill -9, SIGSTOP, Redis, router) under load.
 	scripts/chaos --bin .build/debug/tessera --tp 2 --pp 1 --standby 1 --clients 4 \
-	  --duration 32 --fault-every 8 --order cycle
+	  --duration 40 --fault-every 8 --order cycle
 
 # The soak: 10 minutes of a random fault every 20 s, 8 clients, TP2×PP2 with one standby,
 # in release mode. CHAOS_ARGS adds flags, e.g. CHAOS_ARGS="--standby-mode cold".

@@ -71,6 +71,21 @@ import Testing
     let events = try client.rest()
     #expect(replayed(router) > replayedBefore, "the prefill was computed again")
     expectSame(events, try stream(router, Self.longPrompt).rest(), "the long prompt")
+
+    // /metrics counts what happened: two workers lost, re-plans, their recovery times.
+    let metrics = (try? router.get("/metrics")).map { String(decoding: $0.1, as: UTF8.self) }
+    let lines = metrics?.split(separator: "\n").map(String.init) ?? []
+    func value(_ prefix: String) -> Double {
+      lines.first { $0.hasPrefix(prefix + " ") }.flatMap { $0.split(separator: " ").last }
+        .flatMap { Double($0) } ?? -1
+    }
+    let lost = ["silent", "disconnected"].map {
+      value("tessera_worker_failures_total{reason=\"\($0)\"}")
+    }
+    #expect(lost.reduce(0, +) >= 2, "\(lost)")
+    #expect(value("tessera_replans_total") >= 2)
+    #expect(
+      lines.contains { $0.hasPrefix("tessera_recovery_seconds_count") && !$0.hasSuffix(" 0") })
   }
 
   @Test func pipelineStagesKilledAndStoppedWithAStandby() throws {
