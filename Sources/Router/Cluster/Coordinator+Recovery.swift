@@ -15,8 +15,11 @@ extension Coordinator {
     growBackIfPossible()
     // Workers that joined (or came back) and stay outside the plan wait as standbys.
     if isReady {
-      for member in membership.standbys where member.standbyPlanID != planID {
-        orderStandby(member.id)
+      for id in membership.standbys.map(\.id) {
+        guard isReady, let member = membership.member(id: id), member.slot == nil,
+          member.standbyPlanID != planID
+        else { continue }
+        orderStandby(id)
       }
     }
   }
@@ -70,10 +73,16 @@ extension Coordinator {
       placement, planID: id, kvTokens: kvTokens, maxBatch: maxBatch,
       workerTimeout: workerTimeout)
     log.debug("\(plan) (plan \(id))")
+    // A send that finds a worker gone plans again at once: then this plan is over, and what
+    // is left of it must not follow the next one's messages.
     for (memberID, assignment) in assignments {
       try? send(WireMessage.assign(assignment).encoded(), to: memberID)
+      guard planID == id else { return }
     }
-    for standby in placement.standbys { orderStandby(standby) }
+    for standby in placement.standbys {
+      orderStandby(standby)
+      guard planID == id else { return }
+    }
   }
 
   /// Tells a worker outside the plan to wait as a standby (warm: packing the plan's shards).

@@ -169,10 +169,13 @@ extension Coordinator {
   func sendHeartbeats() {
     lastHeartbeat = clock.now()
     heartbeats += 1
-    for member in membership.members {
-      let id = member.slot != nil ? planID : 0
+    // Each member as it is now: a send that finds a worker gone re-plans on the spot, and a
+    // standby just given a slot must get the new plan's id, not the 0 of a standby.
+    for id in membership.members.map(\.id) {
+      guard let member = membership.member(id: id) else { continue }
+      let plan = member.slot != nil ? planID : 0
       try? send(
-        WireMessage.heartbeat(Heartbeat(planID: id, sequence: heartbeats)).encoded(), to: member.id)
+        WireMessage.heartbeat(Heartbeat(planID: plan, sequence: heartbeats)).encoded(), to: id)
     }
   }
 
