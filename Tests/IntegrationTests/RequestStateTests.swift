@@ -81,16 +81,6 @@ import Testing
     return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
   }
 
-  /// Polls until `condition` holds (a deadline, not a sleep standing in for readiness).
-  func eventually(_ seconds: Double = 60, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-      if condition() { return true }
-      usleep(50_000)
-    }
-    return condition()
-  }
-
   /// The whole stream of an uninterrupted run: what every interrupted one must add up to.
   func reference(_ router: RouterProcess, _ body: [String: Any] = Self.body) throws -> [Event] {
     let events = try stream(router, body).rest()

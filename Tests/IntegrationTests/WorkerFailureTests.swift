@@ -244,15 +244,6 @@ import Testing
     return stat[stat.index(after: close)...].split(separator: " ").first.map(String.init)
   }
 
-  /// Polls until `condition` holds (a deadline, not a sleep standing in for readiness).
-  func eventually(_ seconds: Double = 60, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-      if condition() { return true }
-      usleep(20_000)
-    }
-    return condition()
-  }
 }
 
 /// A stream's choices: per index, its text and everything else its chunks said (logprobs,

@@ -182,12 +182,12 @@ public struct ShardCost: Sendable, Equatable {
       / max(config.headCountKV, 1)
     var total = Int(layers) + kv
     if shard.holdsEmbedding { total += embeddingBytes }
-    if let vocabulary = shard.vocabulary {
-      total +=
-        outputRowBytes > 0
-        ? vocabulary.count * outputRowBytes
-        : (shard.holdsEmbedding
-          ? 0 : embeddingBytes * vocabulary.count / max(config.vocabularySize, 1))
+    guard let vocabulary = shard.vocabulary else { return total }
+    if outputRowBytes > 0 {
+      total += vocabulary.count * outputRowBytes
+    } else if !shard.holdsEmbedding {
+      // A tied output on a stage without the embedding: its slice of the embedding's rows.
+      total += embeddingBytes * vocabulary.count / max(config.vocabularySize, 1)
     }
     return total
   }
