@@ -3,18 +3,19 @@ import Core
 /// Losing workers and planning again: one incident per lost plan, logged once when it starts
 /// and once when the next plan is ready, and counted in `/metrics`.
 extension Coordinator {
-  /// Between steps: takes in what the workers sent (waiting up to `milliseconds` for the
-  /// first message), notices lost workers, and grows the cluster back towards the configured
-  /// layout when workers have come back. Call it only when no step is in flight.
-  public func maintain(waitingUpTo milliseconds: Int = 0) {
-    var wait = milliseconds
+  /// Between steps: takes in what the workers sent, notices lost workers, and grows the
+  /// cluster back towards the configured layout when workers have come back. Call it only
+  /// when no step is in flight. (Called every step: it allocates nothing when nothing
+  /// changed.)
+  public func maintain() {
     for _ in 0..<256 {
-      guard (try? pump(timeoutMilliseconds: wait)) == true else { break }
-      wait = 0
+      guard (try? pump(timeoutMilliseconds: 0)) == true else { break }
     }
     growBackIfPossible()
     // Workers that joined (or came back) and stay outside the plan wait as standbys.
-    if isReady {
+    if isReady,
+      membership.members.contains(where: { $0.slot == nil && $0.standbyPlanID != planID })
+    {
       for id in membership.standbys.map(\.id) {
         guard isReady, let member = membership.member(id: id), member.slot == nil,
           member.standbyPlanID != planID
@@ -137,8 +138,8 @@ extension Coordinator {
   /// Between steps, with the plan running smaller than configured: if the live workers now
   /// hold a larger layout, move to it (the sequences in flight are computed again on it).
   func growBackIfPossible() {
-    guard isReady, pending.isEmpty, prefixReplies == nil,
-      plan.workerCount < planner.configuredWorkers,
+    guard plan.workerCount < planner.configuredWorkers, isReady, pending.isEmpty,
+      prefixReplies == nil,
       case .placed(let placement) = planner.place(membership.candidates, degradedAllowed: true),
       placement.plan.workerCount > plan.workerCount
     else { return }
@@ -147,9 +148,6 @@ extension Coordinator {
     planID = 0
     assign(placement)
   }
-
-  /// The configured layout is running (not a smaller one).
-  public var isFullLayout: Bool { plan.workerCount == planner.configuredWorkers }
 
   func layoutText(_ plan: PartitionPlan) -> String {
     "TP=\(plan.tensorParallel)×PP=\(plan.pipelineParallel)"

@@ -201,7 +201,7 @@ public final class Coordinator {
       }
       guard clock.now() - start < timeout else {
         pending[stepID] = nil
-        losePlan(reason: "hung", detail: "no logits for step \(stepID) within \(timeout) s")
+        lose([], reason: "hung", detail: "no logits for step \(stepID) within \(timeout) s")
         throw .planLost("step \(stepID) passed its deadline of \(timeout) s")
       }
       try pump(timeoutMilliseconds: 200, spinMicroseconds: spinMicroseconds)
@@ -253,7 +253,7 @@ public final class Coordinator {
     while (prefixReplies?.blocks.count ?? 0) < plan.workerCount {
       guard isReady else { throw .noPlan }
       guard clock.now() - start < timeout else {
-        losePlan(reason: "hung", detail: "no answer to the prefix load of \(sequence)")
+        lose([], reason: "hung", detail: "no answer to the prefix load of \(sequence)")
         throw .planLost("the prefix load of sequence \(sequence) passed its deadline")
       }
       try pump(timeoutMilliseconds: 200, spinMicroseconds: spinMicroseconds)

@@ -67,6 +67,7 @@ public struct Membership: Sendable {
 
   /// Removes workers silent for longer than the heartbeat timeout and returns them.
   public mutating func expire(now: Double) -> [Member] {
+    guard members.contains(where: { now - $0.lastSeen > heartbeatTimeout }) else { return [] }
     let lost = members.filter { now - $0.lastSeen > heartbeatTimeout }
     members.removeAll { now - $0.lastSeen > heartbeatTimeout }
     return lost
@@ -163,5 +164,8 @@ public struct Membership: Sendable {
   /// The workers outside the plan.
   public var standbys: [Member] { members.filter { $0.slot == nil } }
 
-  public var allAssignedReady: Bool { !assigned.isEmpty && assigned.allSatisfy(\.ready) }
+  /// Asked several times per step, so it counts without building `assigned`.
+  public var allAssignedReady: Bool {
+    members.contains { $0.slot != nil } && !members.contains { $0.slot != nil && !$0.ready }
+  }
 }
