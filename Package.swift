@@ -40,7 +40,8 @@ let allTargets: [Target] = [
   // The context-fragment cache: prefix KV blocks in a local tier and in Redis.
   .target(
     name: "ContextCache", dependencies: ["Core", "RedisClient"], swiftSettings: strictSwift),
-  // Small Swift types over ZeroMQ sockets (ROUTER/DEALER, polling, limits).
+  // Small Swift types over ZeroMQ sockets (ROUTER/DEALER, polling, limits, CurveZMQ with a
+  // ZAP allow-list).
   .target(name: "Transport", dependencies: ["CZeroMQ"], swiftSettings: strictSwift),
   // Worker process logic: joins a router, loads its shard, runs forward steps.
   .target(
@@ -52,9 +53,12 @@ let allTargets: [Target] = [
     dependencies: [
       "Core", "Transport", "CProcess", "RedisClient", "ContextCache",
       .product(name: "Hummingbird", package: "hummingbird"),
+      .product(name: "HummingbirdTLS", package: "hummingbird"),
+      .product(name: "NIOSSL", package: "swift-nio-ssl"),
       .product(name: "Metrics", package: "swift-metrics"),
       .product(name: "Prometheus", package: "swift-prometheus"),
       .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      .product(name: "Yams", package: "Yams"),
     ],
     resources: [.copy("HTTP/openapi.yaml")],
     swiftSettings: strictSwift),
@@ -127,6 +131,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
   ],
   targets: coreOnly ? allTargets.filter { coreTargets.contains($0.name) } : allTargets
 )

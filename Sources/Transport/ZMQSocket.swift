@@ -7,7 +7,8 @@ import CZeroMQ
 /// A ZeroMQ socket that owns its handle and closes it when released (or on `close()`),
 /// never lingering: unsent messages are dropped at close, so a process exits promptly.
 ///
-/// Only ROUTER and DEALER: REQ/REP deadlocks on a lost reply. Every socket refuses messages
+/// Only ROUTER and DEALER (and PAIR, for a socket monitor's events): REQ/REP deadlocks on a
+/// lost reply. Every socket refuses messages
 /// with a part larger than `maxPartBytes` (libzmq drops the connection that sent it, so a
 /// hostile length never makes the process allocate), and `receive` drops messages with more
 /// than `maxParts` parts. A socket is used by one thread at a time.
@@ -15,14 +16,26 @@ public final class ZMQSocket {
   public enum Kind {
     case router
     case dealer
+    case pair
 
-    var raw: Int32 { self == .router ? ZMQ_ROUTER : ZMQ_DEALER }
+    var raw: Int32 {
+      switch self {
+      case .router: ZMQ_ROUTER
+      case .dealer: ZMQ_DEALER
+      case .pair: ZMQ_PAIR
+      }
+    }
   }
 
   public let kind: Kind
   public let maxParts: Int
   let context: ZMQContext
   private(set) var raw: UnsafeMutableRawPointer?
+  /// Set by `makeCurveServer`: messages then carry their sender's public key.
+  var isCurveServer = false
+  /// On a Curve server: the public key (Z85) of the client that sent the last message
+  /// received, as its context's ZAP handler authenticated it.
+  public private(set) var lastSenderKey: String?
 
   /// - Parameters:
   ///   - maxPartBytes: largest message part accepted from a peer.
@@ -52,7 +65,7 @@ public final class ZMQSocket {
     raw = nil
   }
 
-  private func handle() throws(TransportError) -> UnsafeMutableRawPointer {
+  func handle() throws(TransportError) -> UnsafeMutableRawPointer {
     guard let raw else { throw .zmq(call: "socket", errno: ENOTSOCK, message: "socket is closed") }
     return raw
   }
@@ -148,6 +161,13 @@ public final class ZMQSocket {
         if tessera_zmq_errno() == EAGAIN && parts.isEmpty { return nil }
         throw .last("zmq_msg_recv")
       }
+      // A ROUTER's identity part carries no metadata; the peer's own parts do.
+      if isCurveServer {
+        if parts.isEmpty { lastSenderKey = nil }
+        if lastSenderKey == nil, let key = zmq_msg_gets(&message, "User-Id") {
+          lastSenderKey = String(cString: key)
+        }
+      }
       if parts.count < maxParts {
         let size = zmq_msg_size(&message)
         let bytes = zmq_msg_data(&message).assumingMemoryBound(to: UInt8.self)
@@ -167,6 +187,8 @@ public final class ZMQSocket {
     let nanoseconds = Int(now.tv_nsec)
     return seconds * 1_000_000 + nanoseconds / 1000
   }
+
+  static func seconds() -> Double { Double(microseconds()) / 1_000_000 }
 
   static func hex(_ bytes: [UInt8]) -> String {
     bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()

@@ -10,6 +10,9 @@ final class DataPlane {
   private var nextStage: ZMQSocket?
   private var early: [WireMessage] = []
   private let log: Log
+  /// This worker's Curve keys: each peer is dialled as a Curve server with the public key
+  /// its assignment gives (nil: plaintext).
+  private let keys: CurveKeyPair?
   /// Most messages kept for later; a peer cannot be more than a step ahead, so this is only
   /// reached by a misbehaving sender.
   private let earlyLimit = 1024
@@ -22,8 +25,9 @@ final class DataPlane {
   /// How often a wait asks `planIsOver`.
   static let abandonCheckMilliseconds = 20
 
-  init(inbound: ZMQSocket, log: Log) {
+  init(inbound: ZMQSocket, keys: CurveKeyPair?, log: Log) {
     self.inbound = inbound
+    self.keys = keys
     self.log = log
   }
 
@@ -31,15 +35,24 @@ final class DataPlane {
   func connect(context: ZMQContext, assignment: Assignment) throws(TransportError) {
     close()
     for (rank, address) in assignment.stagePeers.enumerated() where rank != assignment.slot.rank {
-      let socket = try ZMQSocket(context, .dealer)
-      try socket.connect(address)
-      stagePeers.append(socket)
+      let key = rank < assignment.stagePeerKeys.count ? assignment.stagePeerKeys[rank] : ""
+      stagePeers.append(try dial(address, key: key, context: context))
     }
     if let address = assignment.nextStage {
-      let socket = try ZMQSocket(context, .dealer)
-      try socket.connect(address)
-      nextStage = socket
+      nextStage = try dial(address, key: assignment.nextStageKey, context: context)
     }
+  }
+
+  private func dial(_ address: String, key: String, context: ZMQContext) throws(TransportError)
+    -> ZMQSocket
+  {
+    let socket = try ZMQSocket(context, .dealer)
+    if let keys {
+      guard !key.isEmpty else { throw .badKey("the assignment names no key for \(address)") }
+      try socket.makeCurveClient(keys, serverKey: key)
+    }
+    try socket.connect(address)
+    return socket
   }
 
   func close() {

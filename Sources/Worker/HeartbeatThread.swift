@@ -24,10 +24,16 @@ final class HeartbeatThread: Sendable {
   private let wake = DispatchSemaphore(value: 0)
   private let done = DispatchSemaphore(value: 0)
 
-  /// Starts sending to `router` as `routingID` + `~beat`.
-  init(router: String, routingID: String, log: Log) {
+  /// Starts sending to `router` as `routingID` + `~beat` (over Curve with `curve`), with the
+  /// data plane's refusals from `refusals`.
+  init(
+    router: String, routingID: String, curve: WorkerOptions.Curve?, refusals: ZAPHandler?,
+    log: Log
+  ) {
     let thread = Thread { [self] in
-      run(router: router, routingID: routingID + Self.idSuffix, log: log)
+      run(
+        router: router, routingID: routingID + Self.idSuffix, curve: curve, refusals: refusals,
+        log: log)
       done.signal()
     }
     thread.name = "heartbeats"
@@ -47,12 +53,16 @@ final class HeartbeatThread: Sendable {
     done.wait()
   }
 
-  private func run(router: String, routingID: String, log: Log) {
+  private func run(
+    router: String, routingID: String, curve: WorkerOptions.Curve?, refusals: ZAPHandler?,
+    log: Log
+  ) {
     let socket: ZMQSocket
     do {
       let context = try ZMQContext()
       socket = try ZMQSocket(context, .dealer, sendTimeoutMilliseconds: 0)
       try socket.setRoutingID(routingID)
+      if let curve { try socket.makeCurveClient(curve.keys, serverKey: curve.routerKey) }
       try socket.connect(router)
     } catch {
       log.error("heartbeats cannot start: \(error)")
@@ -64,7 +74,8 @@ final class HeartbeatThread: Sendable {
       sequence += 1
       let beat = Heartbeat(
         planID: now.planID, sequence: sequence, dataBytesSent: UInt64(max(now.dataBytesSent, 0)),
-        preparedShards: UInt32(clamping: now.preparedShards))
+        preparedShards: UInt32(clamping: now.preparedShards),
+        refusedClients: UInt32(clamping: refusals?.refused[WorkerProcess.dataPlane] ?? 0))
       // A full queue (the router is away) drops the beat: the next one says the same.
       try? socket.send([WireMessage.heartbeat(beat).encoded()])
       // Drain anything sent back (the router never writes here; a stray peer might).

@@ -1,7 +1,20 @@
 public import RedisClient
+public import Transport
 
 /// How a worker is started (`tessera worker …`).
 public struct WorkerOptions: Sendable {
+  /// CurveZMQ: this worker's key pair and the router's public key. Its data plane then
+  /// takes only the peers the router names in its assignment.
+  public struct Curve: Sendable {
+    public var keys: CurveKeyPair
+    public var routerKey: String
+
+    public init(keys: CurveKeyPair, routerKey: String) {
+      self.keys = keys
+      self.routerKey = routerKey
+    }
+  }
+
   /// The router's workers endpoint, `tcp://HOST:PORT`.
   public var router: String
   public var modelPath: String
@@ -19,11 +32,16 @@ public struct WorkerOptions: Sendable {
   public var redis: RedisURL?
   /// Bytes of prefix blocks kept in memory (this worker's parts).
   public var prefixCacheBytes: Int
+  /// Curve on every socket (nil: plaintext, which a non-loopback `dataBind` refuses unless
+  /// `insecure`).
+  public var curve: Curve?
+  public var insecure: Bool
 
   public init(
     router: String, modelPath: String, threads: Int, name: String,
     dataBind: String = "tcp://127.0.0.1:*", advertise: String? = nil, routerTimeout: Double = 5,
-    peerTimeout: Double = 30, redis: RedisURL? = nil, prefixCacheBytes: Int = 256 << 20
+    peerTimeout: Double = 30, redis: RedisURL? = nil, prefixCacheBytes: Int = 256 << 20,
+    curve: Curve? = nil, insecure: Bool = false
   ) {
     self.router = router
     self.modelPath = modelPath
@@ -35,5 +53,7 @@ public struct WorkerOptions: Sendable {
     self.peerTimeout = peerTimeout
     self.redis = redis
     self.prefixCacheBytes = prefixCacheBytes
+    self.curve = curve
+    self.insecure = insecure
   }
 }

@@ -30,6 +30,12 @@ public final class WorkerProcess {
   public let dataAddress: String
   let fingerprint: [UInt8]
   private let beats: HeartbeatThread
+  /// The data plane's allow-list (nil without Curve).
+  private let zap: ZAPHandler?
+  /// Why the control socket's handshakes fail, for a clear error.
+  private let handshakes: HandshakeMonitor
+  /// When each kind of handshake failure was last logged.
+  private var loggedFailures: [HandshakeMonitor.Failure: Double] = [:]
   private var runner: ShardRunner?
   /// The standby order this worker follows while it has no slot.
   private var standby: StandbyOrder?
@@ -58,14 +64,30 @@ public final class WorkerProcess {
     let bound: String
     // A stable id across reconnects, unique per process.
     let routingID = "\(options.name)#\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let log = log
     do {
+      if options.curve == nil, !options.insecure { try Endpoint.requireLocal(options.dataBind) }
       context = try ZMQContext()
       control = try ZMQSocket(context, .dealer)
       try control.setRoutingID(routingID)
+      if let curve = options.curve {
+        try control.makeCurveClient(curve.keys, serverKey: curve.routerKey)
+      }
+      handshakes = try HandshakeMonitor(control)
       try control.connect(options.router)
       let inbound = try ZMQSocket(context, .router)
+      if let curve = options.curve {
+        // A peer of the same plan may dial before this worker has read its assignment.
+        let handler = try ZAPHandler(context: context, hold: [Self.dataPlane: 5]) { _, key, first in
+          if first { log.warning("data plane: refused a client with key \(key): not a peer") }
+        }
+        try inbound.makeCurveServer(curve.keys, domain: Self.dataPlane)
+        zap = handler
+      } else {
+        zap = nil
+      }
       bound = try inbound.bind(options.dataBind)
-      data = DataPlane(inbound: inbound, log: log)
+      data = DataPlane(inbound: inbound, keys: options.curve?.keys, log: log)
       if let advertise = options.advertise { try Endpoint.validate(advertise) }
     } catch {
       throw .transport(error)
@@ -78,19 +100,32 @@ public final class WorkerProcess {
     } else {
       dataAddress = bound
     }
-    beats = HeartbeatThread(router: options.router, routingID: routingID, log: log)
+    beats = HeartbeatThread(
+      router: options.router, routingID: routingID, curve: options.curve, refusals: zap,
+      log: log)
     data.planIsOver = { [unowned self] in planIsOver() }
-    log.info("data plane at \(dataAddress); joining \(options.router)")
+    log.info(
+      "data plane at \(dataAddress); joining \(options.router)"
+        + (options.curve == nil ? " (plaintext)" : " (Curve)"))
   }
 
-  deinit { beats.stop() }
+  /// The ZAP domain of the worker↔worker data plane.
+  public static let dataPlane = "data"
+
+  deinit {
+    beats.stop()
+    zap?.stop()
+  }
 
   /// Serves until the router says shut down.
   public func run() throws(WorkerError) {
     defer { beats.stop() }
     while true {
       let now = SystemClock.now()
-      if runner == nil, standby == nil, now - lastHello >= 1 { sendHello() }
+      if runner == nil, standby == nil {
+        reportHandshakeFailures(now: now)
+        if now - lastHello >= 1 { sendHello() }
+      }
       if runner != nil || standby != nil, now - lastFromRouter > options.routerTimeout {
         log.warning("no word from the router for \(options.routerTimeout) s; rejoining")
         rejoin()
@@ -121,6 +156,15 @@ public final class WorkerProcess {
   }
 
   private enum Outcome { case carryOn, shutdown }
+
+  /// Says why the router cannot be reached (its key refused, a wrong router key), each
+  /// reason at most every 30 s; the worker keeps trying.
+  private func reportHandshakeFailures(now: Double) {
+    for failure in handshakes.failures() where now - (loggedFailures[failure] ?? -60) >= 30 {
+      loggedFailures[failure] = now
+      log.error("cannot join the router at \(options.router): \(failure)")
+    }
+  }
 
   private func receiveControl(spinMicroseconds: Int = 0) throws(WorkerError) -> [[UInt8]]? {
     do {
@@ -217,6 +261,7 @@ public final class WorkerProcess {
         }
       }
       models = [assignment.shard: model]  // the others' memory goes back
+      zap?.allow(assignment.dataClientKeys, domain: Self.dataPlane)
       let runner = try ShardRunner(
         assignment: assignment, model: model, threads: options.threads, data: data,
         context: context, peerTimeout: options.peerTimeout, log: log)

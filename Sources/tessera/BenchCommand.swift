@@ -62,7 +62,7 @@ struct BenchCommand: ParsableCommand {
     let built = try EngineFactory.model(
       .init(
         modelPath: model.model, layout: layout.engineLayout, threads: threads.count,
-        kvTokens: kvTokens, maxBatch: maxBatch)
+        kvTokens: kvTokens, maxBatch: maxBatch, insecure: layout.insecure)
     ).make()
     defer { built.stop() }
     let target: BenchTarget

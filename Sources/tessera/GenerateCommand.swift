@@ -44,7 +44,7 @@ struct GenerateCommand: ParsableCommand {
     let built = try EngineFactory.model(
       .init(
         modelPath: model.model, layout: layout.engineLayout, threads: threads.count,
-        kvTokens: kvTokens)
+        kvTokens: kvTokens, insecure: layout.insecure)
     ).make()
     defer { built.stop() }
     let cluster = built.cluster

@@ -6,16 +6,44 @@ import Foundation
 import Hummingbird
 import RedisClient
 import Router
+import Transport
 
 /// The router's flags, shared by `tessera router` and `tessera up`.
 struct RouterOptions: ParsableArguments {
+  @Option(
+    help: """
+      A YAML file of these options, by their flags' names without the dashes \
+      (workers-bind: tcp://0.0.0.0:5555); flags given here override it.
+      """)
+  var config: String?
   @Option(help: "Where the HTTP API listens, HOST:PORT (port 0: any free port).")
   var listen = "127.0.0.1:8080"
+  @Option(
+    help: """
+      TLS for the HTTP API: a PEM certificate chain (with --tls-key); without it, plain HTTP.
+      """)
+  var tlsCert: String?
+  @Option(help: "The PEM private key of --tls-cert.") var tlsKey: String?
   @OptionGroup var model: ModelOption
   @Option(help: "The model's id in the API (default: the file name without .gguf).")
   var modelID: String?
   @OptionGroup var threads: ThreadsOption
   @OptionGroup var layout: LayoutOption
+  @Option(
+    help: """
+      Where workers started elsewhere join, tcp://HOST:PORT: the router starts none and waits \
+      for the T×P of --tp/--pp (tessera worker --router tcp://HOST:PORT). Needs \
+      --curve-secret-key and --authorized-keys unless HOST is loopback or --insecure is given.
+      """)
+  var workersBind: String?
+  @Option(
+    help: """
+      This router's Curve secret key (tessera keys generate --out PREFIX writes PREFIX.key): \
+      the workers' socket is encrypted and only --authorized-keys may join.
+      """)
+  var curveSecretKey: String?
+  @Option(help: "The workers' Curve public keys that may join, one per line (PREFIX.pub files).")
+  var authorizedKeys: String?
   @Option(help: "Most sequences in the running batch.") var maxRunning = 16
   @Option(help: "Most requests waiting; more get 429.") var maxQueue = 256
   @Option(help: "Most tokens one engine step carries (decode plus prefill chunks).")
@@ -33,7 +61,11 @@ struct RouterOptions: ParsableArguments {
       TESSERA_API_KEYS, comma-separated).
       """)
   var apiKeys: [String] = []
-  @Option(help: "Redis URL, redis://[user:pass@]host:port[/db] (the shared fragment cache).")
+  @Option(
+    help: """
+      Redis URL, redis://[user:pass@]host:port[/db] (the shared fragment cache and request \
+      state); also TESSERA_REDIS_URL, which keeps a password out of ps.
+      """)
   var redis: String?
   @Option(
     help: """
@@ -80,8 +112,9 @@ struct RouterOptions: ParsableArguments {
   var recoveryTimeout: Double = 60
   @Option(
     help: """
-      Spare local workers, started besides the T×P of --tp/--pp; one takes the place of a \
-      lost worker at once.
+      Spare workers besides the T×P of --tp/--pp; one takes the place of a lost worker at \
+      once. Local workers: started too. With --workers-bind: how many spares /ready counts as \
+      healthy (any extra worker that joins is a spare anyway).
       """)
   var standby = 0
   @Option(
@@ -103,25 +136,79 @@ struct RouterOptions: ParsableArguments {
     }
     guard recoveryTimeout > 0 else { throw ValidationError("--recovery-timeout must be positive") }
     guard (0...64).contains(standby) else { throw ValidationError("--standby must be 0 to 64") }
-    guard standby == 0 || layout.isDistributed else {
-      throw ValidationError("--standby needs workers: give --tp or --pp above 1")
+    guard standby == 0 || usesWorkers else {
+      throw ValidationError("--standby needs workers: give --tp or --pp above 1, or --workers-bind")
     }
+    try validateSecurity()
     guard Coordinator.StandbyMode(rawValue: standbyMode) != nil else {
       throw ValidationError("--standby-mode must be cold or warm")
     }
-    if let redis {
-      do { _ = try RedisURL(redis) } catch { throw ValidationError("--redis: \(error)") }
+    if let redis = redisURL {
+      do { _ = try RedisURL(redis) } catch { throw ValidationError("Redis URL: \(error)") }
     }
   }
 
-  /// The engine these flags ask for.
-  func engineSettings(workerRedis: String?, workerPrefixCacheMB: Int) -> EngineFactory.Settings {
-    EngineFactory.Settings(
-      modelPath: model.model, layout: layout.engineLayout, threads: threads.count,
+  /// Keys go with --workers-bind, both or neither; a bind other hosts reach needs them
+  /// (secure by default); TLS needs its certificate and key.
+  private func validateSecurity() throws {
+    guard (curveSecretKey == nil) == (authorizedKeys == nil) else {
+      throw ValidationError("--curve-secret-key and --authorized-keys go together")
+    }
+    guard (tlsCert == nil) == (tlsKey == nil) else {
+      throw ValidationError("--tls-cert and --tls-key go together")
+    }
+    guard let workersBind else {
+      guard curveSecretKey == nil else {
+        throw ValidationError(
+          "--curve-secret-key and --authorized-keys are for --workers-bind (local workers get "
+            + "keys made for the run)")
+      }
+      return
+    }
+    do { try Endpoint.validate(workersBind) } catch {
+      throw ValidationError("--workers-bind: \(error)")
+    }
+    if curveSecretKey == nil, !layout.insecure, !Endpoint.isLocal(workersBind) {
+      throw ValidationError("\(TransportError.plaintextBind(workersBind))")
+    }
+  }
+
+  /// Whether workers hold the model (local ones, or remote ones at --workers-bind).
+  var usesWorkers: Bool { layout.isDistributed || workersBind != nil }
+
+  /// --redis, else TESSERA_REDIS_URL.
+  var redisURL: String? {
+    redis
+      ?? ProcessInfo.processInfo.environment["TESSERA_REDIS_URL"].flatMap { $0.isEmpty ? nil : $0 }
+  }
+
+  /// The engine these flags ask for (the Curve key files are read here).
+  func engineSettings(workerRedis: String?, workerPrefixCacheMB: Int) throws
+    -> EngineFactory.Settings
+  {
+    var engineLayout = layout.engineLayout
+    var security: Coordinator.Security?
+    if let workersBind {
+      engineLayout = .remoteWorkers(
+        tensorParallel: layout.tensorParallel, pipelineParallel: layout.pipelineParallel,
+        bind: workersBind)
+      if let curveSecretKey, let authorizedKeys {
+        let keys = try CurveKeyPair.read(secretKeyFile: curveSecretKey)
+        let allowed = try CurveKeyPair.read(publicKeysFile: authorizedKeys)
+        guard !allowed.isEmpty else {
+          throw ValidationError(
+            "--authorized-keys \(authorizedKeys) holds no key: no worker could join")
+        }
+        security = Coordinator.Security(keys: keys, authorizedKeys: allowed)
+      }
+    }
+    return EngineFactory.Settings(
+      modelPath: model.model, layout: engineLayout, threads: threads.count,
       kvTokens: kvTokens, maxBatch: stepTokens, workerRedis: workerRedis,
       workerPrefixCacheMB: workerPrefixCacheMB, standbys: standby,
       workerTimeout: workerTimeout,
-      standbyMode: Coordinator.StandbyMode(rawValue: standbyMode) ?? .warm)
+      standbyMode: Coordinator.StandbyMode(rawValue: standbyMode) ?? .warm, security: security,
+      insecure: layout.insecure)
   }
 
   var address: (host: String, port: Int)? {
@@ -165,9 +252,14 @@ struct UpCommand: AsyncParsableCommand {
 
   func run() async throws {
     var options = options
+    guard options.workersBind == nil else {
+      throw ValidationError(
+        "tessera up starts its own workers; for workers on other machines run tessera router "
+          + "--workers-bind")
+    }
     var redis: RedisServer?
     defer { redis?.stop() }
-    if options.redis == nil {
+    if options.redisURL == nil {
       let server = try RedisServer()
       redis = server
       options.redis = server.url
@@ -193,7 +285,8 @@ enum RouterRunner {
       options.modelID
       ?? URL(fileURLWithPath: options.model.model).deletingPathExtension().lastPathComponent
     let layout = options.layout
-    let redis = try options.redis.map { RedisClient(url: try RedisURL($0)) }
+    let redisURL = options.redisURL
+    let redis = try redisURL.map { RedisClient(url: try RedisURL($0)) }
     let blockSize = PagedKVCache.defaultBlockSize
     var configuration = RouterConfiguration(
       intake: .init(
@@ -207,6 +300,10 @@ enum RouterRunner {
     configuration.host = host
     configuration.port = port
     configuration.maxBodyBytes = options.maxBodyBytes
+    if let certificate = options.tlsCert, let key = options.tlsKey {
+      configuration.server = try HTTPSServer.builder(certificate: certificate, key: key)
+    }
+    configuration.workersAreRemote = options.workersBind != nil
     configuration.apiKeys = keys
     configuration.resumeGrace = options.resumeGrace
     configuration.recoveryTimeout = options.recoveryTimeout
@@ -224,24 +321,24 @@ enum RouterRunner {
         fragments: KVFragments(shard: .whole(config), headDimension: config.headDimension),
         local: LocalFragmentTier(capacityBytes: options.prefixCacheMB << 20),
         store: redis.map { FragmentStore(redis: $0, ttl: options.fragmentTTL) })
-    if layout.isDistributed {
+    if options.usesWorkers {
       configuration.plan = try PartitionPlan(
         config: config, tensorParallel: layout.tensorParallel,
         pipelineParallel: layout.pipelineParallel)
     }
+    let settings = try options.engineSettings(
+      workerRedis: options.prefixCacheMB > 0 ? redisURL : nil,
+      workerPrefixCacheMB: max(
+        1, options.prefixCacheMB / (layout.tensorParallel * layout.pipelineParallel)))
+    let scheme = options.tlsCert == nil ? "http" : "https"
     let app = buildApplication(
       configuration, tokenizer: BPETokenizer(vocabulary: vocabulary),
       formatter: try? ChatFormatter(gguf: file, vocabulary: vocabulary),
-      contextLength: config.contextLength,
-      engine: .model(
-        options.engineSettings(
-          workerRedis: options.prefixCacheMB > 0 ? options.redis : nil,
-          workerPrefixCacheMB: max(
-            1, options.prefixCacheMB / (layout.tensorParallel * layout.pipelineParallel))))
+      contextLength: config.contextLength, engine: .model(settings)
     ) { bound in
       // One unbuffered write: scripts and tests wait for this line.
       FileHandle.standardOutput.write(
-        Data("tessera router: serving \(id) at http://\(host):\(bound)/v1\n".utf8))
+        Data("tessera router: serving \(id) at \(scheme)://\(host):\(bound)/v1\n".utf8))
     }
     try await app.runService()
   }

@@ -3,6 +3,7 @@ import CProcess
 import Foundation
 import RedisClient
 import Router
+import Transport
 import Worker
 
 #if canImport(Glibc)
@@ -14,7 +15,14 @@ struct WorkerCommand: ParsableCommand {
     commandName: "worker",
     abstract: "Join a router, load the shard it assigns, and serve forward steps.")
 
-  @Option(help: "The router's workers endpoint, tcp://HOST:PORT.") var router: String
+  @Option(
+    help: """
+      A YAML file of these options, by their flags' names without the dashes \
+      (router: tcp://10.0.0.1:5555); flags given here override it.
+      """)
+  var config: String?
+  @Option(help: "The router's workers endpoint, tcp://HOST:PORT (its --workers-bind).")
+  var router: String
   @OptionGroup var model: ModelOption
   @OptionGroup var threads: ThreadsOption
   @Option(help: "This worker's name in logs and /v1/cluster (default: worker-PID).")
@@ -24,8 +32,24 @@ struct WorkerCommand: ParsableCommand {
   @Option(help: "The data address to announce, when it differs from --data-bind (NAT, 0.0.0.0).")
   var advertise: String?
   @Option(
-    help: "Redis URL of the shared context-fragment cache, redis://[user:pass@]host:port[/db].")
+    help: """
+      Redis URL of the shared context-fragment cache, redis://[user:pass@]host:port[/db]; \
+      also TESSERA_REDIS_URL, which keeps a password out of ps.
+      """)
   var redis: String?
+  @Option(
+    help: """
+      This worker's Curve secret key (tessera keys generate --out PREFIX writes PREFIX.key; \
+      the router lists PREFIX.pub in its --authorized-keys).
+      """)
+  var curveSecretKey: String?
+  @Option(help: "The router's Curve public key (its PREFIX.pub).") var routerPublicKey: String?
+  @Flag(
+    help: """
+      Allow a plaintext data plane on an address other hosts reach (no keys): only on a \
+      network you trust.
+      """)
+  var insecure = false
   @Option(help: "Megabytes of this worker's prefix-block parts kept in memory.")
   var prefixCacheMB = 256
   /// Set by a local launch: the launcher's pid; the worker exits when that process does.
@@ -35,10 +59,28 @@ struct WorkerCommand: ParsableCommand {
     if let name, name.isEmpty || name.utf8.count > 64 {
       throw ValidationError("--name must be 1 to 64 bytes")
     }
-    if let redis {
-      do { _ = try RedisURL(redis) } catch { throw ValidationError("--redis: \(error)") }
+    if let redis = redisURL {
+      do { _ = try RedisURL(redis) } catch { throw ValidationError("Redis URL: \(error)") }
     }
     guard prefixCacheMB >= 0 else { throw ValidationError("--prefix-cache-mb must be ≥ 0") }
+    guard (curveSecretKey == nil) == (routerPublicKey == nil) else {
+      throw ValidationError("--curve-secret-key and --router-public-key go together")
+    }
+    do {
+      try Endpoint.validate(router)
+      try Endpoint.validate(dataBind)
+    } catch {
+      throw ValidationError("\(error)")
+    }
+    if curveSecretKey == nil, !insecure, !Endpoint.isLocal(dataBind) {
+      throw ValidationError("\(TransportError.plaintextBind(dataBind))")
+    }
+  }
+
+  /// --redis, else TESSERA_REDIS_URL.
+  var redisURL: String? {
+    redis
+      ?? ProcessInfo.processInfo.environment["TESSERA_REDIS_URL"].flatMap { $0.isEmpty ? nil : $0 }
   }
 
   func run() throws {
@@ -52,21 +94,46 @@ struct WorkerCommand: ParsableCommand {
       if getppid() != parentPID { return }
     }
     _ = try model.open()  // a clear error for a missing file
+    var curve: WorkerOptions.Curve?
+    if let curveSecretKey, let routerPublicKey {
+      curve = WorkerOptions.Curve(
+        keys: try CurveKeyPair.read(secretKeyFile: curveSecretKey),
+        routerKey: try CurveKeyPair.read(publicKeyFile: routerPublicKey))
+    }
     let worker = try WorkerProcess(
       options: WorkerOptions(
         router: router, modelPath: model.model, threads: threads.count,
         name: name ?? "worker-\(getpid())", dataBind: dataBind, advertise: advertise,
-        redis: try redis.map { try RedisURL($0) }, prefixCacheBytes: prefixCacheMB << 20))
+        redis: try redisURL.map { try RedisURL($0) }, prefixCacheBytes: prefixCacheMB << 20,
+        curve: curve, insecure: insecure))
     try worker.run()
   }
 }
 
-/// `--tp T --pp P`: run on T×P local worker processes instead of in this one.
+/// `--tp T --pp P`: run on T×P local worker processes instead of in this one (or, on the
+/// router with `--workers-bind`, wait for T×P remote ones).
 struct LayoutOption: ParsableArguments {
-  @Option(name: .customLong("tp"), help: "Tensor-parallel ranks per stage (local workers).")
+  @Option(
+    name: .customLong("tp"),
+    help: """
+      Tensor-parallel ranks per stage: local workers this process starts, or with \
+      --workers-bind, remote workers to wait for.
+      """)
   var tensorParallel = 1
-  @Option(name: .customLong("pp"), help: "Pipeline stages (local workers).")
+  @Option(
+    name: .customLong("pp"),
+    help: """
+      Pipeline stages: of local workers this process starts, or with --workers-bind, of \
+      remote workers to wait for.
+      """)
   var pipelineParallel = 1
+  @Flag(
+    help: """
+      No CurveZMQ: local workers talk in plaintext (they use keys made for the run \
+      otherwise), and --workers-bind may take an address other hosts reach without keys. Only \
+      on a network you trust.
+      """)
+  var insecure = false
 
   @Option(help: "How local workers talk: tcp (loopback) or ipc (Unix sockets).")
   var localTransport = "tcp"

@@ -46,7 +46,7 @@ import Testing
       cost: ShardCost(
         config: Self.config, layerBytes: 0, embeddingBytes: 0, outputRowBytes: 0, kvTokens: 0))
     let tooFew = planner.place(membership.candidates, degradedAllowed: false)
-    #expect(tooFew == .waiting("waiting for workers: 3 of 4 joined"))
+    #expect(tooFew == .waiting("waiting for 3 of 4 workers"))
     _ = membership.hello(id: [3], hello("d"), now: 0)
     _ = membership.hello(id: [4], hello("spare"), now: 0)
     guard case .placed(let placement) = planner.place(membership.candidates, degradedAllowed: false)

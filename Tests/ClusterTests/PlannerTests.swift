@@ -31,7 +31,7 @@ import Testing
     let planner = Self.planner(tp: 2, pp: 2)
     #expect(
       layout(planner.place(Self.workers(3), degradedAllowed: false))
-        == "waiting for workers: 3 of 4 joined")
+        == "waiting for 3 of 4 workers")
     #expect(layout(planner.place(Self.workers(4), degradedAllowed: false)) == "TP2×PP2 +0")
     #expect(layout(planner.place(Self.workers(6), degradedAllowed: false)) == "TP2×PP2 +2")
   }

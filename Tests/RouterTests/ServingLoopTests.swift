@@ -87,9 +87,9 @@ import Testing
       [request], engine: engine, recoveryTimeout: 0.3)
     #expect(
       events["stranded"]?.contains {
-        $0 == "failed no worker plan could run: none for 0.3 s: waiting for workers: 1 of 2 joined"
+        $0 == "failed no worker plan could run: none for 0.3 s: waiting for 1 of 2 workers"
       } == true, "\(events)")
-    #expect(snapshot.recovering?.hasPrefix("no plan for 0 s: waiting for workers") == true)
+    #expect(snapshot.recovering?.hasPrefix("no plan for 0 s: waiting for 1 of 2 workers") == true)
   }
 
   /// Each request's events split per choice (`delta 1 …`, `finished 1 …`, `checkpoint 1 …`

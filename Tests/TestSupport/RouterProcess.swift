@@ -19,11 +19,17 @@ public final class RouterProcess: @unchecked Sendable {
     public let description: String
   }
 
-  /// Starts `tessera router` (or `command`, e.g. `up`, which takes the router's flags).
-  public init(_ arguments: [String] = [], command: String = "router", readyTimeout: Double = 120)
-    throws
-  {
+  /// Starts `tessera router` (or `command`, e.g. `up`, which takes the router's flags);
+  /// with `waitForReady` false it returns once the HTTP API listens (remote workers have
+  /// not joined yet).
+  public init(
+    _ arguments: [String] = [], command: String = "router", readyTimeout: Double = 120,
+    waitForReady: Bool = true, environment: [String: String] = [:]
+  ) throws {
     process.executableURL = TesseraProcess.executableURL
+    if !environment.isEmpty {
+      process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     let tie = command == "router" ? ["--parent-pid", String(getpid())] : []
     process.arguments =
       [command, "--listen", "127.0.0.1:0", "--model", ModelFiles.smolLM2Path] + tie + arguments
@@ -53,12 +59,12 @@ public final class RouterProcess: @unchecked Sendable {
       if chunk.isEmpty { break }
       text += String(decoding: chunk, as: UTF8.self)
     }
-    guard let range = text.range(of: #"http://[0-9.:]+"#, options: .regularExpression) else {
+    guard let range = text.range(of: #"https?://[0-9.:]+"#, options: .regularExpression) else {
       stop()
       throw Failed(description: "no URL in the router's output: \(text)")
     }
     baseURL = URL(string: String(text[range]))!
-    while true {
+    while waitForReady {
       if let (status, _) = try? get("/ready"), status == 200 { break }
       guard Date() < deadline, process.isRunning else {
         stop()

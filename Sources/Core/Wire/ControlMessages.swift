@@ -53,6 +53,13 @@ public struct Assignment: Equatable, Sendable {
   public var stagePeers: [String]
   /// Data address of the same rank in the next stage; nil on the last stage.
   public var nextStage: String?
+  /// The Curve public keys (Z85) of `stagePeers`, by rank, and of `nextStage`: the servers
+  /// this worker dials. Empty without Curve.
+  public var stagePeerKeys: [String]
+  public var nextStageKey: String
+  /// The public keys that may connect to this worker's data plane: the other ranks of its
+  /// stage and the ranks of the stage before. Empty without Curve.
+  public var dataClientKeys: [String]
   /// KV cache capacity in tokens and most tokens per step.
   public var kvTokens: Int
   public var maxBatch: Int
@@ -63,7 +70,8 @@ public struct Assignment: Equatable, Sendable {
   public init(
     planID: UInt64, slot: Slot, tensorParallel: Int, pipelineParallel: Int, shard: ShardSpec,
     stagePeers: [String], nextStage: String?, kvTokens: Int, maxBatch: Int,
-    workerTimeout: Double = 1
+    workerTimeout: Double = 1, stagePeerKeys: [String] = [], nextStageKey: String = "",
+    dataClientKeys: [String] = []
   ) {
     self.planID = planID
     self.slot = slot
@@ -75,6 +83,9 @@ public struct Assignment: Equatable, Sendable {
     self.kvTokens = kvTokens
     self.maxBatch = maxBatch
     self.workerTimeout = workerTimeout
+    self.stagePeerKeys = stagePeerKeys
+    self.nextStageKey = nextStageKey
+    self.dataClientKeys = dataClientKeys
   }
 
   func encode(_ writer: inout WireWriter) {
@@ -90,6 +101,9 @@ public struct Assignment: Equatable, Sendable {
     writer.write(kvTokens)
     writer.write(maxBatch)
     writer.write(Int(workerTimeout * 1000))
+    writer.write(strings: stagePeerKeys)
+    writer.write(nextStageKey)
+    writer.write(strings: dataClientKeys)
   }
 
   init(_ reader: inout WireReader) throws(WireError) {
@@ -112,6 +126,12 @@ public struct Assignment: Equatable, Sendable {
     kvTokens = try reader.readInt("KV tokens", in: 1...(1 << 24))
     maxBatch = try reader.readInt("max batch", in: 1...WireLimits.rows)
     workerTimeout = try reader.readMilliseconds("worker timeout")
+    stagePeerKeys = try reader.readStrings("stage peer keys", limit: 64)
+    guard stagePeerKeys.isEmpty || stagePeerKeys.count == tensorParallel else {
+      throw .outOfRange("stage peer keys")
+    }
+    nextStageKey = try reader.readString("next stage key", limit: 64)
+    dataClientKeys = try reader.readStrings("data client keys", limit: 64)
   }
 }
 
@@ -178,21 +198,25 @@ public struct WorkerReady: Equatable, Sendable {
 }
 
 /// Both ways: still here. `planID` is the sender's current plan (0: none). A worker also
-/// reports the bytes it has sent to its peers under that plan and how many shards it holds
-/// packed for a standby order (a router sends 0).
+/// reports the bytes it has sent to its peers under that plan, how many shards it holds
+/// packed for a standby order, and how many clients its data plane refused for their Curve
+/// key since it started (a router sends 0).
 public struct Heartbeat: Equatable, Sendable {
   public var planID: UInt64
   public var sequence: UInt64
   public var dataBytesSent: UInt64
   public var preparedShards: UInt32
+  public var refusedClients: UInt32
 
   public init(
-    planID: UInt64, sequence: UInt64, dataBytesSent: UInt64 = 0, preparedShards: UInt32 = 0
+    planID: UInt64, sequence: UInt64, dataBytesSent: UInt64 = 0, preparedShards: UInt32 = 0,
+    refusedClients: UInt32 = 0
   ) {
     self.planID = planID
     self.sequence = sequence
     self.dataBytesSent = dataBytesSent
     self.preparedShards = preparedShards
+    self.refusedClients = refusedClients
   }
 
   func encode(_ writer: inout WireWriter) {
@@ -200,6 +224,7 @@ public struct Heartbeat: Equatable, Sendable {
     writer.write(sequence)
     writer.write(dataBytesSent)
     writer.write(preparedShards)
+    writer.write(refusedClients)
   }
 
   init(_ reader: inout WireReader) throws(WireError) {
@@ -207,6 +232,7 @@ public struct Heartbeat: Equatable, Sendable {
     sequence = try reader.read(UInt64.self, "sequence")
     dataBytesSent = try reader.read(UInt64.self, "data bytes sent")
     preparedShards = try reader.read(UInt32.self, "prepared shards")
+    refusedClients = try reader.read(UInt32.self, "refused clients")
   }
 }
 

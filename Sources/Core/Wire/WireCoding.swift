@@ -22,6 +22,12 @@ struct WireWriter {
     self.bytes.append(contentsOf: bytes)
   }
 
+  /// A count, then each string.
+  mutating func write(strings: [String]) {
+    write(UInt32(strings.count))
+    for string in strings { write(string) }
+  }
+
   mutating func write(_ range: Range<Int>) {
     write(range.lowerBound)
     write(range.upperBound)
@@ -97,6 +103,15 @@ struct WireReader {
     let slice = try take(count, what)
     guard let string = String(validating: slice, as: UTF8.self) else { throw .outOfRange(what) }
     return string
+  }
+
+  /// At most `WireLimits.peers` strings of at most `limit` bytes each.
+  mutating func readStrings(_ what: String, limit: Int) throws(WireError) -> [String] {
+    let count = try readCount(what, elementSize: 4)
+    guard count <= WireLimits.peers else { throw .outOfRange(what) }
+    var strings: [String] = []
+    for _ in 0..<count { strings.append(try readString(what, limit: limit)) }
+    return strings
   }
 
   mutating func readBytes(_ what: String, limit: Int) throws(WireError) -> [UInt8] {

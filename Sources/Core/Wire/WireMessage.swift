@@ -34,7 +34,7 @@ public enum WireMessage: Equatable, Sendable {
   /// Router → worker outside the plan: wait as a standby (warm: shards packed).
   case standby(StandbyOrder)
 
-  public static let version: UInt8 = 2
+  public static let version: UInt8 = 3
   static let magic: [UInt8] = [0x54, 0x53]  // "TS"
 
   enum Command: UInt8 {

@@ -26,6 +26,12 @@ public struct ClusterStatus: Sendable, Encodable, Equatable {
   public let standbyMode: String
   public let workerTimeout: Double
   public let standbys: [String]
+  /// Spares `/ready` counts as healthy (`--standby`).
+  public let wantedStandbys: Int
+  /// Whether the workers' sockets use Curve.
+  public let curve: Bool
+  /// Clients refused for their Curve key, by plane (control, data).
+  public let curveRefused: [String: Int]
   public let failures: [String: Int]
   public let replans: Int
   public let recentReplans: [Replan]
@@ -33,7 +39,9 @@ public struct ClusterStatus: Sendable, Encodable, Equatable {
   let plan: PartitionPlan
 
   enum CodingKeys: String, CodingKey {
-    case configured, current, running, waiting, standbys, failures, replans
+    case configured, current, running, waiting, standbys, failures, replans, curve
+    case wantedStandbys = "wanted_standbys"
+    case curveRefused = "curve_refused"
     case planID = "plan_id"
     case standbyMode = "standby_mode"
     case workerTimeout = "worker_timeout"
@@ -50,6 +58,9 @@ public struct ClusterStatus: Sendable, Encodable, Equatable {
     standbyMode = coordinator.standbyMode.rawValue
     workerTimeout = coordinator.workerTimeout
     standbys = coordinator.membership.standbys.map(\.hello.name)
+    wantedStandbys = coordinator.wantedStandbys
+    curve = coordinator.publicKey != nil
+    curveRefused = coordinator.curveRefusals
     failures = coordinator.failures
     replans = coordinator.replanCount
     recentReplans = coordinator.replans.suffix(8).map {

@@ -93,6 +93,10 @@ extension Coordinator {
 
   func report(_ beat: Heartbeat, from id: [UInt8]) {
     guard let member = membership.member(id: id) else { return }
+    if Int(beat.refusedClients) > member.refusedClients {
+      dataPlaneRefusals += Int(beat.refusedClients) - member.refusedClients
+      membership.refused(id: id, Int(beat.refusedClients))
+    }
     if member.slot == nil || beat.planID == planID {
       membership.report(
         id: id, dataBytesSent: Int(clamping: beat.dataBytesSent),
@@ -102,7 +106,7 @@ extension Coordinator {
 
   func handle(_ message: WireMessage, from id: [UInt8], now: Double) {
     if case .hello(let hello) = message {
-      switch membership.hello(id: id, hello, now: now) {
+      switch membership.hello(id: id, hello, publicKey: socket.lastSenderKey ?? "", now: now) {
       case .joined:
         // The next `maintain` grows back onto it, or makes it a standby.
         log.info("worker \(hello.name) joined (\(hello.dataAddress))")

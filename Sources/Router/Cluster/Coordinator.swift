@@ -1,5 +1,5 @@
 public import Core
-import Transport
+public import Transport
 
 /// The router's side of the cluster: listens for workers on one ROUTER socket, plans when
 /// enough have joined, hands out assignments, exchanges heartbeats, and runs steps — every
@@ -19,6 +19,21 @@ public final class Coordinator {
   public enum StandbyMode: String, Sendable, CaseIterable {
     case cold, warm
   }
+
+  /// CurveZMQ on the workers' socket: the router's key pair, and the workers' public keys
+  /// that may join (checked by the ZAP handler of the coordinator's context).
+  public struct Security: Sendable {
+    public var keys: CurveKeyPair
+    public var authorizedKeys: [String]
+
+    public init(keys: CurveKeyPair, authorizedKeys: [String]) {
+      self.keys = keys
+      self.authorizedKeys = authorizedKeys
+    }
+  }
+
+  /// The ZAP domain of the router↔worker control plane (`tessera_curve_refused_total{plane}`).
+  public static let controlPlane = "control"
 
   /// A re-plan, for `/v1/cluster`.
   public struct Replan: Sendable, Equatable {
@@ -80,6 +95,14 @@ public final class Coordinator {
   let clock: any TimeSource
   let context: ZMQContext
   let socket: ZMQSocket
+  /// The allow-list of worker keys (nil without Curve).
+  let zap: ZAPHandler?
+  /// The router's public key, told to workers out of band (nil without Curve).
+  public let publicKey: String?
+  /// Spares `/ready` wants besides the plan (`--standby`); fewer is degraded, not down.
+  public let wantedStandbys: Int
+  /// Clients the workers' data planes refused for their key, as their heartbeats report it.
+  public internal(set) var dataPlaneRefusals = 0
   var nextStepID: UInt64 = 1
   var pending: [UInt64: PendingStep] = [:]
   /// Replies to the prefix load in progress, by worker slot.
@@ -101,11 +124,15 @@ public final class Coordinator {
 
   /// - Parameters:
   ///   - cost: what a shard needs in memory, for the planner (default: nothing is checked).
+  ///   - security: Curve keys; without them a bind other hosts can reach is refused unless
+  ///     `insecure`.
+  ///   - wantedStandbys: spares beyond the plan for `/ready` to count as healthy.
   public init(
     bind: String, config: ModelConfig, fingerprint: [UInt8], tensorParallel: Int,
     pipelineParallel: Int, kvTokens: Int, maxBatch: Int = 256, workerTimeout: Double = 1,
     standbyMode: StandbyMode = .warm, stepDeadline: Double = 120, assignDeadline: Double = 120,
-    cost: ShardCost? = nil, clock: any TimeSource = SystemClock()
+    cost: ShardCost? = nil, security: Security? = nil, insecure: Bool = false,
+    wantedStandbys: Int = 0, clock: any TimeSource = SystemClock()
   ) throws(ClusterError) {
     self.clock = clock
     do {
@@ -123,9 +150,23 @@ public final class Coordinator {
     self.standbyMode = standbyMode
     self.stepDeadline = stepDeadline
     self.assignDeadline = assignDeadline
+    self.wantedStandbys = wantedStandbys
+    publicKey = security?.keys.publicKey
     do {
+      if security == nil, !insecure { try Endpoint.requireLocal(bind) }
       context = try ZMQContext()
       socket = try ZMQSocket(context, .router)
+      if let security {
+        let log = log
+        let handler = try ZAPHandler(context: context) { _, key, first in
+          if first { log.warning("refused a worker with key \(key): not an authorized key") }
+        }
+        handler.allow(security.authorizedKeys, domain: Self.controlPlane)
+        zap = handler
+        try socket.makeCurveServer(security.keys, domain: Self.controlPlane)
+      } else {
+        zap = nil
+      }
       endpoint = try socket.bind(bind)
     } catch {
       throw .transport(error)
@@ -134,8 +175,19 @@ public final class Coordinator {
     self.kvTokens = kvTokens
     self.maxBatch = maxBatch
     membership = Membership(fingerprint: fingerprint, heartbeatTimeout: workerTimeout)
-    log.info("waiting for \(plan.workerCount) workers at \(endpoint)")
-    waitingReason = "waiting for workers: 0 of \(plan.workerCount) joined"
+    log.info(
+      "waiting for \(plan.workerCount) workers at \(endpoint)"
+        + (security == nil
+          ? " (plaintext)" : " (Curve, \(security?.authorizedKeys.count ?? 0) keys)"))
+    waitingReason = "waiting for 0 of \(plan.workerCount) workers"
+  }
+
+  deinit { zap?.stop() }
+
+  /// Workers refused for their Curve key, by plane: the router's own socket (`control`) and
+  /// the workers' data planes (`data`), as their heartbeats report it.
+  public var curveRefusals: [String: Int] {
+    ["control": zap?.refused[Self.controlPlane] ?? 0, "data": dataPlaneRefusals]
   }
 
   public var isReady: Bool { planID != 0 && membership.allAssignedReady }
@@ -206,60 +258,6 @@ public final class Coordinator {
       }
       try pump(timeoutMilliseconds: 200, spinMicroseconds: spinMicroseconds)
     }
-  }
-
-  /// Starts `sequence` on every worker with the longest prefix of the cached blocks `ids`
-  /// that all of them could load (each fetches its own parts), and returns its length in
-  /// blocks. When some worker loaded fewer, the others cut back to that, so every stage and
-  /// rank starts computing at the same token.
-  /// `releases` are freed on every worker first.
-  public func loadPrefix(
-    sequence: Int, ids: [FragmentID], releases: [Int] = [], timeout: Double = 30
-  ) throws(ClusterError) -> Int {
-    var agreed = try prefixRound(
-      sequence: sequence, ids: ids, releases: releases, timeout: timeout)
-    if agreed.min != agreed.max {
-      agreed = try prefixRound(
-        sequence: sequence, ids: Array(ids[..<agreed.min]), releases: [], timeout: timeout)
-    }
-    return agreed.min
-  }
-
-  /// Tells every worker to keep `sequence`'s blocks from `firstBlock` on (ids `ids`) in the
-  /// fragment cache; false if there was no plan to tell.
-  @discardableResult
-  public func keepPrefix(sequence: Int, firstBlock: Int, ids: [FragmentID]) throws(ClusterError)
-    -> Bool
-  {
-    guard isReady, !ids.isEmpty else { return false }
-    let bytes = WireMessage.prefixKeep(
-      PrefixKeep(planID: planID, sequence: sequence, firstBlock: firstBlock, ids: ids)
-    ).encoded()
-    for member in membership.assigned { try send(bytes, to: member.id) }
-    return true
-  }
-
-  func prefixRound(
-    sequence: Int, ids: [FragmentID], releases: [Int], timeout: Double
-  ) throws(ClusterError) -> (min: Int, max: Int) {
-    guard isReady else { throw .noPlan }
-    prefixReplies = (sequence, [:])
-    defer { prefixReplies = nil }
-    let bytes = WireMessage.prefixLoad(
-      PrefixLoad(planID: planID, releases: releases, sequence: sequence, ids: ids)
-    ).encoded()
-    for member in membership.assigned { try send(bytes, to: member.id) }
-    let start = clock.now()
-    while (prefixReplies?.blocks.count ?? 0) < plan.workerCount {
-      guard isReady else { throw .noPlan }
-      guard clock.now() - start < timeout else {
-        lose([], reason: "hung", detail: "no answer to the prefix load of \(sequence)")
-        throw .planLost("the prefix load of sequence \(sequence) passed its deadline")
-      }
-      try pump(timeoutMilliseconds: 200, spinMicroseconds: spinMicroseconds)
-    }
-    let counts = prefixReplies?.blocks.values.map { $0 } ?? [0]
-    return (counts.min() ?? 0, counts.max() ?? 0)
   }
 
   /// Bytes on the wire per token so far: worker to worker (as the workers report them) and

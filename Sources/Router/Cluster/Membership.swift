@@ -8,6 +8,9 @@ public struct Membership: Sendable {
     /// The worker's ZeroMQ routing id.
     public let id: [UInt8]
     public var hello: WorkerHello
+    /// Its Curve public key, as the router's ZAP handler authenticated it ("" without Curve):
+    /// its peers dial its data plane with it.
+    public var publicKey = ""
     public var lastSeen: Double
     public var slot: Slot?
     /// The shard of `slot` (kept after the plan is lost, so a re-plan can leave it there).
@@ -21,6 +24,8 @@ public struct Membership: Sendable {
     public var preparedShards = 0
     /// The plan of the last standby order it was sent (0: none).
     public var standbyPlanID: UInt64 = 0
+    /// Clients its data plane refused for their Curve key, as it last reported.
+    public var refusedClients = 0
   }
 
   public enum HelloOutcome: Equatable, Sendable {
@@ -41,10 +46,13 @@ public struct Membership: Sendable {
     self.heartbeatTimeout = heartbeatTimeout
   }
 
-  public mutating func hello(id: [UInt8], _ hello: WorkerHello, now: Double) -> HelloOutcome {
+  public mutating func hello(
+    id: [UInt8], _ hello: WorkerHello, publicKey: String = "", now: Double
+  ) -> HelloOutcome {
     guard hello.fingerprint == fingerprint else { return .wrongModel }
     if let index = members.firstIndex(where: { $0.id == id }) {
       members[index].hello = hello
+      members[index].publicKey = publicKey
       members[index].lastSeen = now
       members[index].ready = false
       members[index].standbyShards = []
@@ -52,7 +60,7 @@ public struct Membership: Sendable {
       members[index].standbyPlanID = 0
       return .rejoined
     }
-    members.append(Member(id: id, hello: hello, lastSeen: now))
+    members.append(Member(id: id, hello: hello, publicKey: publicKey, lastSeen: now))
     return .joined
   }
 
@@ -110,22 +118,33 @@ public struct Membership: Sendable {
         members[index].preparedShards = 0
       }
     }
-    func address(_ slot: Slot) -> String {
-      let id = placement.workers[slots.firstIndex(of: slot) ?? 0]
-      return member(id: id)?.hello.dataAddress ?? ""
+    func holder(_ slot: Slot) -> Member? {
+      member(id: placement.workers[slots.firstIndex(of: slot) ?? 0])
     }
+    func stage(_ stage: Int) -> [Member?] {
+      (0..<plan.tensorParallel).map { holder(Slot(stage: stage, rank: $0)) }
+    }
+    let secure = members.contains { !$0.publicKey.isEmpty }
     return zip(placement.workers, slots).map { id, slot in
-      let stagePeers = (0..<plan.tensorParallel).map { address(Slot(stage: slot.stage, rank: $0)) }
-      let next =
+      let peers = stage(slot.stage)
+      let nextHolder =
         slot.stage + 1 < plan.pipelineParallel
-        ? address(Slot(stage: slot.stage + 1, rank: slot.rank)) : nil
+        ? holder(Slot(stage: slot.stage + 1, rank: slot.rank)) : nil
+      let next = nextHolder.map(\.hello.dataAddress)
+      // Who dials this worker's data plane: the other ranks of its stage and the stage before.
+      let clients =
+        peers.enumerated().filter { $0.offset != slot.rank }.map(\.element)
+        + (slot.stage > 0 ? stage(slot.stage - 1) : [])
       return (
         id,
         Assignment(
           planID: planID, slot: slot, tensorParallel: plan.tensorParallel,
           pipelineParallel: plan.pipelineParallel, shard: plan.shard(slot),
-          stagePeers: stagePeers, nextStage: next, kvTokens: kvTokens, maxBatch: maxBatch,
-          workerTimeout: workerTimeout)
+          stagePeers: peers.map { $0?.hello.dataAddress ?? "" }, nextStage: next,
+          kvTokens: kvTokens, maxBatch: maxBatch, workerTimeout: workerTimeout,
+          stagePeerKeys: secure ? peers.map { $0?.publicKey ?? "" } : [],
+          nextStageKey: nextHolder?.publicKey ?? "",
+          dataClientKeys: secure ? clients.compactMap { $0?.publicKey } : [])
       )
     }
   }
@@ -156,6 +175,12 @@ public struct Membership: Sendable {
     } else {
       members[index].preparedShards = min(preparedShards, members[index].standbyShards.count)
     }
+  }
+
+  /// Records how many clients a worker's data plane has refused since it started.
+  public mutating func refused(id: [UInt8], _ count: Int) {
+    guard let index = members.firstIndex(where: { $0.id == id }) else { return }
+    members[index].refusedClients = count
   }
 
   /// The workers holding slots of the current assignment.

@@ -72,7 +72,7 @@ public struct Planner: Sendable {
   public func place(_ candidates: [Candidate], degradedAllowed: Bool) -> Outcome {
     let live = candidates.count
     guard degradedAllowed || live >= configuredWorkers else {
-      return .waiting("waiting for workers: \(live) of \(configuredWorkers) joined")
+      return .waiting("waiting for \(live) of \(configuredWorkers) workers")
     }
     guard live > 0 else { return .waiting("no workers: all \(configuredWorkers) are gone") }
     let most = min(live, configuredWorkers)

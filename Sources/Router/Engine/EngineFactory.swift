@@ -1,15 +1,17 @@
 public import Core
 import Foundation
 
-/// Builds the engine a command runs on — this process holding the whole model, or T×P local
-/// worker processes driven over ZeroMQ — so `generate`, `score`, `bench`, `router` and `up`
-/// make it one way. (The multi-node work adds remote workers here.) Tests hand in their own
-/// engine with `custom`.
+/// Builds the engine a command runs on — this process holding the whole model, T×P local
+/// worker processes driven over ZeroMQ, or T×P workers started elsewhere that join a bound
+/// address — so `generate`, `score`, `bench`, `router` and `up` make it one way. Tests hand
+/// in their own engine with `custom`.
 public struct EngineFactory: Sendable {
   /// Where the model runs.
   public enum Layout: Sendable, Equatable {
     case singleProcess
     case localWorkers(tensorParallel: Int, pipelineParallel: Int, transport: LocalCluster.Transport)
+    /// Waits at `bind` for T×P workers from anywhere (`--workers-bind`); starts none.
+    case remoteWorkers(tensorParallel: Int, pipelineParallel: Int, bind: String)
   }
 
   /// What a model engine is made of.
@@ -31,11 +33,17 @@ public struct EngineFactory: Sendable {
     /// Seconds of silence after which a worker is lost.
     public var workerTimeout: Double
     public var standbyMode: Coordinator.StandbyMode
+    /// Remote workers: the router's Curve keys and the workers' allowed keys (nil: plaintext,
+    /// which only a loopback bind or `insecure` allows).
+    public var security: Coordinator.Security?
+    /// Local workers: no Curve (`--insecure`); remote ones: a plaintext bind other hosts reach.
+    public var insecure: Bool
 
     public init(
       modelPath: String, layout: Layout = .singleProcess, threads: Int, kvTokens: Int,
       maxBatch: Int = 256, workerRedis: String? = nil, workerPrefixCacheMB: Int = 256,
-      standbys: Int = 0, workerTimeout: Double = 1, standbyMode: Coordinator.StandbyMode = .warm
+      standbys: Int = 0, workerTimeout: Double = 1, standbyMode: Coordinator.StandbyMode = .warm,
+      security: Coordinator.Security? = nil, insecure: Bool = false
     ) {
       self.modelPath = modelPath
       self.layout = layout
@@ -47,6 +55,8 @@ public struct EngineFactory: Sendable {
       self.standbys = standbys
       self.workerTimeout = workerTimeout
       self.standbyMode = standbyMode
+      self.security = security
+      self.insecure = insecure
     }
   }
 
@@ -71,8 +81,21 @@ public struct EngineFactory: Sendable {
           transport: transport, redis: settings.workerRedis,
           prefixCacheMB: settings.workerPrefixCacheMB, standbys: settings.standbys,
           workerTimeout: settings.workerTimeout, standbyMode: settings.standbyMode,
-          cost: ShardCost(file: file, config: config, kvTokens: settings.kvTokens))
+          cost: ShardCost(file: file, config: config, kvTokens: settings.kvTokens),
+          insecure: settings.insecure)
         return BuiltEngine(cluster: cluster)
+      case .remoteWorkers(let tp, let pp, let bind):
+        // Serving starts at once; requests wait (and /ready says for how many workers) until
+        // the workers have joined and loaded their shards.
+        let config = try ModelConfig(gguf: file)
+        let coordinator = try Coordinator(
+          bind: bind, config: config, fingerprint: ModelFingerprint.of(file), tensorParallel: tp,
+          pipelineParallel: pp, kvTokens: settings.kvTokens, maxBatch: settings.maxBatch,
+          workerTimeout: settings.workerTimeout, standbyMode: settings.standbyMode,
+          cost: ShardCost(file: file, config: config, kvTokens: settings.kvTokens),
+          security: settings.security, insecure: settings.insecure,
+          wantedStandbys: settings.standbys)
+        return BuiltEngine(remote: coordinator)
       }
     }
   }
@@ -96,7 +119,7 @@ public final class BuiltEngine {
   public let tokens: (any TokenEngine)?
   /// This process's engine, when it holds the whole model.
   public let process: InferenceEngine?
-  /// The local workers, when they hold it, and the engine over them.
+  /// The local workers, when they hold it, and the engine over the workers (local or remote).
   public let cluster: LocalCluster?
   public let clusterEngine: ClusterEngine?
 
@@ -114,6 +137,17 @@ public final class BuiltEngine {
     tokens = engine
     process = nil
     self.cluster = cluster
+    clusterEngine = engine
+  }
+
+  /// Workers started elsewhere: nobody here restarts them, and they outlive this router
+  /// (they join the next one at the same address).
+  init(remote coordinator: Coordinator) {
+    let engine = ClusterEngine(coordinator: coordinator)
+    batch = engine
+    tokens = engine
+    process = nil
+    cluster = nil
     clusterEngine = engine
   }
 

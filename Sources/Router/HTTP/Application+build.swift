@@ -2,6 +2,7 @@ public import ContextCache
 public import Core
 import Foundation
 public import Hummingbird
+public import HummingbirdCore
 public import RedisClient
 import ServiceLifecycle
 
@@ -28,6 +29,10 @@ public struct RouterConfiguration: Sendable {
   public var clock: any TimeSource = SystemClock()
   /// Seconds requests wait for a worker plan (after workers were lost) before they fail.
   public var recoveryTimeout: Double = 60
+  /// HTTP/1.1 in plaintext, or over TLS (`HTTPSServer.builder(certificate:key:)`).
+  public var server: HTTPServerBuilder = .http1()
+  /// Where the workers are, for `/v1/cluster`'s `mode`.
+  public var workersAreRemote = false
 
   public init(intake: RequestIntake.Limits, limits: Scheduler.Limits) {
     self.intake = intake
@@ -58,7 +63,8 @@ public func buildApplication(
   let registry = RequestRegistry(journal: journal, grace: configuration.resumeGrace)
   let serving = ServingContext(
     intake: intake, loop: loop, maxBodyBytes: configuration.maxBodyBytes,
-    cluster: ClusterInfo(plan: configuration.plan), redis: configuration.redis,
+    cluster: ClusterInfo(plan: configuration.plan, remote: configuration.workersAreRemote),
+    redis: configuration.redis,
     requests: registry)
   var services: [any Service] = [
     JournalService(
@@ -72,6 +78,7 @@ public func buildApplication(
   let port = configuration.port
   return Application(
     router: makeRouter(serving, apiKeys: configuration.apiKeys),
+    server: configuration.server,
     configuration: .init(
       address: .hostname(configuration.host, port: port), serverName: "tessera"),
     services: services,

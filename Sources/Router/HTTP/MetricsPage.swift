@@ -113,6 +113,11 @@ enum MetricsPage {
       text.add(
         "standby_workers", "gauge", "Workers outside the plan, ready to take a slot.",
         cluster.standbys.count)
+      text.add(
+        "curve_refused_total", "counter",
+        "Clients refused for a Curve key that is not authorized, by plane (control: the "
+          + "router's socket; data: the workers' data planes).",
+        labelled: "plane", ["control", "data"].map { ($0, cluster.curveRefused[$0] ?? 0) })
     }
     return text.text
   }

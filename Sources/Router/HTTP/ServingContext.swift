@@ -61,10 +61,15 @@ public final class ServingContext: Sendable {
   /// Why the router serves in a degraded way (empty: it does not). The Redis check blocks, so
   /// it runs off the async threads.
   func degradedReasons() async -> [String] {
-    guard let redis else { return [] }
+    let cluster = loop.snapshot.cluster
+    let reasons =
+      cluster.map { $0.standbys.count < $0.wantedStandbys }
+        == true
+      ? ["\(cluster?.standbys.count ?? 0) of \(cluster?.wantedStandbys ?? 0) standby workers"] : []
+    guard let redis else { return reasons }
     return await offThread {
-      guard case .failure(let error) = redis.ping() else { return [] }
-      return ["redis at \(redis.url) is unavailable (\(error)): serving without it"]
+      guard case .failure(let error) = redis.ping() else { return reasons }
+      return reasons + ["redis at \(redis.url) is unavailable (\(error)): serving without it"]
     }
   }
 }
@@ -72,8 +77,13 @@ public final class ServingContext: Sendable {
 /// The cluster as `/v1/cluster` reports it: the plan (when workers are used) and the workers.
 public struct ClusterInfo: Sendable {
   public let plan: PartitionPlan?
+  /// Workers started elsewhere that joined (`--workers-bind`), not local ones.
+  public let remote: Bool
 
-  public init(plan: PartitionPlan?) { self.plan = plan }
+  public init(plan: PartitionPlan?, remote: Bool = false) {
+    self.plan = plan
+    self.remote = remote
+  }
 
   struct Report: Encodable {
     let mode: String
@@ -96,7 +106,8 @@ public struct ClusterInfo: Sendable {
   func report(ready: Bool, workers: [WorkerReport], status: ClusterStatus?) -> Report {
     let running = status?.plan ?? plan
     return Report(
-      mode: plan == nil ? "single-process" : "local-workers", ready: ready,
+      mode: plan == nil ? "single-process" : remote ? "remote-workers" : "local-workers",
+      ready: ready,
       tensorParallel: running?.tensorParallel ?? 1,
       pipelineParallel: running?.pipelineParallel ?? 1,
       plan: running?.description ?? "one process holds the whole model", workers: workers,

@@ -1,11 +1,16 @@
 public import Core
 import Foundation
+import Transport
 
 /// A whole cluster on this machine: a coordinator on loopback and T×P `tessera worker`
 /// processes (plus standbys) started from this executable. It supervises them as an
 /// orchestrator would: a worker that exits is started again, with back-off. Stopping it (or
 /// dropping it) shuts every worker down, and the workers exit on their own if this process
 /// dies (`--parent-pid`).
+///
+/// Secure by default, on loopback too: every socket uses Curve with keys made for this run
+/// (the router's pair and one per worker, the secrets in a private directory that goes when
+/// the cluster does), unless `insecure`.
 public final class LocalCluster: WorkerSupervisor {
   /// How the local processes reach each other: loopback TCP, or Unix domain sockets in a
   /// private directory (lower latency on one machine).
@@ -28,6 +33,8 @@ public final class LocalCluster: WorkerSupervisor {
   private var executable = ""
   private let spawner = SpawnThread()
   private var socketDirectory: String?
+  /// Where the run's Curve keys are (nil when insecure).
+  private var keyDirectory: String?
   private var stopping = false
   private let log = Log("local-cluster")
   /// A worker that ran this long before it exited starts again at once.
@@ -47,7 +54,7 @@ public final class LocalCluster: WorkerSupervisor {
     transport: Transport = .tcp, startTimeout: Double = 120, executable: String? = nil,
     redis: String? = nil, prefixCacheMB: Int = 256, standbys: Int = 0,
     workerTimeout: Double = 1, standbyMode: Coordinator.StandbyMode = .warm,
-    cost: ShardCost? = nil
+    cost: ShardCost? = nil, insecure: Bool = false
   ) throws {
     var endpoint = "tcp://127.0.0.1:*"
     var dataBind: (Int) -> String = { _ in "tcp://127.0.0.1:*" }
@@ -61,10 +68,23 @@ public final class LocalCluster: WorkerSupervisor {
       endpoint = "ipc://\(directory)/router"
       dataBind = { "ipc://\(directory)/worker-\($0)" }
     }
+    let workerCount =
+      try PartitionPlan(
+        config: config, tensorParallel: tensorParallel, pipelineParallel: pipelineParallel
+      ).workerCount + max(standbys, 0)
+    var security: Coordinator.Security?
+    var keyArguments: (Int) -> [String] = { _ in ["--insecure"] }
+    if !insecure {
+      let keys = try EphemeralKeys(workers: workerCount)
+      keyDirectory = keys.directory
+      security = keys.security
+      keyArguments = keys.arguments
+    }
     coordinator = try Coordinator(
       bind: endpoint, config: config, fingerprint: fingerprint, tensorParallel: tensorParallel,
       pipelineParallel: pipelineParallel, kvTokens: kvTokens, maxBatch: maxBatch,
-      workerTimeout: workerTimeout, standbyMode: standbyMode, cost: cost)
+      workerTimeout: workerTimeout, standbyMode: standbyMode, cost: cost, security: security,
+      wantedStandbys: standbys)
     self.executable = try executable ?? Self.ownExecutable()
     let router = coordinator.endpoint
     arguments = { index in
@@ -72,10 +92,10 @@ public final class LocalCluster: WorkerSupervisor {
         "worker", "--router", router, "--model", modelPath, "--threads", String(threads),
         "--name", "local-\(index)", "--data-bind", dataBind(index),
         "--parent-pid", String(getpid()), "--prefix-cache-mb", String(prefixCacheMB),
-      ] + (redis.map { ["--redis", $0] } ?? [])
+      ] + keyArguments(index) + (redis.map { ["--redis", $0] } ?? [])
     }
     do {
-      for index in 0..<(coordinator.plan.workerCount + max(standbys, 0)) {
+      for index in 0..<workerCount {
         children.append(Child(process: try start(index), startedAt: SystemClock.now()))
       }
       try coordinator.waitUntilReady(timeout: startTimeout)
@@ -143,8 +163,11 @@ public final class LocalCluster: WorkerSupervisor {
   public func stop() {
     stopping = true
     defer {
-      if let socketDirectory { try? FileManager.default.removeItem(atPath: socketDirectory) }
+      for directory in [socketDirectory, keyDirectory].compactMap({ $0 }) {
+        try? FileManager.default.removeItem(atPath: directory)
+      }
       socketDirectory = nil
+      keyDirectory = nil
       spawner.close()
     }
     guard !children.isEmpty else { return }

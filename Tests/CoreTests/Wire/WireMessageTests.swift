@@ -21,7 +21,9 @@ import Testing
           layers: 0..<15, kvGroups: 0..<3, ffnUnits: 0..<6, vocabulary: nil,
           holdsEmbedding: true),
         stagePeers: ["ipc:///tmp/x"], nextStage: "tcp://c:3", kvTokens: 1, maxBatch: 1,
-        workerTimeout: 0.25)),
+        workerTimeout: 0.25, stagePeerKeys: [String(repeating: "k", count: 40)],
+        nextStageKey: String(repeating: "n", count: 40),
+        dataClientKeys: [String(repeating: "p", count: 40), String(repeating: "q", count: 40)])),
     .standby(
       StandbyOrder(
         planID: 7, warm: true,
@@ -52,7 +54,8 @@ import Testing
         planID: 1, stepID: 2, layer: 29, reduction: .ffn, units: 3..<5, rows: 1, width: 2,
         values: [1, 2, 3, 4])),
     .heartbeat(Heartbeat(planID: 0, sequence: 12)),
-    .heartbeat(Heartbeat(planID: 3, sequence: 1, dataBytesSent: 99, preparedShards: 4)),
+    .heartbeat(
+      Heartbeat(planID: 3, sequence: 1, dataBytesSent: 99, preparedShards: 4, refusedClients: 2)),
     .failure(StepFailure(planID: 1, stepID: 2, message: "the KV cache has no free blocks")),
     .shutdown,
     .prefixLoad(
@@ -99,13 +102,13 @@ import Testing
       _ = try WireMessage(decoding: [0x54, 0x53, 1, 1])
     }
     #expect(throws: WireError.unknownCommand(200)) {
-      _ = try WireMessage(decoding: [0x54, 0x53, 2, 200])
+      _ = try WireMessage(decoding: [0x54, 0x53, WireMessage.version, 200])
     }
   }
 
   @Test func hostileCountsAndMismatchedShapesAreRefused() throws {
     // A hidden-states message claiming 2^32-1 floats in a few bytes.
-    var bytes: [UInt8] = [0x54, 0x53, 2, 6]
+    var bytes: [UInt8] = [0x54, 0x53, WireMessage.version, 6]
     bytes += [UInt8](repeating: 0, count: 16)  // plan and step ids
     bytes += [1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0]  // rows 1, width 3
     bytes += [0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0]

@@ -72,7 +72,7 @@ final class FakeEngine: @unchecked Sendable {
   func currentReadiness() -> EngineReadiness {
     if recoveringAnswers > 0 || permanently {
       recoveringAnswers -= 1
-      let answer = EngineReadiness.recovering("waiting for workers: 1 of 2 joined")
+      let answer = EngineReadiness.recovering("waiting for 1 of 2 workers")
       answered.withLock { if $0.last != answer { $0.append(answer) } }
       if recoveringAnswers == 0 && !permanently {
         readiness.withLock { $0 = .ready(generation: generation + 1) }
