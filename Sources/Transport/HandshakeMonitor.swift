@@ -43,6 +43,9 @@ public final class HandshakeMonitor {
   private let watched: ZMQSocket
   private var connected = false
   private var succeeded = false
+  /// Established connections (handshake done) that closed since the monitor started: on a
+  /// DEALER, what was sent on them and not yet delivered is lost.
+  public private(set) var dropped = 0
   nonisolated(unsafe) private static var counter = 0
 
   /// Starts watching `socket`; call before connecting.
@@ -91,6 +94,7 @@ public final class HandshakeMonitor {
       case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL: found.append(.closedDuringHandshake)
       case ZMQ_EVENT_DISCONNECTED:
         if connected, !succeeded, found.isEmpty { found.append(.closedDuringHandshake) }
+        if succeeded { dropped += 1 }
         connected = false
         succeeded = false
       default: break

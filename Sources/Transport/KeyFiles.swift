@@ -7,7 +7,7 @@ public enum KeyFiles {
     let keys = try CurveKeyPair.generate()
     for path in ["\(prefix).key", "\(prefix).pub"]
     where FileManager.default.fileExists(atPath: path) {
-      throw CocoaError(.fileWriteFileExists, userInfo: [NSFilePathErrorKey: path])
+      throw TransportError.keyFile(path, "exists already: not overwriting it (give another --out)")
     }
     try write(secretKey: keys.secretKey, to: "\(prefix).key")
     try write(publicKey: keys.publicKey, to: "\(prefix).pub")
@@ -19,7 +19,7 @@ public enum KeyFiles {
       FileManager.default.createFile(
         atPath: path, contents: Data("\(secretKey)\n".utf8),
         attributes: [.posixPermissions: 0o600])
-    else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+    else { throw TransportError.keyFile(path, "cannot be written") }
   }
 
   public static func write(publicKey: String, to path: String) throws {

@@ -8,6 +8,8 @@ final class DataPlane {
   let inbound: ZMQSocket
   private var stagePeers: [ZMQSocket] = []
   private var nextStage: ZMQSocket?
+  /// Watch the sockets to the peers: a connection reset loses what was on it.
+  private var monitors: [HandshakeMonitor] = []
   private var early: [WireMessage] = []
   private let log: Log
   /// This worker's Curve keys: each peer is dialled as a Curve server with the public key
@@ -51,11 +53,20 @@ final class DataPlane {
       guard !key.isEmpty else { throw .badKey("the assignment names no key for \(address)") }
       try socket.makeCurveClient(keys, serverKey: key)
     }
+    monitors.append(try HandshakeMonitor(socket))
     try socket.connect(address)
     return socket
   }
 
+  /// Whether a connection to a peer was reset since the plan's links were made (the peer
+  /// that waits for what was on it would wait in vain).
+  func linkWasReset() -> Bool {
+    for monitor in monitors { _ = monitor.failures() }
+    return monitors.contains { $0.dropped > 0 }
+  }
+
   func close() {
+    monitors = []
     for socket in stagePeers { socket.close() }
     stagePeers = []
     nextStage?.close()
@@ -110,6 +121,7 @@ final class DataPlane {
       }
       guard let message else {
         if planIsOver() { throw .planOver(what) }
+        if linkWasReset() { throw .peerLinkReset(what) }
         continue
       }
       if let value = match(message) { return value }

@@ -45,6 +45,8 @@ final class ShardRunner: PartialExchange {
   }
 
   var planID: UInt64 { assignment.planID }
+  /// The last step run (0: none yet).
+  var lastStepID: UInt64 { currentStep }
   var isLastStage: Bool { assignment.shard.vocabulary != nil }
 
   /// Runs one step; returns the logits reply on the last stage.

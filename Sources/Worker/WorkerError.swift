@@ -12,7 +12,17 @@ public enum WorkerError: Error, CustomStringConvertible {
   case peerTimeout(String)
   /// The router moved to a new plan while this step waited for a peer (the peer was lost).
   case planOver(String)
+  /// A connection to a peer was reset while the plan ran: what was on it may be lost.
+  case peerLinkReset(String)
   case wire(WireError)
+
+  /// Whether the links between workers failed (the plan is made again), not the step.
+  public var isLinkFailure: Bool {
+    switch self {
+    case .peerTimeout, .peerLinkReset: true
+    default: false
+    }
+  }
 
   public var description: String {
     switch self {
@@ -23,6 +33,8 @@ public enum WorkerError: Error, CustomStringConvertible {
       "bound the data plane to \(bound), which peers cannot dial: give --advertise tcp://HOST:PORT"
     case .peerTimeout(let what): "timed out waiting for \(what)"
     case .planOver(let what): "gave up waiting for \(what): the router has a new plan"
+    case .peerLinkReset(let what):
+      "the connection to a peer was reset (waiting for \(what)); its messages may be lost"
     case .wire(let error): "\(error)"
     }
   }

@@ -45,6 +45,11 @@ public final class WorkerProcess {
   /// leave this worker the same shard.
   private var fragments: FragmentCache?
   private var fragmentShard: ShardSpec?
+  /// Whether this plan's link failure was told to the router (once per plan).
+  private var linkResetReported = false
+  /// The control socket's dropped connections when the plan was assigned: one more since
+  /// means a step or its reply may have been lost on the way.
+  private var controlDropsAtAssignment = 0
   /// Control messages that arrived while a step waited for a peer, handled next.
   private var deferred: [[[UInt8]]] = []
   private let redis: RedisClient?
@@ -140,6 +145,7 @@ public final class WorkerProcess {
       }
       // A warm standby packs its shards one at a time, answering the router in between.
       if runner == nil, prepareNextStandbyShard() { continue }
+      reportLinkReset()
       let ready: [Bool]
       do {
         ready = try Poller.wait([control, data.inbound], timeoutMilliseconds: 200)
@@ -156,6 +162,21 @@ public final class WorkerProcess {
   }
 
   private enum Outcome { case carryOn, shutdown }
+
+  /// A connection to a peer was reset between steps: what the last step sent on it may be
+  /// lost, and the peer waiting for it would wait in vain. The router makes the plan again.
+  private func reportLinkReset() {
+    guard let runner, !linkResetReported else { return }
+    _ = handshakes.failures()  // in a plan the handshake works; this counts dropped links
+    guard data.linkWasReset() || handshakes.dropped > controlDropsAtAssignment else { return }
+    linkResetReported = true
+    log.warning("a connection of this plan was reset; asking the router for a new plan")
+    send(
+      .failure(
+        StepFailure(
+          planID: runner.planID, stepID: runner.lastStepID,
+          message: "a connection (to a peer or the router) was reset", linkLost: true)))
+  }
 
   /// Says why the router cannot be reached (its key refused, a wrong router key), each
   /// reason at most every 30 s; the worker keeps trying.
@@ -261,6 +282,9 @@ public final class WorkerProcess {
         }
       }
       models = [assignment.shard: model]  // the others' memory goes back
+      linkResetReported = false
+      _ = handshakes.failures()
+      controlDropsAtAssignment = handshakes.dropped
       zap?.allow(assignment.dataClientKeys, domain: Self.dataPlane)
       let runner = try ShardRunner(
         assignment: assignment, model: model, threads: options.threads, data: data,
@@ -346,7 +370,12 @@ public final class WorkerProcess {
       log.info("step \(step.stepID) abandoned waiting for \(what): a new plan is here")
     } catch {
       log.error("step \(step.stepID) failed: \(error)")
-      send(.failure(StepFailure(planID: step.planID, stepID: step.stepID, message: "\(error)")))
+      send(
+        .failure(
+          StepFailure(
+            planID: step.planID, stepID: step.stepID, message: "\(error)",
+            linkLost: error.isLinkFailure)))
+      if error.isLinkFailure { linkResetReported = true }
     }
   }
 

@@ -1,8 +1,9 @@
 import Foundation
 import RedisClient
-@testable import Router
 import TestSupport
 import Testing
+
+@testable import Router
 
 /// The router against a real `redis-server` with an ACL user and a password, given in
 /// `TESSERA_REDIS_URL` (so it never shows in `ps`): the right one logs in and keeps request
@@ -27,7 +28,8 @@ import Testing
     let server = try redisWithACLUser()
     defer { server.stop() }
     let router = try RouterProcess(
-      [], environment: ["TESSERA_REDIS_URL": "redis://tessera:s3cret%20pass@127.0.0.1:\(server.port)"])
+      [],
+      environment: ["TESSERA_REDIS_URL": "redis://tessera:s3cret%20pass@127.0.0.1:\(server.port)"])
     defer { router.stop() }
     #expect(try ready(router)["degraded"] as? Bool == false)
     let (status, body) = try router.post("/v1/completions", json: RemoteWorkersTests.completion)

@@ -236,27 +236,34 @@ public struct Heartbeat: Equatable, Sendable {
   }
 }
 
-/// Worker → router: a step failed on this worker (the message says why).
+/// Worker → router: a step failed on this worker (the message says why). A failure of the
+/// links between workers (a peer's message never came, a connection was reset and what was
+/// on it lost) is `linkLost`: the plan is made again and the work replayed, as for a lost
+/// worker; any other failure is the step's own.
 public struct StepFailure: Equatable, Sendable {
   public var planID: UInt64
   public var stepID: UInt64
   public var message: String
+  public var linkLost: Bool
 
-  public init(planID: UInt64, stepID: UInt64, message: String) {
+  public init(planID: UInt64, stepID: UInt64, message: String, linkLost: Bool = false) {
     self.planID = planID
     self.stepID = stepID
     self.message = message
+    self.linkLost = linkLost
   }
 
   func encode(_ writer: inout WireWriter) {
     writer.write(planID)
     writer.write(stepID)
     writer.write(message)
+    writer.write(linkLost)
   }
 
   init(_ reader: inout WireReader) throws(WireError) {
     planID = try reader.read(UInt64.self, "plan id")
     stepID = try reader.read(UInt64.self, "step id")
     message = try reader.readString("message")
+    linkLost = try reader.readBool("link lost flag")
   }
 }

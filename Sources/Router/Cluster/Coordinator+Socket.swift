@@ -146,7 +146,11 @@ extension Coordinator {
     case .failure(let failure):
       guard failure.planID == planID else { return }
       let error = ClusterError.stepFailed(worker: member.hello.name, message: failure.message)
-      if failure.stepID == 0 {
+      if failure.linkLost {
+        // The links between workers failed, not the worker: the same workers get a new plan
+        // (fresh connections) and the steps in flight are computed again.
+        lose([], reason: "link", detail: "\(member.hello.name): \(failure.message)")
+      } else if failure.stepID == 0 {
         // It could not take its slot (out of memory, say): re-plan without it.
         log.error("\(error)")
         membership.remove(id: id)

@@ -105,9 +105,10 @@ enum MetricsPage {
         cluster.replans)
       text.add(
         "worker_failures_total", "counter",
-        "Workers lost, by reason (silent: no heartbeat; disconnected; rejoined; failed; hung).",
+        "Workers lost, by reason (silent: no heartbeat; disconnected; rejoined; failed; hung; "
+          + "link: a connection between workers was reset or a peer's message never came).",
         labelled: "reason",
-        ["silent", "disconnected", "rejoined", "failed", "hung"].map {
+        ["silent", "disconnected", "rejoined", "failed", "hung", "link"].map {
           ($0, cluster.failures[$0] ?? 0)
         })
       text.add(
