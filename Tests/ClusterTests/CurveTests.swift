@@ -105,21 +105,8 @@ import Transport
   }
 
   func sendGarbage(to endpoint: String) throws {
-    let port = try #require(endpoint.split(separator: ":").last.flatMap { UInt16($0) })
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = in_port_t(port.bigEndian)
-    let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    #expect(connected == 0)
-    let garbage = [UInt8](repeating: 0xff, count: 2048)
-    _ = garbage.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+    let port = try #require(endpoint.split(separator: ":").last.flatMap { Int($0) })
+    #expect(RawTCP.send([UInt8](repeating: 0xff, count: 2048), toPort: port))
   }
 
   @Test func keyFilesRoundTripAndASecretOthersCanReadIsRefused() throws {

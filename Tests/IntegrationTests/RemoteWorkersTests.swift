@@ -169,22 +169,9 @@ import Transport
 
   /// Connects to the port and writes 4 KiB of bytes that are no ZMTP greeting.
   func sendGarbage(port: Int) throws {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw Failed(description: "no socket") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    #expect(connected == 0)
     var generator = SystemRandomNumberGenerator()
     let garbage = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) }
-    _ = garbage.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+    #expect(RawTCP.send(garbage, toPort: port))
   }
 
   @Test func plaintextBindsOtherHostsReachAreRefusedUnlessInsecure() throws {
