@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Generates Tests/Fixtures/tokenizer/smollm2-llamacpp.json: llama.cpp's tokenization of many
-hard strings with the SmolLM2 vocabulary, to check Tessera's tokenizer against.
+"""Generates Tests/Fixtures/tokenizer/smollm2-llamacpp.json (and, with --model
+models/gemma-3-270m-q4_k_m.gguf, gemma3-llamacpp.json): llama.cpp's tokenization of many hard
+strings with the model's vocabulary — byte-level BPE for SmolLM2, SentencePiece for Gemma 3 —
+to check Tessera's tokenizers against.
 
 Run with the reference venv's python (see scripts/llamacpp-venv):
 
@@ -26,8 +28,15 @@ import llama_cpp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_MODEL = os.path.join(ROOT, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
-DEFAULT_OUT = os.path.join(ROOT, "Tests", "Fixtures", "tokenizer", "smollm2-llamacpp.json")
-MODEL_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+# The models this script knows, by file name: their sha256 and default output.
+MODELS = {
+    "SmolLM2-135M-Instruct.Q4_1.gguf": (
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        os.path.join(ROOT, "Tests", "Fixtures", "tokenizer", "smollm2-llamacpp.json")),
+    "gemma-3-270m-q4_k_m.gguf": (
+        "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        os.path.join(ROOT, "Tests", "Fixtures", "tokenizer", "gemma3-llamacpp.json")),
+}
 
 # --------------------------------------------------------------------------------------------
 # Test strings
@@ -310,12 +319,17 @@ def piece_bytes(vocab, tok):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=DEFAULT_MODEL)
-    ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--out")
     args = ap.parse_args()
 
+    known = MODELS.get(os.path.basename(args.model))
+    if known is None:
+        sys.exit("unknown model %s (known: %s)" % (args.model, ", ".join(MODELS)))
+    expected, default_out = known
+    args.out = args.out or default_out
     sha = sha256_file(args.model)
-    if sha != MODEL_SHA256:
-        sys.exit("model sha256 %s != expected %s" % (sha, MODEL_SHA256))
+    if sha != expected:
+        sys.exit("model sha256 %s != expected %s" % (sha, expected))
 
     names = [n for n, _ in CASES]
     assert len(names) == len(set(names)), "duplicate case names"

@@ -36,7 +36,7 @@ struct GenerateCommand: ParsableCommand {
       ? try ChatFormatter(gguf: file, vocabulary: vocabulary).render([
         ChatMessage(role: "user", content: prompt)
       ]) : prompt
-    let promptTokens = BPETokenizer(vocabulary: vocabulary).encode(text)
+    let promptTokens = vocabulary.tokenizer.encode(text, addSpecial: true, parseSpecial: true)
     let parameters = try sampling.parameters()
     let config = try ModelConfig(gguf: file)
     let kvTokens = min(promptTokens.count + maxTokens + 1, config.contextLength)

@@ -332,7 +332,7 @@ enum RouterRunner {
         1, options.prefixCacheMB / (layout.tensorParallel * layout.pipelineParallel)))
     let scheme = options.tlsCert == nil ? "http" : "https"
     let app = buildApplication(
-      configuration, tokenizer: BPETokenizer(vocabulary: vocabulary),
+      configuration, tokenizer: vocabulary.tokenizer,
       formatter: try? ChatFormatter(gguf: file, vocabulary: vocabulary),
       contextLength: config.contextLength, engine: .model(settings)
     ) { bound in

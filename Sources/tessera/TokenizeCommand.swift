@@ -44,7 +44,7 @@ struct TokenizeCommand: ParsableCommand {
     } else {
       prompt = text ?? ""
     }
-    let ids = BPETokenizer(vocabulary: vocabulary).encode(prompt)
+    let ids = vocabulary.tokenizer.encode(prompt, addSpecial: true, parseSpecial: true)
     let pieces = ids.map {
       String(decoding: vocabulary.bytes(of: $0, includeSpecial: true), as: UTF8.self)
     }

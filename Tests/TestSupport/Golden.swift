@@ -57,6 +57,11 @@ public struct Golden: Decodable, Sendable {
     try load(FixturePaths.url("golden/smollm2-extra.json"))
   }
 
+  /// Gemma 3 270M Q4_K_M: raw prompts, BOS added as the model asks.
+  public static func gemma3() throws -> Golden {
+    try load(FixturePaths.golden.appendingPathComponent("gemma3.json"))
+  }
+
   static func load(_ url: URL) throws -> Golden {
     try JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
   }

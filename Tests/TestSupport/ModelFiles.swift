@@ -26,7 +26,25 @@ public enum ModelFiles {
     }
   }
 
+  public static var gemma3Path: String {
+    FixturePaths.packageRoot.appendingPathComponent("models/gemma-3-270m-q4_k_m.gguf").path
+  }
+
+  /// Gemma 3 270M Q4_K_M, opened once per test process.
+  public static func gemma3() throws -> GGUFFile {
+    try gemmaCache.withLock { cached in
+      if let cached { return cached }
+      guard FileManager.default.fileExists(atPath: gemma3Path) else {
+        throw Missing(path: gemma3Path)
+      }
+      let file = try GGUFFile(path: gemma3Path)
+      cached = file
+      return file
+    }
+  }
+
   private static let cache = Locked<GGUFFile?>(nil)
+  private static let gemmaCache = Locked<GGUFFile?>(nil)
 }
 
 /// A tiny lock-protected box, enough for the test support's caches.

@@ -21,8 +21,10 @@ public struct ModelConfig: Sendable, Equatable, Codable {
   /// `attention.layer_norm_rms_epsilon`
   public var rmsNormEpsilon: Float
   public var vocabularySize: Int
+  /// `attention.key_length`: stored, since it need not be d / heads (Gemma 3: 256 with
+  /// d = 640 and 4 heads); defaults to d / heads.
+  public var headDimension: Int
 
-  public var headDimension: Int { embeddingLength / headCount }
   public var queryDimension: Int { headCount * headDimension }
   public var kvDimension: Int { headCountKV * headDimension }
   /// Query heads that share one KV head.
@@ -43,12 +45,15 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     static let ropeDimensionCount = "rope.dimension_count"
     static let rmsEpsilon = "attention.layer_norm_rms_epsilon"
     static let vocabSize = "vocab_size"
+    static let keyLength = "attention.key_length"
+    static let valueLength = "attention.value_length"
   }
 
   public init(
     architecture: String, layerCount: Int, embeddingLength: Int, feedForwardLength: Int,
     headCount: Int, headCountKV: Int, contextLength: Int, ropeFreqBase: Float,
-    ropeDimensionCount: Int, rmsNormEpsilon: Float, vocabularySize: Int
+    ropeDimensionCount: Int, rmsNormEpsilon: Float, vocabularySize: Int,
+    headDimension: Int? = nil
   ) {
     self.architecture = architecture
     self.layerCount = layerCount
@@ -61,6 +66,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     self.ropeDimensionCount = ropeDimensionCount
     self.rmsNormEpsilon = rmsNormEpsilon
     self.vocabularySize = vocabularySize
+    self.headDimension = headDimension ?? embeddingLength / max(headCount, 1)
   }
 
   /// Reads and validates the hyperparameters of a GGUF model.
@@ -73,6 +79,12 @@ public struct ModelConfig: Sendable, Equatable, Codable {
       let embedding = try int(Key.embeddingLength)
       let heads = try int(Key.headCount)
       let tokenCount = try file.optional("tokenizer.ggml.tokens", as: [String].self)?.count
+      let keyLength = try file.optional(Key.of(arch, Key.keyLength), as: Int.self)
+      let valueLength = try file.optional(Key.of(arch, Key.valueLength), as: Int.self)
+      guard valueLength == nil || valueLength == keyLength else {
+        throw GGUFError.valueOutOfRange(
+          key: Key.of(arch, Key.valueLength), value: "\(valueLength ?? 0) (≠ key_length)")
+      }
       self.init(
         architecture: arch,
         layerCount: try int(Key.blockCount),
@@ -83,10 +95,10 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         contextLength: try int(Key.contextLength),
         ropeFreqBase: try file.optional(Key.of(arch, Key.ropeFreqBase), as: Float.self) ?? 10000,
         ropeDimensionCount: try file.optional(Key.of(arch, Key.ropeDimensionCount), as: Int.self)
-          ?? embedding / max(heads, 1),
+          ?? keyLength ?? embedding / max(heads, 1),
         rmsNormEpsilon: try file.optional(Key.of(arch, Key.rmsEpsilon), as: Float.self) ?? 1e-5,
         vocabularySize: try file.optional(Key.of(arch, Key.vocabSize), as: Int.self)
-          ?? tokenCount ?? 0)
+          ?? tokenCount ?? 0, headDimension: keyLength)
     } catch {
       throw .gguf(error)
     }
@@ -103,7 +115,9 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     try require(
       headCount % headCountKV == 0,
       "head_count \(headCount) not a multiple of head_count_kv \(headCountKV)")
-    try require(embeddingLength % headCount == 0, "embedding_length not a multiple of head_count")
+    try require(
+      headDimension > 0 && headDimension * headCount <= 1 << 16,
+      "head dimension \(headDimension) × \(headCount) heads")
     try require(
       embeddingLength % 32 == 0 && embeddingLength <= 65536, "embedding_length \(embeddingLength)")
     try require(

@@ -8,72 +8,23 @@
 ///    the lowest-ranked merge among adjacent pairs (leftmost first on ties). Pairs wait in a
 ///    binary heap; a pair whose symbols have changed since it was queued is skipped when it
 ///    surfaces (lazy deletion), so a piece of n bytes costs O(n log n), not O(n²).
-public struct BPETokenizer: Sendable {
+public struct BPETokenizer: Tokenizer {
   public let vocabulary: Vocabulary
 
   public init(vocabulary: Vocabulary) { self.vocabulary = vocabulary }
 
-  /// Token ids of `text`. `addSpecial` frames it with BOS/EOS as the vocabulary's flags say;
-  /// `parseSpecial` turns special-token text into the special tokens.
   public func encode(_ text: String, addSpecial: Bool = false, parseSpecial: Bool = true)
     -> [TokenID]
   {
     var output: [TokenID] = []
-    if addSpecial, vocabulary.addBOS, let bos = vocabulary.bosID { output.append(bos) }
     var session = MergeSession()
-    for fragment in splitSpecials(Array(text.utf8), parseSpecial: parseSpecial) {
+    for fragment in vocabulary.splitSpecials(Array(text.utf8), parseSpecial: parseSpecial) {
       switch fragment {
       case .special(let id): output.append(id)
       case .text(let bytes): encodeText(bytes, into: &output, session: &session)
       }
     }
-    if addSpecial, vocabulary.addEOS, let eos = vocabulary.eosID { output.append(eos) }
-    return output
-  }
-
-  enum Fragment: Equatable {
-    case special(TokenID)
-    case text(ArraySlice<UInt8>)
-  }
-
-  /// Cuts special tokens out of the text. Works on bytes; special texts are whole UTF-8
-  /// strings, so a match never splits a character.
-  func splitSpecials(_ bytes: [UInt8], parseSpecial: Bool) -> [Fragment] {
-    var fragments: [Fragment] = [.text(bytes[...])]
-    for special in vocabulary.textMatchedSpecials
-    where special.type.isMatchedInText(parseSpecial: parseSpecial) {
-      var next: [Fragment] = []
-      next.reserveCapacity(fragments.count)
-      for fragment in fragments {
-        guard case .text(var rest) = fragment else {
-          next.append(fragment)
-          continue
-        }
-        while let range = Self.firstRange(of: special.text, in: rest) {
-          if range.lowerBound > rest.startIndex { next.append(.text(rest[..<range.lowerBound])) }
-          next.append(.special(special.id))
-          rest = rest[range.upperBound...]
-        }
-        if !rest.isEmpty { next.append(.text(rest)) }
-      }
-      fragments = next
-    }
-    return fragments
-  }
-
-  private static func firstRange(of needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Range<Int>?
-  {
-    guard let first = needle.first, haystack.count >= needle.count else { return nil }
-    var start = haystack.startIndex
-    let last = haystack.endIndex - needle.count
-    while start <= last {
-      guard let candidate = haystack[start...last].firstIndex(of: first) else { return nil }
-      if haystack[candidate..<candidate + needle.count].elementsEqual(needle) {
-        return candidate..<candidate + needle.count
-      }
-      start = candidate + 1
-    }
-    return nil
+    return addSpecial ? vocabulary.framed(output) : output
   }
 
   private func encodeText(

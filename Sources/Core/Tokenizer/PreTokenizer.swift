@@ -35,6 +35,11 @@ public struct PreTokenizer: Sendable, Equatable {
   /// The `tokenizer.ggml.pre` values this build understands.
   public static var supportedNames: [String] { byName.keys.sorted() }
 
+  init(stages: [Stage]) { self.stages = stages }
+
+  /// No splitting: SentencePiece merges over the whole stretch between special tokens.
+  static let sentencePiece = PreTokenizer(stages: [])
+
   public init(name: String) throws(TokenizerError) {
     guard let stages = Self.byName[name] else { throw .unsupportedPreTokenizer(name) }
     self.stages = stages

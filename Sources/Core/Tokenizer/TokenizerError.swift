@@ -8,7 +8,8 @@ public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible 
   public var description: String {
     switch self {
     case .unsupportedModel(let name):
-      "tokenizer model '\(name)' is not supported (supported: gpt2 byte-level BPE)"
+      "tokenizer model '\(name)' is not supported (supported: gpt2 byte-level BPE, llama "
+        + "SentencePiece)"
     case .unsupportedPreTokenizer(let name):
       "pre-tokenizer '\(name)' is not supported (supported: \(PreTokenizer.supportedNames.joined(separator: ", ")))"
     case .inconsistentVocabulary(let reason): "inconsistent vocabulary: \(reason)"

@@ -6,6 +6,8 @@ extension Vocabulary {
     static let tokens = "tokenizer.ggml.tokens"
     static let tokenTypes = "tokenizer.ggml.token_type"
     static let merges = "tokenizer.ggml.merges"
+    static let scores = "tokenizer.ggml.scores"
+    static let addSpacePrefix = "tokenizer.ggml.add_space_prefix"
     static let bosID = "tokenizer.ggml.bos_token_id"
     static let eosID = "tokenizer.ggml.eos_token_id"
     static let eotID = "tokenizer.ggml.eot_token_id"
@@ -24,15 +26,19 @@ extension Vocabulary {
     } catch {
       throw .gguf(error)
     }
-    guard model == "gpt2" else { throw .unsupportedModel(model) }
+    guard let kind = Kind(rawValue: model) else { throw .unsupportedModel(model) }
     let parts: (tokens: [String], types: [TokenType]?, merges: [String], pre: String)
     let ids: [String: TokenID]
-    let flags: (addBOS: Bool, addEOS: Bool)
+    let flags: (addBOS: Bool, addEOS: Bool, addSpacePrefix: Bool)
+    var scores: [Float] = []
     do throws(GGUFError) {
       let tokens = try file.required(Key.tokens, as: [String].self)
       let rawTypes = try file.optional(Key.tokenTypes, as: [Int].self)
       let types = rawTypes?.map { TokenType(rawValue: Int32(clamping: $0)) ?? .undefined }
       let merges = try file.optional(Key.merges, as: [String].self) ?? []
+      if kind == .sentencePiece {
+        scores = try file.optional(Key.scores, as: [Float].self) ?? []
+      }
       let pre = try file.optional(Key.pre, as: String.self) ?? "gpt2"
       func id(_ key: String) throws(GGUFError) -> TokenID? {
         guard let raw = try file.optional(key, as: Int.self) else { return nil }
@@ -47,20 +53,22 @@ extension Vocabulary {
         found[key] = try id(key)
       }
       ids = found
+      // llama.cpp's defaults for the kind, unless the file says otherwise.
       flags = (
-        try file.optional(Key.addBOS, as: Bool.self) ?? false,
-        try file.optional(Key.addEOS, as: Bool.self) ?? false
+        try file.optional(Key.addBOS, as: Bool.self) ?? (kind == .sentencePiece),
+        try file.optional(Key.addEOS, as: Bool.self) ?? false,
+        try file.optional(Key.addSpacePrefix, as: Bool.self) ?? (kind == .sentencePiece)
       )
     } catch {
       throw .gguf(error)
     }
     try self.init(
-      tokens: parts.tokens,
+      kind: kind, tokens: parts.tokens,
       types: parts.types ?? Array(repeating: .normal, count: parts.tokens.count),
-      merges: parts.merges,
-      preTokenizer: PreTokenizer(name: parts.pre),
+      merges: parts.merges, scores: scores,
+      preTokenizer: kind == .sentencePiece ? .sentencePiece : PreTokenizer(name: parts.pre),
       bosID: ids[Key.bosID], eosID: ids[Key.eosID], eotID: ids[Key.eotID],
       unknownID: ids[Key.unknownID], paddingID: ids[Key.paddingID],
-      addBOS: flags.addBOS, addEOS: flags.addEOS)
+      addBOS: flags.addBOS, addEOS: flags.addEOS, addSpacePrefix: flags.addSpacePrefix)
   }
 }

@@ -1,8 +1,18 @@
-/// An immutable byte-level BPE vocabulary: token texts and types, merge ranks, the special
-/// tokens and the flags that say how to frame a sequence. Built once per model and shared by
-/// every tokenization (each call keeps its own scratch state).
+/// An immutable vocabulary: token texts and types, merge ranks (byte-level BPE) or scores
+/// (SentencePiece), the special tokens and the flags that say how to frame a sequence. Built
+/// once per model and shared by every tokenization (each call keeps its own scratch state).
 public struct Vocabulary: Sendable {
-  /// Token texts as stored in the model (byte-level encoded for normal tokens).
+  /// How text becomes tokens (GGUF's `tokenizer.ggml.model`).
+  public enum Kind: String, Sendable {
+    /// `gpt2`: byte-level BPE with ranked merges (SmolLM2).
+    case bytePairs = "gpt2"
+    /// `llama`: SentencePiece, `▁` for spaces, merges by token score, `<0xNN>` byte
+    /// fallback (Gemma).
+    case sentencePiece = "llama"
+  }
+
+  public let kind: Kind
+  /// Token texts as stored in the model (byte-level encoded for BPE's normal tokens).
   public let tokens: [String]
   public let types: [TokenType]
   public let preTokenizer: PreTokenizer
@@ -12,6 +22,10 @@ public struct Vocabulary: Sendable {
   public let paddingID: TokenID?
   public let addBOS: Bool
   public let addEOS: Bool
+  /// SentencePiece: a `▁` goes before text at the start and after each special token.
+  public let addSpacePrefix: Bool
+  /// SentencePiece: each token's score (higher merges first); empty for BPE.
+  let scores: [Float]
   /// Tokens that end a generation (EOS, EOT and the usual end-of-turn markers).
   public let endOfGenerationIDs: Set<TokenID>
 
@@ -29,10 +43,11 @@ public struct Vocabulary: Sendable {
 
   /// Builds a vocabulary from its parts, as GGUF's `tokenizer.ggml.*` keys hold them.
   public init(
-    tokens: [String], types: [TokenType], merges: [String], preTokenizer: PreTokenizer,
-    bosID: TokenID? = nil, eosID: TokenID? = nil, eotID: TokenID? = nil,
-    unknownID: TokenID? = nil, paddingID: TokenID? = nil, addBOS: Bool = false,
-    addEOS: Bool = false
+    kind: Kind = .bytePairs, tokens: [String], types: [TokenType], merges: [String] = [],
+    scores: [Float] = [], preTokenizer: PreTokenizer, bosID: TokenID? = nil,
+    eosID: TokenID? = nil, eotID: TokenID? = nil, unknownID: TokenID? = nil,
+    paddingID: TokenID? = nil, addBOS: Bool = false, addEOS: Bool = false,
+    addSpacePrefix: Bool = false
   ) throws(TokenizerError) {
     guard !tokens.isEmpty, tokens.count < Int(Int32.max) else {
       throw .inconsistentVocabulary("vocabulary has \(tokens.count) tokens")
@@ -45,6 +60,12 @@ public struct Vocabulary: Sendable {
         throw .inconsistentVocabulary("\(name) token id \(id) is outside the vocabulary")
       }
     }
+    guard kind == .bytePairs || scores.count == tokens.count else {
+      throw .inconsistentVocabulary("\(scores.count) scores for \(tokens.count) tokens")
+    }
+    self.kind = kind
+    self.scores = scores
+    self.addSpacePrefix = addSpacePrefix
     self.tokens = tokens
     self.types = types
     self.preTokenizer = preTokenizer
@@ -62,18 +83,23 @@ public struct Vocabulary: Sendable {
     for (index, text) in tokens.enumerated() {
       // The first of duplicate texts wins, as in llama.cpp's `token_to_id`.
       if idByText[text] == nil { idByText[text] = TokenID(index) }
-      let bytes: [UInt8] =
-        switch types[index] {
-        case .normal, .undefined, .unused, .byte:
-          ByteLevel.bytes(ofEncoded: text) ?? Array(text.utf8)
-        case .control, .unknown, .userDefined: Array(text.utf8)
-        }
-      tokenBytes.append(bytes)
+      tokenBytes.append(Self.printedBytes(text, types[index], kind))
     }
     self.idByText = idByText
     self.tokenBytes = tokenBytes
-    self.byteTokens = ByteLevel.scalarForByte.map { idByText[String(Character($0))] ?? -1 }
-    self.merges = try Self.mergeTable(merges, idByText)
+    switch kind {
+    case .bytePairs:
+      self.byteTokens = ByteLevel.scalarForByte.map { idByText[String(Character($0))] ?? -1 }
+      self.merges = try Self.mergeTable(merges, idByText)
+    case .sentencePiece:
+      // `<0xNN>`, or else the byte as a one-character token (ASCII), as llama.cpp looks up.
+      self.byteTokens = (0...255).map { (byte: Int) -> TokenID in
+        let hex = String(byte, radix: 16, uppercase: true)
+        if let id = idByText["<0x\(hex.count == 1 ? "0" + hex : hex)>"] { return id }
+        return byte < 0x80 ? (idByText[String(UnicodeScalar(UInt8(byte)))] ?? -1) : -1
+      }
+      self.merges = [:]
+    }
 
     var specials: [(id: TokenID, text: [UInt8], type: TokenType)] = []
     for (index, type) in types.enumerated() where [.control, .unknown, .userDefined].contains(type)
@@ -123,6 +149,31 @@ public struct Vocabulary: Sendable {
 
   /// The token whose stored text is `text`, if any.
   public func id(of text: String) -> TokenID? { idByText[text] }
+
+  /// The token whose stored text has these UTF-8 bytes, if any.
+  func id(ofBytes bytes: ArraySlice<UInt8>) -> TokenID? {
+    idByText[String(decoding: bytes, as: UTF8.self)]
+  }
+
+  /// The bytes a token prints as. BPE: normal tokens are byte-level encoded. SentencePiece:
+  /// `▁` is a space, `<0xNN>` the byte NN, unused tokens print nothing.
+  private static func printedBytes(_ text: String, _ type: TokenType, _ kind: Kind) -> [UInt8] {
+    switch (kind, type) {
+    case (.bytePairs, .normal), (.bytePairs, .undefined), (.bytePairs, .unused),
+      (.bytePairs, .byte):
+      return ByteLevel.bytes(ofEncoded: text) ?? Array(text.utf8)
+    case (.sentencePiece, .normal):
+      return Array(text.replacingOccurrences(of: "\u{2581}", with: " ").utf8)
+    case (.sentencePiece, .byte):
+      let utf8 = Array(text.utf8)
+      guard utf8.count == 6, utf8.starts(with: Array("<0x".utf8)), utf8.last == UInt8(ascii: ">"),
+        let byte = UInt8(String(decoding: utf8[3..<5], as: UTF8.self), radix: 16)
+      else { return Array(text.utf8) }
+      return [byte]
+    case (.sentencePiece, .unused), (.sentencePiece, .undefined): return []
+    default: return Array(text.utf8)
+    }
+  }
 
   /// The bytes a token stands for in generated text. Control tokens (such as `<|im_end|>`)
   /// contribute their text only when `includeSpecial` is set, as llama.cpp's `special` flag.

@@ -46,7 +46,7 @@ public struct RouterConfiguration: Sendable {
 /// `onServerRunning` gets the bound port (port 0 picks one). Run it with `runService()`, or
 /// test it in process with HummingbirdTesting's `app.test(.router)`.
 public func buildApplication(
-  _ configuration: RouterConfiguration, tokenizer: BPETokenizer, formatter: ChatFormatter?,
+  _ configuration: RouterConfiguration, tokenizer: any Tokenizer, formatter: ChatFormatter?,
   contextLength: Int, engine factory: EngineFactory, loop given: ServingLoop? = nil,
   onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {

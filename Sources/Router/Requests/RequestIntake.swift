@@ -27,7 +27,7 @@ public struct RequestIntake: Sendable {
   }
 
   public let limits: Limits
-  public let tokenizer: BPETokenizer
+  public let tokenizer: any Tokenizer
   public let formatter: ChatFormatter?
   public let contextLength: Int
   /// The context-fragment cache, when prompts' prefixes may be reused.
@@ -38,7 +38,7 @@ public struct RequestIntake: Sendable {
   let clock: any TimeSource
 
   public init(
-    limits: Limits, tokenizer: BPETokenizer, formatter: ChatFormatter?, contextLength: Int,
+    limits: Limits, tokenizer: any Tokenizer, formatter: ChatFormatter?, contextLength: Int,
     fragments: FragmentCache?, workersHoldTheModel: Bool, clock: any TimeSource = SystemClock()
   ) {
     self.limits = limits
@@ -103,12 +103,14 @@ public struct RequestIntake: Sendable {
         throw .invalid("This model has no chat template; use /v1/completions", param: "messages")
       }
       do {
-        return tokenizer.encode(try formatter.render(messages))
+        return tokenizer.encode(
+          try formatter.render(messages), addSpecial: true, parseSpecial: true)
       } catch {
         throw .invalid("The messages cannot be rendered: \(error)", param: "messages")
       }
     case .text(let text):
-      return tokenizer.encode(text)
+      // BOS once, as the model asks (a template that writes it is not doubled).
+      return tokenizer.encode(text, addSpecial: true, parseSpecial: true)
     case .tokens(let ids):
       let size = tokenizer.vocabulary.count
       guard ids.allSatisfy({ $0 >= 0 && Int($0) < size }) else {
