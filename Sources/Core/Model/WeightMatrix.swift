@@ -11,7 +11,7 @@ public struct WeightMatrix: @unchecked Sendable {
   let info: GGUFTensorInfo
 
   /// Types the matrix kernels multiply with.
-  public static let kernelTypes: Set<GGMLType> = [.f32, .f16, .bf16, .q4_0, .q4_1, .q8_0]
+  public static var kernelTypes: Set<GGMLType> { WeightFormat.kernelTypes }
 
   /// Looks up `name` and checks it is `[columns, rows]` (ggml order) of a kernel type.
   public init(_ file: GGUFFile, _ name: String, rows: Int, columns: Int) throws(ModelError) {

@@ -1,8 +1,8 @@
-/// Dequantization and quantization of whole rows in the types Tessera computes with:
-/// F32, F16, BF16, Q8_0, Q4_0 and Q4_1.
+/// Dequantization of whole rows in the types of `WeightFormat.table`, and quantization into
+/// the 32-element block formats.
 public enum Quantization {
-  /// The types Tessera can dequantize and compute with.
-  public static let computableTypes: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1]
+  /// The types Tessera can dequantize (`WeightFormat.readableTypes`).
+  public static var computableTypes: Set<GGMLType> { WeightFormat.readableTypes }
 
   static func checkCount(_ type: GGMLType, _ count: Int) throws(QuantError) {
     guard computableTypes.contains(type) else { throw .unsupportedType(type) }
@@ -31,10 +31,11 @@ public enum Quantization {
           fromBF16: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
       }
     default:
+      guard let format = WeightFormat.table[type] else { throw .unsupportedType(type) }
       let blockBytes = type.bytesPerBlock
-      for block in 0..<count / BlockFormats.blockSize {
-        BlockFormats.dequantizeBlock(
-          type, source + block * blockBytes, out + block * BlockFormats.blockSize)
+      let blockSize = format.blockSize
+      for block in 0..<count / blockSize {
+        format.dequantizeBlock(source + block * blockBytes, out + block * blockSize)
       }
     }
   }
@@ -60,8 +61,12 @@ public enum Quantization {
     return result
   }
 
+  /// The types `quantize` writes (synthetic test models use them).
+  public static let quantizableTypes: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1]
+
   /// Encodes floats as `type`, the way ggml's reference quantizers do.
   public static func quantize(_ values: [Float], as type: GGMLType) throws(QuantError) -> [UInt8] {
+    guard quantizableTypes.contains(type) else { throw .unsupportedType(type) }
     try checkCount(type, values.count)
     guard let byteCount = type.rowByteCount(elementCount: values.count) else {
       throw .notBlockAligned(type: type, count: values.count)
