@@ -244,6 +244,9 @@ CASES = [
     ("special_unknown", "<|unknown|> <|assistant|> <|user|>"),
     ("special_starcoder_style", "<repo_name>tessera<file_sep>main.swift<filename>x.py<gh_stars>100<issue_start><jupyter_code><empty_output>"),
     ("special_in_code", "if s.startswith('<|im_start|>'):\n    s = s[len('<|im_start|>'):]\n"),
+    # Gemma's turn markers and BOS/EOS text (plain text for SmolLM2).
+    ("special_gemma_turns", "<start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n"),
+    ("special_gemma_bos_eos", "<bos>text<eos> <pad><unk><mask>[multimodal]<unused0>"),
     # --- documents ------------------------------------------------------------------------------
     ("markdown", "# Title\n\n## Sub-title\n\nSome *italic*, **bold**, ~~strike~~ and `inline code`.\n\n- item one\n- item two\n  - nested item\n1. first\n2. second\n\n> A quote\n> spanning lines\n\n| a | b |\n|---|:-:|\n| 1 | 2 |\n\n[link](http://x.y/z) ![img](a.png)\n\n---\n"),
     ("long_english", LONG_ENGLISH),
@@ -353,18 +356,19 @@ def main():
         cases.append({"name": name, "text": text, "ids_special": ids_special, "ids_plain": ids_plain})
 
     def tid(s):
+        """The id of a special text, or None when this vocabulary has no such token."""
         ids = llm.tokenize(s.encode(), add_bos=False, special=True)
-        assert len(ids) == 1, (s, ids)
-        return ids[0]
+        return ids[0] if len(ids) == 1 else None
 
     n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
     kv = read_gguf_kv(args.model, {"tokenizer.ggml.token_type", "tokenizer.ggml.pre", "tokenizer.ggml.model"})
     token_type = kv.get("tokenizer.ggml.token_type")
     non_normal = {str(i): t for i, t in enumerate(token_type or []) if t != 1}
     specials = {
-        "<|im_start|>": tid("<|im_start|>"),
-        "<|im_end|>": tid("<|im_end|>"),
-        "<|endoftext|>": tid("<|endoftext|>"),
+        text: tid(text)
+        for text in ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<start_of_turn>",
+                     "<end_of_turn>", "<bos>", "<eos>"]
+        if tid(text) is not None
     }
     seen.update(specials.values())
     seen.update(range(20))

@@ -38,6 +38,10 @@ public struct Vocabulary: Sendable {
   /// Tokens matched in raw text before pre-tokenization, longest text first.
   let textMatchedSpecials: [(id: TokenID, text: [UInt8], type: TokenType)]
   let idByText: [String: TokenID]
+  /// SentencePiece: ids by the exact bytes of their text. (Swift `String` keys compare by
+  /// canonical equivalence, so `o` + U+0301 would find the token of `ó`; llama.cpp looks up
+  /// bytes.) Empty for BPE.
+  let idByBytes: [ArraySlice<UInt8>: TokenID]
 
   public var count: Int { tokens.count }
 
@@ -63,6 +67,16 @@ public struct Vocabulary: Sendable {
     guard kind == .bytePairs || scores.count == tokens.count else {
       throw .inconsistentVocabulary("\(scores.count) scores for \(tokens.count) tokens")
     }
+    // End-of-generation tokens by text, as llama.cpp finds them; it makes each a control
+    // token whatever the file says (so `</s>`, user-defined in Gemma 3, is not matched in
+    // text without special parsing and prints only as special).
+    var types = types
+    var endOfGeneration = Set([eosID, eotID].compactMap { $0 })
+    for (index, text) in tokens.enumerated() where Self.endOfGenerationTexts.contains(text) {
+      endOfGeneration.insert(TokenID(index))
+      types[index] = .control
+    }
+    self.endOfGenerationIDs = endOfGeneration
     self.kind = kind
     self.scores = scores
     self.addSpacePrefix = addSpacePrefix
@@ -86,6 +100,14 @@ public struct Vocabulary: Sendable {
       tokenBytes.append(Self.printedBytes(text, types[index], kind))
     }
     self.idByText = idByText
+    var idByBytes: [ArraySlice<UInt8>: TokenID] = [:]
+    if kind == .sentencePiece {
+      idByBytes.reserveCapacity(tokens.count)
+      for (index, text) in tokens.enumerated() where idByBytes[Array(text.utf8)[...]] == nil {
+        idByBytes[Array(text.utf8)[...]] = TokenID(index)
+      }
+    }
+    self.idByBytes = idByBytes
     self.tokenBytes = tokenBytes
     switch kind {
     case .bytePairs:
@@ -95,7 +117,7 @@ public struct Vocabulary: Sendable {
       // `<0xNN>`, or else the byte as a one-character token (ASCII), as llama.cpp looks up.
       self.byteTokens = (0...255).map { (byte: Int) -> TokenID in
         let hex = String(byte, radix: 16, uppercase: true)
-        if let id = idByText["<0x\(hex.count == 1 ? "0" + hex : hex)>"] { return id }
+        if let id = idByText["<0x\(hex.count == 1 ? "0" + hex : hex)>"] { return id }  // ASCII
         return byte < 0x80 ? (idByText[String(UnicodeScalar(UInt8(byte)))] ?? -1) : -1
       }
       self.merges = [:]
@@ -110,19 +132,15 @@ public struct Vocabulary: Sendable {
     specials.sort { $0.text.count != $1.text.count ? $0.text.count > $1.text.count : $0.id < $1.id }
     self.textMatchedSpecials = specials
 
-    var endOfGeneration = Set([eosID, eotID].compactMap { $0 })
-    for text in Self.endOfGenerationTexts {
-      if let id = idByText[text], types[Int(id)] == .control { endOfGeneration.insert(id) }
-    }
-    self.endOfGenerationIDs = endOfGeneration
   }
 
-  /// End-of-turn markers, and the fill-in-the-middle pad/repo/separator tokens, that llama.cpp
-  /// also treats as end of generation when the vocabulary has them as control tokens.
-  static let endOfGenerationTexts = [
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
-    "<EOT>", "<|end_of_text|>", "<|fim_pad|>", "<fim-pad>", "<|fim_repo|>", "<|repo_name|>",
-    "<fim-repo>", "<reponame>", "<|file_sep|>",
+  /// End-of-turn markers (and fill-in-the-middle pad/repo/separator tokens) that llama.cpp
+  /// treats as end of generation wherever they are in the vocabulary.
+  static let endOfGenerationTexts: Set<String> = [
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>",
+    "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
+    "<|end_of_text|>", "<end_of_utterance>", "<|fim_pad|>", "<fim-pad>", "<|fim_repo|>",
+    "<|repo_name|>", "<fim-repo>", "<reponame>", "<|file_sep|>",
   ]
 
   private static func mergeTable(
@@ -151,9 +169,7 @@ public struct Vocabulary: Sendable {
   public func id(of text: String) -> TokenID? { idByText[text] }
 
   /// The token whose stored text has these UTF-8 bytes, if any.
-  func id(ofBytes bytes: ArraySlice<UInt8>) -> TokenID? {
-    idByText[String(decoding: bytes, as: UTF8.self)]
-  }
+  func id(ofBytes bytes: ArraySlice<UInt8>) -> TokenID? { idByBytes[bytes] }
 
   /// The bytes a token prints as. BPE: normal tokens are byte-level encoded. SentencePiece:
   /// `▁` is a space, `<0xNN>` the byte NN, unused tokens print nothing.

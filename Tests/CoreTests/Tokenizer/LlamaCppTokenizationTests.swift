@@ -25,40 +25,61 @@ private struct LlamaCppFixture: Decodable {
   let pieces: [String: String]
   let tokens: Tokens
 
-  static func load() throws -> LlamaCppFixture {
-    let url = FixturePaths.url("tokenizer/smollm2-llamacpp.json")
+  static func load(_ model: Model = .smolLM2) throws -> LlamaCppFixture {
+    let url = FixturePaths.url("tokenizer/\(model.rawValue)-llamacpp.json")
     return try JSONDecoder().decode(LlamaCppFixture.self, from: Data(contentsOf: url))
+  }
+
+  /// The models with a fixture: byte-level BPE and SentencePiece.
+  enum Model: String, CaseIterable {
+    case smolLM2 = "smollm2"
+    case gemma3
+
+    func tokenizer() throws -> any Tokenizer {
+      switch self {
+      case .smolLM2: try Tokenizers.smolLM2()
+      case .gemma3: try Tokenizers.gemma3()
+      }
+    }
   }
 }
 
 @Suite struct LlamaCppTokenizationTests {
-  @Test func idsEqualLlamaCppsWithSpecialParsing() throws {
-    let tokenizer = try Tokenizers.smolLM2()
-    let fixture = try LlamaCppFixture.load()
+  @Test(arguments: LlamaCppFixture.Model.allCases)
+  fileprivate func idsEqualLlamaCppsWithSpecialParsing(_ model: LlamaCppFixture.Model) throws {
+    let tokenizer = try model.tokenizer()
+    let fixture = try LlamaCppFixture.load(model)
     #expect(fixture.cases.count >= 60)
     for item in fixture.cases {
-      #expect(tokenizer.encode(item.text, parseSpecial: true) == item.idsSpecial, "\(item.name)")
+      #expect(
+        tokenizer.encode(item.text, addSpecial: false, parseSpecial: true) == item.idsSpecial,
+        "\(item.name)")
     }
   }
 
-  @Test func idsEqualLlamaCppsWithoutSpecialParsing() throws {
-    let tokenizer = try Tokenizers.smolLM2()
-    for item in try LlamaCppFixture.load().cases {
-      #expect(tokenizer.encode(item.text, parseSpecial: false) == item.idsPlain, "\(item.name)")
+  @Test(arguments: LlamaCppFixture.Model.allCases)
+  fileprivate func idsEqualLlamaCppsWithoutSpecialParsing(_ model: LlamaCppFixture.Model) throws {
+    let tokenizer = try model.tokenizer()
+    for item in try LlamaCppFixture.load(model).cases {
+      #expect(
+        tokenizer.encode(item.text, addSpecial: false, parseSpecial: false) == item.idsPlain,
+        "\(item.name)")
     }
   }
 
-  @Test func piecesEqualLlamaCpps() throws {
-    let vocabulary = try Tokenizers.smolLM2().vocabulary
-    let fixture = try LlamaCppFixture.load()
+  @Test(arguments: LlamaCppFixture.Model.allCases)
+  fileprivate func piecesEqualLlamaCpps(_ model: LlamaCppFixture.Model) throws {
+    let vocabulary = try model.tokenizer().vocabulary
+    let fixture = try LlamaCppFixture.load(model)
     for (id, hex) in fixture.pieces {
       let bytes = vocabulary.bytes(of: try #require(Int32(id)), includeSpecial: true)
       #expect(bytes.map { String(format: "%02x", $0) }.joined() == hex, "token \(id)")
     }
   }
 
-  @Test func endOfGenerationTokensEqualLlamaCpps() throws {
-    let vocabulary = try Tokenizers.smolLM2().vocabulary
-    #expect(vocabulary.endOfGenerationIDs == Set(try LlamaCppFixture.load().tokens.eogIDs))
+  @Test(arguments: LlamaCppFixture.Model.allCases)
+  fileprivate func endOfGenerationTokensEqualLlamaCpps(_ model: LlamaCppFixture.Model) throws {
+    let vocabulary = try model.tokenizer().vocabulary
+    #expect(vocabulary.endOfGenerationIDs == Set(try LlamaCppFixture.load(model).tokens.eogIDs))
   }
 }
