@@ -1,0 +1,95 @@
+import CKernels
+import Core
+import TestSupport
+import Testing
+
+/// The naive oracles against what they define (rotations keep norms and compose, a window as
+/// long as the sequence is full attention, a window of one is the own value) and the fast
+/// kernels against the oracles where a kernel exists (RMSNorm, interleaved RoPE, SwiGLU).
+@Suite struct ReferenceOpsTests {
+  var generator = SplitMix64(seed: 17)
+
+  mutating func randomRow(_ count: Int) -> [Float] {
+    (0..<count).map { _ in Float.random(in: -1...1, using: &generator) }
+  }
+
+  func close(_ a: [Float], _ b: [Float], _ tolerance: Float) -> Bool {
+    a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= tolerance * max(1, abs($1)) }
+  }
+
+  @Test mutating func fastKernelsAgreeWithTheOracles() {
+    let x = randomRow(64)
+    let weight = randomRow(64)
+    var normed = [Float](repeating: 0, count: 64)
+    tk_rmsnorm(x, weight, &normed, 1, 64, 1e-5)
+    #expect(close(normed, ReferenceOps.rmsNorm(x, weight: weight, epsilon: 1e-5), 1e-5))
+
+    var rotated = x
+    var position: Int32 = 37
+    tk_rope(&rotated, &position, 1, 2, 32, 32, 10_000)
+    let expected = ReferenceOps.rope(
+      x, position: 37, heads: 2, headDimension: 32, dimensions: 32, base: 10_000,
+      style: .interleaved)
+    #expect(close(rotated, expected, 1e-4))
+
+    let gate = randomRow(64).map { $0 * 6 }
+    var swiglu = [Float](repeating: 0, count: 64)
+    tk_swiglu(gate, x, &swiglu, 64)
+    #expect(close(swiglu, ReferenceOps.swiglu(gate: gate, up: x), 1e-5))
+  }
+
+  @Test(arguments: [ReferenceOps.RopeStyle.interleaved, .neox])
+  func ropeIsARotation(style: ReferenceOps.RopeStyle) {
+    var generator = SplitMix64(seed: 5)
+    let x = (0..<64).map { _ in Float.random(in: -1...1, using: &generator) }
+    func rope(_ row: [Float], _ position: Int) -> [Float] {
+      ReferenceOps.rope(
+        row, position: position, heads: 2, headDimension: 32, dimensions: 32, base: 10_000,
+        style: style)
+    }
+    #expect(rope(x, 0) == x)
+    let norm = { (row: [Float]) in row.reduce(0) { $0 + $1 * $1 } }
+    #expect(abs(norm(rope(x, 123)) - norm(x)) < 1e-3)
+    // Rotating by 5 then by 7 is rotating by 12.
+    #expect(close(rope(rope(x, 5), 7), rope(x, 12), 1e-4))
+    // The two styles pair different dimensions.
+    let other: ReferenceOps.RopeStyle = style == .neox ? .interleaved : .neox
+    #expect(
+      rope(x, 3)
+        != ReferenceOps.rope(
+          x, position: 3, heads: 2, headDimension: 32, dimensions: 32, base: 10_000,
+          style: other))
+  }
+
+  @Test func gegluIsGELUOfTheGateTimesUp() {
+    let result = ReferenceOps.geglu(gate: [0, 1, -1, 3], up: [5, 2, 2, 1])
+    #expect(result[0] == 0)
+    #expect(abs(result[1] - 2 * 0.841192) < 1e-5)  // GELU_tanh(1) = 0.841192
+    #expect(abs(result[2] - 2 * -0.158808) < 1e-5)
+    #expect(abs(result[3] - 2.996363) < 1e-5)
+  }
+
+  @Test mutating func aWindowSeesOnlyTheLastPositions() {
+    let heads = 4
+    let headDimension = 8
+    let keys = (0..<10).map { _ in randomRow(headDimension) }
+    let values = (0..<10).map { _ in randomRow(headDimension) }
+    let query = randomRow(heads * headDimension)
+    func attend(_ window: Int?) -> [Float] {
+      ReferenceOps.attention(
+        query: query, position: 9, keys: keys, values: values, heads: heads, kvHeads: 1,
+        headDimension: headDimension, window: window)
+    }
+    #expect(attend(nil) == attend(10))
+    #expect(attend(nil) != attend(4))
+    // A window of one: each head reads its own position's value.
+    #expect(close(attend(1), Array((0..<heads).map { _ in values[9] }.joined()), 1e-6))
+    // Positions before the window do not matter.
+    var changed = keys
+    changed[2] = randomRow(headDimension)
+    let windowed = ReferenceOps.attention(
+      query: query, position: 9, keys: changed, values: values, heads: heads, kvHeads: 1,
+      headDimension: headDimension, window: 4)
+    #expect(windowed == attend(4))
+  }
+}
