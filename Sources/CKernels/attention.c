@@ -1,6 +1,7 @@
 // Causal attention over a paged f16 KV cache. Each (token, head) pair visits its keys in
-// order 0...position, the same whether the token came in a prefill batch or alone in a
-// decode step, so prefill and decode give the same bits. Threads split (token, head) pairs.
+// order first...position (first = 0, or position - window + 1 on a sliding-window layer), the
+// same whether the token came in a prefill batch or alone in a decode step, so prefill and
+// decode give the same bits. Threads split (token, head) pairs.
 //
 // Per pair: q is rounded to f16 (as ggml feeds it to its f16 K product); score_j = (q·k_j) ·
 // 1/sqrt(dim), with q·k in the float-dot order of tessera_kernels.h; softmax with the
@@ -34,7 +35,8 @@ typedef struct {
   const int32_t *table;
   int block_size;
   int kv_dim;
-  int key_count;
+  int first_key;  // the window's first key (0: all of them)
+  int key_count;  // keys up to and including the query's own position
   int dim;
   float scale;
 } head_view;
@@ -57,7 +59,7 @@ static void attend_portable(const head_view *h, const float *q_in, float *out, f
   float q[512];
   for (int i = 0; i < h->dim; i++) q[i] = tk_round_f16(q_in[i]);
   float max = -INFINITY;
-  for (int j = 0; j < h->key_count; j++) {
+  for (int j = h->first_key; j < h->key_count; j++) {
     const uint16_t *k = h->keys + slot_of(h, j);
     float dot = 0.0f;
     for (int b = 0; b < h->dim; b += 32) {
@@ -74,9 +76,10 @@ static void attend_portable(const head_view *h, const float *q_in, float *out, f
     scores[j] = s;
     max = s > max ? s : max;
   }
-  const float inv = exponentiate(scores, h->key_count, max);
+  const float inv =
+      exponentiate(scores + h->first_key, h->key_count - h->first_key, max);
   for (int i = 0; i < h->dim; i++) out[i] = 0.0f;
-  for (int j = 0; j < h->key_count; j++) {
+  for (int j = h->first_key; j < h->key_count; j++) {
     const uint16_t *v = h->values + slot_of(h, j);
     const float p = tk_round_f16(scores[j] * inv);
     for (int i = 0; i < h->dim; i++) out[i] = out[i] + p * tk_f16_to_f32(v[i]);
@@ -99,16 +102,18 @@ TK_AVX2 static inline __m256 load_f16x8(const uint16_t *p) {
 #if defined(__x86_64__)
 /// Up to four consecutive query rows of one sequence and head: each key and value is loaded
 /// once for all of them, and every (query, key) pair computes exactly what attend_portable does.
-TK_AVX2 static void attend_tile_avx2(const head_view *h, const int *key_counts, int n,
-                                     const float *const *q_in, float *const *outs,
-                                     float *scores, int max_keys) {
+TK_AVX2 static void attend_tile_avx2(const head_view *h, const int *first_keys,
+                                     const int *key_counts, int n, const float *const *q_in,
+                                     float *const *outs, float *scores, int max_keys) {
   enum { TILE = 4 };
   __m256 q[TILE][64];
   __m256 acc[TILE][64];
   float max[TILE], inv[TILE];  // inv: 1 / Σ exp, per query
   const int vectors = h->dim / 8;
   int last = 0;
+  int first = max_keys;
   for (int i = 0; i < n; i++) {
+    first = first_keys[i] < first ? first_keys[i] : first;
     for (int v = 0; v < vectors; v++) {
       q[i][v] = _mm256_cvtph_ps(
           _mm256_cvtps_ph(_mm256_loadu_ps(q_in[i] + 8 * v), _MM_FROUND_TO_NEAREST_INT));
@@ -116,12 +121,12 @@ TK_AVX2 static void attend_tile_avx2(const head_view *h, const int *key_counts, 
     max[i] = -INFINITY;
     last = key_counts[i] > last ? key_counts[i] : last;
   }
-  for (int j = 0; j < last; j++) {
+  for (int j = first; j < last; j++) {
     const uint16_t *k = h->keys + slot_of(h, j);
     __m256 kv[64];
     for (int v = 0; v < vectors; v++) kv[v] = load_f16x8(k + 8 * v);
     for (int i = 0; i < n; i++) {
-      if (j >= key_counts[i]) continue;
+      if (j < first_keys[i] || j >= key_counts[i]) continue;
       float dot = 0.0f;
       for (int b = 0; b < vectors; b += 4) {
         __m256 lane = _mm256_mul_ps(q[i][b], kv[b]);
@@ -137,11 +142,11 @@ TK_AVX2 static void attend_tile_avx2(const head_view *h, const int *key_counts, 
   }
   for (int i = 0; i < n; i++) {
     float *row = scores + (size_t)i * max_keys;
-    inv[i] = exponentiate(row, key_counts[i], max[i]);
+    inv[i] = exponentiate(row + first_keys[i], key_counts[i] - first_keys[i], max[i]);
     // The probabilities, normalized and rounded to f16, eight at a time (the same rounding as
     // tk_round_f16, to nearest even).
     const __m256 scale = _mm256_set1_ps(inv[i]);
-    int j = 0;
+    int j = first_keys[i];
     for (; j + 8 <= key_counts[i]; j += 8) {
       const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(row + j), scale);
       _mm256_storeu_ps(row + j, _mm256_cvtph_ps(_mm256_cvtps_ph(p, _MM_FROUND_TO_NEAREST_INT)));
@@ -149,12 +154,12 @@ TK_AVX2 static void attend_tile_avx2(const head_view *h, const int *key_counts, 
     for (; j < key_counts[i]; j++) row[j] = tk_round_f16(row[j] * inv[i]);
     for (int v = 0; v < vectors; v++) acc[i][v] = _mm256_setzero_ps();
   }
-  for (int j = 0; j < last; j++) {
+  for (int j = first; j < last; j++) {
     const uint16_t *values = h->values + slot_of(h, j);
     __m256 vv[64];
     for (int v = 0; v < vectors; v++) vv[v] = load_f16x8(values + 8 * v);
     for (int i = 0; i < n; i++) {
-      if (j >= key_counts[i]) continue;
+      if (j < first_keys[i] || j >= key_counts[i]) continue;
       const __m256 p = _mm256_set1_ps(scores[(size_t)i * max_keys + j]);
       for (int v = 0; v < vectors; v++) acc[i][v] = _mm256_add_ps(acc[i][v], _mm256_mul_ps(p, vv[v]));
     }
@@ -201,26 +206,30 @@ static void attention_task(void *raw, int thread, int threads) {
           .table = d->block_tables + d->table_offsets[t],
           .block_size = d->layer.block_size,
           .kv_dim = d->layer.kv_dim,
+          .first_key = 0,
           .key_count = 0,
           .dim = dim,
           .scale = 1.0f / sqrtf((float)dim),
       };
       const float *q[QUERY_TILE];
       float *out[QUERY_TILE];
-      int key_counts[QUERY_TILE];
+      int key_counts[QUERY_TILE], first_keys[QUERY_TILE];
       for (int i = 0; i < n; i++) {
         q[i] = d->q + (size_t)(t + i) * q_stride + (size_t)head * dim;
         out[i] = d->out + (size_t)(t + i) * q_stride + (size_t)head * dim;
         key_counts[i] = d->positions[t + i] + 1;
+        const int first = d->window > 0 ? key_counts[i] - d->window : 0;
+        first_keys[i] = first > 0 ? first : 0;
       }
 #if defined(__x86_64__)
       if (avx2) {
-        attend_tile_avx2(&view, key_counts, n, q, out, scores, d->max_keys);
+        attend_tile_avx2(&view, first_keys, key_counts, n, q, out, scores, d->max_keys);
         t += n;
         continue;
       }
 #endif
       for (int i = 0; i < n; i++) {
+        view.first_key = first_keys[i];
         view.key_count = key_counts[i];
         attend_portable(&view, q[i], out[i], scores);
       }

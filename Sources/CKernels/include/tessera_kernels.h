@@ -206,7 +206,9 @@ void tk_kv_store(uint16_t *keys, uint16_t *values, int kv_dim, const float *k, c
                  const int32_t *slots, int rows);
 
 /// Causal attention for `rows` query tokens. Token t attends to keys 0...positions[t] of its
-/// sequence, found through block_tables + table_offsets[t] (a list of physical blocks).
+/// sequence — with `window` > 0 only to the last `window` of them (positions[t] - window + 1
+/// on: a sliding-window layer) — found through block_tables + table_offsets[t] (a list of
+/// physical blocks).
 /// q is [rows][head_count * head_dim]; out likewise. scratch holds per-thread score buffers of
 /// 4 × max_keys floats each (thread_count of them): up to four query rows run at once.
 typedef struct {
@@ -222,6 +224,7 @@ typedef struct {
   const int32_t *table_offsets;
   float *scratch;
   int max_keys;
+  int window;
 } tk_attention_desc;
 
 void tk_attention(tk_pool *pool, const tk_attention_desc *desc);

@@ -138,7 +138,7 @@ extension LlamaModel {
         head_count: Int32(heads), kv_head_count: Int32(shard.kvGroups.count),
         head_dim: Int32(headDimension), positions: state.positions.pointer,
         block_tables: tables.baseAddress, table_offsets: state.tableOffsets.pointer,
-        scratch: state.scores.pointer, max_keys: Int32(state.maxKeys))
+        scratch: state.scores.pointer, max_keys: Int32(state.maxKeys), window: 0)
       tk_attention(pool.raw, &desc)
     }
   }

@@ -93,3 +93,73 @@ import Testing
     #expect(windowed == attend(4))
   }
 }
+
+/// The attention kernel over a paged f16 cache, with and without a sliding window: the same
+/// bits at every kernel level, and the naive oracle's values (within the f16 rounding of q and
+/// of the probabilities the kernel does, as ggml does).
+@Suite struct WindowedAttentionKernelTests {
+  @Test(arguments: [0, 4, 1, 16])
+  func everyLevelGivesTheOraclesValues(window: Int) throws {
+    let heads = 4
+    let kvHeads = 1
+    let headDimension = 256  // Gemma 3's
+    let rows = 10
+    let blockSize = 4
+    let kvDimension = kvHeads * headDimension
+    var generator = SplitMix64(seed: UInt64(window) + 3)
+    func random(_ count: Int) -> [Float] {
+      (0..<count).map { _ in Float.random(in: -1...1, using: &generator) }
+    }
+    // Keys and values as the cache holds them (f16), and the same values back in f32.
+    let keyRows = (0..<rows).map { _ in random(kvDimension) }
+    let valueRows = (0..<rows).map { _ in random(kvDimension) }
+    let keys = keyRows.flatMap { $0.map { HalfPrecision.f16(from: $0) } }
+    let values = valueRows.flatMap { $0.map { HalfPrecision.f16(from: $0) } }
+    let asCached = { (row: [Float]) in
+      row.map { HalfPrecision.float(fromF16: HalfPrecision.f16(from: $0)) }
+    }
+    let query = random(rows * heads * headDimension)
+    let positions = (0..<rows).map { Int32($0) }
+    let table = (0..<(rows + blockSize - 1) / blockSize).map { Int32($0) }
+    let offsets = [Int32](repeating: 0, count: rows)
+    let pool = tk_pool_create(2)
+    defer { tk_pool_destroy(pool) }
+
+    func run() -> [Float] {
+      var out = [Float](repeating: 0, count: rows * heads * headDimension)
+      var scratch = [Float](repeating: 0, count: 2 * 4 * rows)
+      keys.withUnsafeBufferPointer { k in
+        values.withUnsafeBufferPointer { v in
+          var desc = tk_attention_desc(
+            layer: tk_kv_layer(
+              keys: k.baseAddress, values: v.baseAddress, block_size: Int32(blockSize),
+              kv_dim: Int32(kvDimension)),
+            q: query, out: &out, rows: Int32(rows), head_count: Int32(heads),
+            kv_head_count: Int32(kvHeads), head_dim: Int32(headDimension), positions: positions,
+            block_tables: table, table_offsets: offsets, scratch: &scratch,
+            max_keys: Int32(rows), window: Int32(window))
+          tk_attention(pool, &desc)
+        }
+      }
+      return out
+    }
+    var results: [[Float]] = []
+    for level in 0...tk_kernels_supported() {
+      tk_limit_kernels(level)
+      defer { tk_limit_kernels(-1) }
+      results.append(run())
+    }
+    for result in results.dropFirst() {
+      #expect(result.map(\.bitPattern) == results[0].map(\.bitPattern))
+    }
+    let width = heads * headDimension
+    for row in 0..<rows {
+      let expected = ReferenceOps.attention(
+        query: asCached(Array(query[row * width..<(row + 1) * width])), position: row,
+        keys: keyRows.map(asCached), values: valueRows.map(asCached), heads: heads,
+        kvHeads: kvHeads, headDimension: headDimension, window: window == 0 ? nil : window)
+      let got = results[0][row * width..<(row + 1) * width]
+      #expect(zip(got, expected).allSatisfy { abs($0 - $1) < 2e-3 }, "row \(row)")
+    }
+  }
+}
