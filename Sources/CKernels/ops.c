@@ -54,6 +54,45 @@ void tk_rope(float *x, const int32_t *positions, int rows, int head_count, int h
   }
 }
 
+void tk_rope_neox(float *x, const int32_t *positions, int rows, int head_count, int head_dim,
+                  int rope_dims, float freq_base) {
+  const float theta_scale = powf(freq_base, -2.0f / (float)rope_dims);
+  const int half = rope_dims / 2 < 256 ? rope_dims / 2 : 256;
+  for (int r = 0; r < rows; r++) {
+    float cosines[256], sines[256];
+    float theta = (float)positions[r];
+    for (int i = 0; i < half; i++) {
+      cosines[i] = cosf(theta);
+      sines[i] = sinf(theta);
+      theta *= theta_scale;
+    }
+    for (int h = 0; h < head_count; h++) {
+      float *v = x + (size_t)r * head_count * head_dim + (size_t)h * head_dim;
+      for (int i = 0; i < half; i++) {
+        const float x0 = v[i], x1 = v[i + half];
+        v[i] = x0 * cosines[i] - x1 * sines[i];
+        v[i + half] = x0 * sines[i] + x1 * cosines[i];
+      }
+    }
+  }
+}
+
+void tk_geglu(const float *gate, const float *up, float *out, int n) {
+  const float sqrt_2_over_pi = 0.79788456080286535587989211986876f;
+  for (int i = 0; i < n; i++) {
+    const float g = gate[i];
+    if (g <= -10.0f) {
+      out[i] = 0.0f;
+    } else if (g >= 10.0f) {
+      out[i] = g * up[i];
+    } else {
+      const float x = tk_round_f16(g);
+      const float gelu = 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + 0.044715f * x * x)));
+      out[i] = tk_round_f16(gelu) * up[i];
+    }
+  }
+}
+
 void tk_swiglu(const float *gate, const float *up, float *out, int n) {
   for (int i = 0; i < n; i++) {
     const float g = gate[i];

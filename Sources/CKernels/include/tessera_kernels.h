@@ -174,6 +174,16 @@ void tk_rope(float *x, const int32_t *positions, int rows, int head_count, int h
 /// out[i] = silu(gate[i]) * up[i].
 void tk_swiglu(const float *gate, const float *up, float *out, int n);
 
+/// RoPE in NEOX style (Gemma): dimension i of a head turns with dimension i + rope_dims/2,
+/// by the same angles as tk_rope, built the same way.
+void tk_rope_neox(float *x, const int32_t *positions, int rows, int head_count, int head_dim,
+                  int rope_dims, float freq_base);
+
+/// out = GELU(gate) · up with GELU's tanh form, as ggml computes it: the gate rounded to f16,
+/// 0.5·g·(1 + tanh(√(2/π)·g·(1 + 0.044715·g²))) rounded to f16 (ggml's table), times up;
+/// 0 for gate ≤ −10 and gate · up for gate ≥ 10.
+void tk_geglu(const float *gate, const float *up, float *out, int n);
+
 /// x[i] += Σ_u partials[u][i], the unit partials added to each other in unit order first.
 /// partials is [unit_count][n] with stride `unit_stride` between units.
 void tk_fold_partials(float *x, const float *partials, int unit_count, size_t unit_stride, int n);

@@ -163,3 +163,36 @@ import Testing
     }
   }
 }
+
+/// Gemma's two kernels against the oracles: NEOX RoPE pairs i with i + dims/2, and GeGLU is
+/// GELU's tanh form within ggml's f16 rounding of the gate and of GELU.
+@Suite struct GemmaKernelTests {
+  @Test func neoxRopeIsTheOraclesRotation() {
+    var generator = SplitMix64(seed: 9)
+    let heads = 4
+    let headDimension = 256
+    let x = (0..<heads * headDimension).map { _ in Float.random(in: -1...1, using: &generator) }
+    for position in [0, 1, 511, 4_000] {
+      var rotated = x
+      var at = Int32(position)
+      tk_rope_neox(&rotated, &at, 1, Int32(heads), Int32(headDimension), 256, 1_000_000)
+      let expected = ReferenceOps.rope(
+        x, position: position, heads: heads, headDimension: headDimension, dimensions: 256,
+        base: 1_000_000, style: .neox)
+      #expect(zip(rotated, expected).allSatisfy { abs($0 - $1) < 2e-3 }, "position \(position)")
+    }
+  }
+
+  @Test func gegluIsTheOraclesWithinF16() {
+    let gate: [Float] = stride(from: -12, through: 12, by: 0.37).map { Float($0) }
+    let up = gate.indices.map { Float($0 % 7) - 3 }
+    var out = [Float](repeating: 0, count: gate.count)
+    tk_geglu(gate, up, &out, Int32(gate.count))
+    let expected = ReferenceOps.geglu(gate: gate, up: up)
+    for (index, (got, want)) in zip(out, expected).enumerated() {
+      #expect(abs(got - want) <= 4e-3 * max(1, abs(want)), "gate \(gate[index])")
+    }
+    #expect(out[0] == 0)  // gate ≤ −10
+    #expect(out[out.count - 1] == gate[gate.count - 1] * up[up.count - 1])  // gate ≥ 10
+  }
+}
