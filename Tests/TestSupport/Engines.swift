@@ -10,6 +10,14 @@ public enum Engines {
     return InferenceEngine(model: model, threads: threads, maxBatch: maxBatch, kvTokens: kvTokens)
   }
 
+  /// A fresh single-process engine on Gemma 3 270M.
+  public static func gemma3(threads: Int = 2, maxBatch: Int = 256, kvTokens: Int = 4096) throws
+    -> InferenceEngine
+  {
+    let model = try ModelLoader.load(ModelFiles.gemma3())
+    return InferenceEngine(model: model, threads: threads, maxBatch: maxBatch, kvTokens: kvTokens)
+  }
+
   /// Teacher-forced logits: row j predicts `continuation[j]` from the prompt and the
   /// continuation before it.
   public static func score(

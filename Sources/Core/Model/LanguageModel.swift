@@ -35,6 +35,8 @@ public enum ModelLoader {
     let config = try ModelConfig(gguf: file)
     switch config.architecture {
     case "llama": return try LlamaModel(file: file, config: config, shard: shard ?? .whole(config))
+    case "gemma3":
+      return try Gemma3Model(file: file, config: config, shard: shard ?? .whole(config))
     default: throw .unsupportedArchitecture(config.architecture)
     }
   }

@@ -14,4 +14,13 @@ public enum TensorName {
   public static func ffnGate(_ layer: Int) -> String { "blk.\(layer).ffn_gate.weight" }
   public static func ffnUp(_ layer: Int) -> String { "blk.\(layer).ffn_up.weight" }
   public static func ffnDown(_ layer: Int) -> String { "blk.\(layer).ffn_down.weight" }
+  // Gemma 3: per-head norms of Q and K, and norms after attention and after the FFN.
+  public static func attentionQueryNorm(_ layer: Int) -> String {
+    "blk.\(layer).attn_q_norm.weight"
+  }
+  public static func attentionKeyNorm(_ layer: Int) -> String { "blk.\(layer).attn_k_norm.weight" }
+  public static func postAttentionNorm(_ layer: Int) -> String {
+    "blk.\(layer).post_attention_norm.weight"
+  }
+  public static func postFFNNorm(_ layer: Int) -> String { "blk.\(layer).post_ffw_norm.weight" }
 }

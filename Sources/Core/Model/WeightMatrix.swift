@@ -20,7 +20,8 @@ public struct WeightMatrix: @unchecked Sendable {
       throw .badTensor(
         name: name, reason: "shape \(info.dimensions), expected [\(columns), \(rows)]")
     }
-    guard Self.kernelTypes.contains(info.type) else {
+    // Types without a kernel yet are read and dequantized into f32 when packed.
+    guard WeightFormat.readableTypes.contains(info.type) else {
       throw .badTensor(name: name, reason: "type \(info.type) is not supported for matrices")
     }
     let data = file.data(of: info)

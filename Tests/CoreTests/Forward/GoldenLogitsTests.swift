@@ -17,4 +17,24 @@ import Testing
       #expect(criteria.passes(report), "\(goldenCase.name): \(report)")
     }
   }
+
+  /// Gemma 3 270M (SentencePiece, sliding window, K-quants dequantized at load) against
+  /// llama.cpp, with the README's closeness bound for Gemma (3.0); `long_gpl` crosses the
+  /// 512-token window.
+  @Test func everyGemmaCaseMeetsTheCriteria() throws {
+    let engine = try Engines.gemma3()
+    let criteria = GoldenCriteria(closeness: 3.0)
+    let golden = try Golden.gemma3()
+    let tokenizer = try Tokenizers.gemma3()
+    for goldenCase in golden.cases {
+      #expect(
+        tokenizer.encode(goldenCase.prompt, addSpecial: true, parseSpecial: true)
+          == goldenCase.promptIDs, "\(goldenCase.name)")
+      let logits = try Engines.score(
+        engine, prompt: goldenCase.promptIDs, continuation: goldenCase.steps.map(\.id))
+      let report = criteria.evaluate(steps: goldenCase.steps, logits: logits)
+      print("\(goldenCase.name): \(report)")
+      #expect(criteria.passes(report), "\(goldenCase.name): \(report)")
+    }
+  }
 }

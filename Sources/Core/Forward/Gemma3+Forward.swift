@@ -1,0 +1,173 @@
+import CKernels
+
+/// The Gemma 3 forward pass, read top to bottom (compare Llama+Forward.swift). n = rows in
+/// this step, d = embedding length, h = head dimension.
+extension Gemma3Model {
+  public func embed(_ tokens: ArraySlice<TokenID>, state: RunState, at first: Int)
+    throws(ModelError)
+  {
+    guard let embedding else { throw .invalidConfig("this shard holds no token embedding") }
+    let d = config.embeddingLength
+    // ggml scales the embedding rows by √d (in f32) as its first operation.
+    let scale = Float(d).squareRoot()
+    for (row, token) in tokens.enumerated() {
+      guard embedding.rows.contains(Int(token)) else { throw .invalidToken(token) }
+      let out = state.x.pointer + (first + row) * d
+      embedding.dequantize(row: Int(token), into: out)
+      for i in 0..<d { out[i] = out[i] * scale }
+    }
+  }
+
+  @discardableResult
+  public func forwardLayers(
+    rowCount n: Int, state: RunState, cache: PagedKVCache, pool: ComputePool,
+    exchange: (any PartialExchange)? = nil
+  ) -> Bool {
+    let d = config.embeddingLength
+    let h = config.headDimension
+    let epsilon = config.rmsNormEpsilon
+    let x = state.x.pointer  // [n, d] residual stream
+    let xb = state.xb.pointer  // [n, d]
+    let queryRows = geometry.queryRows
+    let kvRows = geometry.kvRows
+    let ffnRows = geometry.ffnRows
+    let kvHeads = shard.kvGroups.count
+    let localHeads = kvHeads * config.headsPerKVGroup
+    let input = Activations(q8: state.xq.pointer, f32: xb, columns: 0..<d)
+    let attended = Activations(q8: state.attq.pointer, f32: state.att.pointer, columns: queryRows)
+    let hidden = Activations(q8: state.hq.pointer, f32: state.hb.pointer, columns: ffnRows)
+    let products = state.products
+
+    for (local, layer) in layers.enumerated() {
+      let global = shard.layers.lowerBound + local
+      // Attention: xb = rmsnorm(x); q, k, v = xb·Wq, xb·Wk, xb·Wv; each q and k head normed
+      tk_rmsnorm_parallel(pool.raw, x, layer.attentionNorm.base, xb, Int32(n), Int32(d), epsilon)
+      input.quantize(rows: n, pool)
+      products.run(pool) { add in
+        add(product(layer.query, rows: queryRows, columns: 0..<d, input, n, state.q.pointer))
+        add(product(layer.key, rows: kvRows, columns: 0..<d, input, n, state.k.pointer))
+        add(product(layer.value, rows: kvRows, columns: 0..<d, input, n, state.v.pointer))
+      }
+      tk_rmsnorm(
+        state.q.pointer, layer.queryNorm.base, state.q.pointer, Int32(n * localHeads), Int32(h),
+        epsilon)
+      tk_rmsnorm(
+        state.k.pointer, layer.keyNorm.base, state.k.pointer, Int32(n * kvHeads), Int32(h),
+        epsilon)
+      let base = layer.isGlobal ? config.ropeFreqBase : localRopeBase
+      tk_rope_neox(
+        state.q.pointer, state.positions.pointer, Int32(n), Int32(localHeads), Int32(h),
+        Int32(config.ropeDimensionCount), base)
+      tk_rope_neox(
+        state.k.pointer, state.positions.pointer, Int32(n), Int32(kvHeads), Int32(h),
+        Int32(config.ropeDimensionCount), base)
+      cache.store(
+        layer: local, k: state.k.pointer, v: state.v.pointer, slots: state.slots.pointer, rows: n)
+      attend(
+        layer: local, window: layer.isGlobal ? 0 : slidingWindow, rowCount: n,
+        heads: localHeads, state: state, cache: cache, pool: pool)
+
+      // Output projection, one partial per unit; their sum normed, then added to x
+      attended.quantize(rows: n, pool)
+      products.run(pool) { add in
+        for unit in shard.kvGroups {
+          add(
+            product(
+              layer.attentionOutput, rows: 0..<d, columns: units.attentionUnitColumns[unit],
+              attended, n, state.partials.pointer + unit * n * d))
+        }
+      }
+      if let exchange,
+        !exchange.exchange(
+          .attention, layer: global, localUnits: shard.kvGroups,
+          unitCount: units.attentionUnitCount, rows: n, width: d, partials: state.partials.pointer)
+      {
+        return false
+      }
+      addNormed(
+        unitCount: units.attentionUnitCount, norm: layer.postAttentionNorm, rowCount: n,
+        state: state)
+
+      // FFN: xb = rmsnorm(x); h = gelu(xb·Wgate) * (xb·Wup)
+      tk_rmsnorm_parallel(pool.raw, x, layer.ffnNorm.base, xb, Int32(n), Int32(d), epsilon)
+      input.quantize(rows: n, pool)
+      products.run(pool) { add in
+        add(product(layer.gate, rows: ffnRows, columns: 0..<d, input, n, state.gate.pointer))
+        add(product(layer.up, rows: ffnRows, columns: 0..<d, input, n, state.up.pointer))
+      }
+      tk_geglu(state.gate.pointer, state.up.pointer, state.hb.pointer, Int32(n * ffnRows.count))
+
+      // Down projection, one partial per FFN unit; their sum normed, then added to x
+      hidden.quantize(rows: n, pool)
+      products.run(pool) { add in
+        for unit in shard.ffnUnits {
+          add(
+            product(
+              layer.down, rows: 0..<d, columns: units.ffnUnitColumns[unit], hidden, n,
+              state.partials.pointer + unit * n * d))
+        }
+      }
+      if let exchange,
+        !exchange.exchange(
+          .ffn, layer: global, localUnits: shard.ffnUnits, unitCount: units.ffnUnitCount,
+          rows: n, width: d, partials: state.partials.pointer)
+      {
+        return false
+      }
+      addNormed(unitCount: units.ffnUnitCount, norm: layer.postFFNNorm, rowCount: n, state: state)
+    }
+    return true
+  }
+
+  public func logits(
+    rows: [Int], state: RunState, pool: ComputePool, into out: UnsafeMutablePointer<Float>
+  ) {
+    guard let output, let outputNorm, let vocabulary = shard.vocabulary, !rows.isEmpty else {
+      return
+    }
+    let d = config.embeddingLength
+    for (index, row) in rows.enumerated() {
+      tk_rmsnorm(
+        state.x.pointer + row * d, outputNorm.base, state.xb.pointer + index * d, 1, Int32(d),
+        config.rmsNormEpsilon)
+    }
+    let input = Activations(q8: state.xq.pointer, f32: state.xb.pointer, columns: 0..<d)
+    input.quantize(rows: rows.count, pool)
+    state.products.run(pool) { add in
+      add(product(output, rows: vocabulary, columns: 0..<d, input, rows.count, out))
+    }
+  }
+
+  // MARK: Steps
+
+  private func attend(
+    layer: Int, window: Int, rowCount n: Int, heads: Int, state: RunState, cache: PagedKVCache,
+    pool: ComputePool
+  ) {
+    state.blockTables.withUnsafeBufferPointer { tables in
+      var desc = tk_attention_desc(
+        layer: cache.layer(layer), q: state.q.pointer, out: state.att.pointer, rows: Int32(n),
+        head_count: Int32(heads), kv_head_count: Int32(shard.kvGroups.count),
+        head_dim: Int32(config.headDimension), positions: state.positions.pointer,
+        block_tables: tables.baseAddress, table_offsets: state.tableOffsets.pointer,
+        scratch: state.scores.pointer, max_keys: Int32(state.maxKeys), window: Int32(window))
+      tk_attention(pool.raw, &desc)
+    }
+  }
+
+  /// x[t] += rmsnorm(Σ_u partials[u][t]) · norm: the units summed in canonical order (into xb),
+  /// then normed as a whole — Gemma's norm after a sublayer.
+  private func addNormed(unitCount: Int, norm: PackedVector, rowCount n: Int, state: RunState) {
+    let d = config.embeddingLength
+    let xb = state.xb.pointer
+    xb.update(repeating: 0, count: n * d)
+    for row in 0..<n {
+      tk_fold_partials(
+        xb + row * d, state.partials.pointer + row * d, Int32(unitCount), n * d, Int32(d))
+    }
+    tk_rmsnorm(xb, norm.base, xb, Int32(n), Int32(d), config.rmsNormEpsilon)
+    for row in 0..<n {
+      tk_fold_partials(state.x.pointer + row * d, xb + row * d, 1, n * d, Int32(d))
+    }
+  }
+}
