@@ -10,13 +10,21 @@ public enum Engines {
     return InferenceEngine(model: model, threads: threads, maxBatch: maxBatch, kvTokens: kvTokens)
   }
 
-  /// A fresh single-process engine on Gemma 3 270M.
+  /// A fresh single-process engine on Gemma 3 270M (the model, its weights unpacked at load,
+  /// is loaded once per test process and shared: it is immutable).
   public static func gemma3(threads: Int = 2, maxBatch: Int = 256, kvTokens: Int = 4096) throws
     -> InferenceEngine
   {
-    let model = try ModelLoader.load(ModelFiles.gemma3())
+    let model = try gemmaModel.withLock { cached in
+      if let cached { return cached }
+      let model = try ModelLoader.load(ModelFiles.gemma3())
+      cached = model
+      return model
+    }
     return InferenceEngine(model: model, threads: threads, maxBatch: maxBatch, kvTokens: kvTokens)
   }
+
+  private static let gemmaModel = Locked<(any LanguageModel)?>(nil)
 
   /// Teacher-forced logits: row j predicts `continuation[j]` from the prompt and the
   /// continuation before it.
