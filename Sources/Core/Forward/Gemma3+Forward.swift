@@ -44,9 +44,12 @@ extension Gemma3Model {
       tk_rmsnorm_parallel(pool.raw, x, layer.attentionNorm.base, xb, Int32(n), Int32(d), epsilon)
       input.quantize(rows: n, pool)
       products.run(pool) { add in
-        add(product(layer.query, rows: queryRows, columns: 0..<d, input, n, state.q.pointer))
-        add(product(layer.key, rows: kvRows, columns: 0..<d, input, n, state.k.pointer))
-        add(product(layer.value, rows: kvRows, columns: 0..<d, input, n, state.v.pointer))
+        add(
+          product(
+            layer.projections.query, rows: queryRows, columns: 0..<d, input, n, state.q.pointer))
+        add(product(layer.projections.key, rows: kvRows, columns: 0..<d, input, n, state.k.pointer))
+        add(
+          product(layer.projections.value, rows: kvRows, columns: 0..<d, input, n, state.v.pointer))
       }
       tk_rmsnorm(
         state.q.pointer, layer.queryNorm.base, state.q.pointer, Int32(n * localHeads), Int32(h),
@@ -63,9 +66,10 @@ extension Gemma3Model {
         Int32(config.ropeDimensionCount), base)
       cache.store(
         layer: local, k: state.k.pointer, v: state.v.pointer, slots: state.slots.pointer, rows: n)
-      attend(
+      ForwardBlocks.attend(
         layer: local, window: layer.isGlobal ? 0 : slidingWindow, rowCount: n,
-        heads: localHeads, state: state, cache: cache, pool: pool)
+        heads: localHeads, kvHeads: kvHeads, headDimension: h, state: state, cache: cache,
+        pool: pool)
 
       // Output projection, one partial per unit; their sum normed, then added to x
       attended.quantize(rows: n, pool)
@@ -73,7 +77,8 @@ extension Gemma3Model {
         for unit in shard.kvGroups {
           add(
             product(
-              layer.attentionOutput, rows: 0..<d, columns: units.attentionUnitColumns[unit],
+              layer.projections.attentionOutput, rows: 0..<d,
+              columns: units.attentionUnitColumns[unit],
               attended, n, state.partials.pointer + unit * n * d))
         }
       }
@@ -92,8 +97,11 @@ extension Gemma3Model {
       tk_rmsnorm_parallel(pool.raw, x, layer.ffnNorm.base, xb, Int32(n), Int32(d), epsilon)
       input.quantize(rows: n, pool)
       products.run(pool) { add in
-        add(product(layer.gate, rows: ffnRows, columns: 0..<d, input, n, state.gate.pointer))
-        add(product(layer.up, rows: ffnRows, columns: 0..<d, input, n, state.up.pointer))
+        add(
+          product(
+            layer.projections.gate, rows: ffnRows, columns: 0..<d, input, n, state.gate.pointer))
+        add(
+          product(layer.projections.up, rows: ffnRows, columns: 0..<d, input, n, state.up.pointer))
       }
       tk_geglu(state.gate.pointer, state.up.pointer, state.hb.pointer, Int32(n * ffnRows.count))
 
@@ -103,7 +111,7 @@ extension Gemma3Model {
         for unit in shard.ffnUnits {
           add(
             product(
-              layer.down, rows: 0..<d, columns: units.ffnUnitColumns[unit], hidden, n,
+              layer.projections.down, rows: 0..<d, columns: units.ffnUnitColumns[unit], hidden, n,
               state.partials.pointer + unit * n * d))
         }
       }
@@ -125,35 +133,12 @@ extension Gemma3Model {
     guard let output, let outputNorm, let vocabulary = shard.vocabulary, !rows.isEmpty else {
       return
     }
-    let d = config.embeddingLength
-    for (index, row) in rows.enumerated() {
-      tk_rmsnorm(
-        state.x.pointer + row * d, outputNorm.base, state.xb.pointer + index * d, 1, Int32(d),
-        config.rmsNormEpsilon)
-    }
-    let input = Activations(q8: state.xq.pointer, f32: state.xb.pointer, columns: 0..<d)
-    input.quantize(rows: rows.count, pool)
-    state.products.run(pool) { add in
-      add(product(output, rows: vocabulary, columns: 0..<d, input, rows.count, out))
-    }
+    ForwardBlocks.logits(
+      rows: rows, output: output, outputNorm: outputNorm, vocabulary: vocabulary,
+      config: config, state: state, pool: pool, into: out)
   }
 
   // MARK: Steps
-
-  private func attend(
-    layer: Int, window: Int, rowCount n: Int, heads: Int, state: RunState, cache: PagedKVCache,
-    pool: ComputePool
-  ) {
-    state.blockTables.withUnsafeBufferPointer { tables in
-      var desc = tk_attention_desc(
-        layer: cache.layer(layer), q: state.q.pointer, out: state.att.pointer, rows: Int32(n),
-        head_count: Int32(heads), kv_head_count: Int32(shard.kvGroups.count),
-        head_dim: Int32(config.headDimension), positions: state.positions.pointer,
-        block_tables: tables.baseAddress, table_offsets: state.tableOffsets.pointer,
-        scratch: state.scores.pointer, max_keys: Int32(state.maxKeys), window: Int32(window))
-      tk_attention(pool.raw, &desc)
-    }
-  }
 
   /// x[t] += rmsnorm(Σ_u partials[u][t]) · norm: the units summed in canonical order (into xb),
   /// then normed as a whole — Gemma's norm after a sublayer.
@@ -161,10 +146,7 @@ extension Gemma3Model {
     let d = config.embeddingLength
     let xb = state.xb.pointer
     xb.update(repeating: 0, count: n * d)
-    for row in 0..<n {
-      tk_fold_partials(
-        xb + row * d, state.partials.pointer + row * d, Int32(unitCount), n * d, Int32(d))
-    }
+    ForwardBlocks.fold(into: xb, unitCount: unitCount, rowCount: n, width: d, state: state)
     tk_rmsnorm(xb, norm.base, xb, Int32(n), Int32(d), config.rmsNormEpsilon)
     for row in 0..<n {
       tk_fold_partials(state.x.pointer + row * d, xb + row * d, 1, n * d, Int32(d))

@@ -37,9 +37,12 @@ extension LlamaModel {
         pool.raw, x, layer.attentionNorm.base, xb, Int32(n), Int32(d), config.rmsNormEpsilon)
       input.quantize(rows: n, pool)
       products.run(pool) { add in
-        add(product(layer.query, rows: queryRows, columns: 0..<d, input, n, state.q.pointer))
-        add(product(layer.key, rows: kvRows, columns: 0..<d, input, n, state.k.pointer))
-        add(product(layer.value, rows: kvRows, columns: 0..<d, input, n, state.v.pointer))
+        add(
+          product(
+            layer.projections.query, rows: queryRows, columns: 0..<d, input, n, state.q.pointer))
+        add(product(layer.projections.key, rows: kvRows, columns: 0..<d, input, n, state.k.pointer))
+        add(
+          product(layer.projections.value, rows: kvRows, columns: 0..<d, input, n, state.v.pointer))
       }
       tk_rope(
         state.q.pointer, state.positions.pointer, Int32(n), Int32(localHeads),
@@ -49,7 +52,9 @@ extension LlamaModel {
         Int32(headDimension), Int32(config.ropeDimensionCount), config.ropeFreqBase)
       cache.store(
         layer: local, k: state.k.pointer, v: state.v.pointer, slots: state.slots.pointer, rows: n)
-      attend(layer: local, rowCount: n, heads: localHeads, state: state, cache: cache, pool: pool)
+      ForwardBlocks.attend(
+        layer: local, window: 0, rowCount: n, heads: localHeads, kvHeads: shard.kvGroups.count,
+        headDimension: headDimension, state: state, cache: cache, pool: pool)
 
       // Output projection, one partial per KV-head group, folded into x   [units, n, d]
       attended.quantize(rows: n, pool)
@@ -57,7 +62,8 @@ extension LlamaModel {
         for unit in shard.kvGroups {
           add(
             product(
-              layer.attentionOutput, rows: 0..<d, columns: units.attentionUnitColumns[unit],
+              layer.projections.attentionOutput, rows: 0..<d,
+              columns: units.attentionUnitColumns[unit],
               attended, n, state.partials.pointer + unit * n * d))
         }
       }
@@ -68,15 +74,19 @@ extension LlamaModel {
       {
         return false
       }
-      fold(unitCount: units.attentionUnitCount, rowCount: n, state: state)
+      ForwardBlocks.fold(
+        into: x, unitCount: units.attentionUnitCount, rowCount: n, width: d, state: state)
 
       // FFN: xb = rmsnorm(x); h = silu(xb·Wgate) * (xb·Wup)   [n, ffLocal]
       tk_rmsnorm_parallel(
         pool.raw, x, layer.ffnNorm.base, xb, Int32(n), Int32(d), config.rmsNormEpsilon)
       input.quantize(rows: n, pool)
       products.run(pool) { add in
-        add(product(layer.gate, rows: ffnRows, columns: 0..<d, input, n, state.gate.pointer))
-        add(product(layer.up, rows: ffnRows, columns: 0..<d, input, n, state.up.pointer))
+        add(
+          product(
+            layer.projections.gate, rows: ffnRows, columns: 0..<d, input, n, state.gate.pointer))
+        add(
+          product(layer.projections.up, rows: ffnRows, columns: 0..<d, input, n, state.up.pointer))
       }
       tk_swiglu_parallel(
         pool.raw, state.gate.pointer, state.up.pointer, state.hb.pointer, Int32(n),
@@ -88,7 +98,7 @@ extension LlamaModel {
         for unit in shard.ffnUnits {
           add(
             product(
-              layer.down, rows: 0..<d, columns: units.ffnUnitColumns[unit], hidden, n,
+              layer.projections.down, rows: 0..<d, columns: units.ffnUnitColumns[unit], hidden, n,
               state.partials.pointer + unit * n * d))
         }
       }
@@ -99,7 +109,8 @@ extension LlamaModel {
       {
         return false
       }
-      fold(unitCount: units.ffnUnitCount, rowCount: n, state: state)
+      ForwardBlocks.fold(
+        into: x, unitCount: units.ffnUnitCount, rowCount: n, width: d, state: state)
     }
     return true
   }
@@ -110,48 +121,14 @@ extension LlamaModel {
     guard let output, let outputNorm, let vocabulary = shard.vocabulary, !rows.isEmpty else {
       return
     }
-    let d = config.embeddingLength
-    // Gather the wanted rows' normed states into xb   [rows, d]
-    for (index, row) in rows.enumerated() {
-      tk_rmsnorm(
-        state.x.pointer + row * d, outputNorm.base, state.xb.pointer + index * d, 1, Int32(d),
-        config.rmsNormEpsilon)
-    }
-    let input = Activations(q8: state.xq.pointer, f32: state.xb.pointer, columns: 0..<d)
-    input.quantize(rows: rows.count, pool)
-    state.products.run(pool) { add in
-      add(product(output, rows: vocabulary, columns: 0..<d, input, rows.count, out))
-    }
+    ForwardBlocks.logits(
+      rows: rows, output: output, outputNorm: outputNorm, vocabulary: vocabulary,
+      config: config, state: state, pool: pool, into: out)
   }
 
   // MARK: Steps
 
   var headDimension: Int { config.headDimension }
-
-  private func attend(
-    layer: Int, rowCount n: Int, heads: Int, state: RunState, cache: PagedKVCache,
-    pool: ComputePool
-  ) {
-    state.blockTables.withUnsafeBufferPointer { tables in
-      var desc = tk_attention_desc(
-        layer: cache.layer(layer), q: state.q.pointer, out: state.att.pointer, rows: Int32(n),
-        head_count: Int32(heads), kv_head_count: Int32(shard.kvGroups.count),
-        head_dim: Int32(headDimension), positions: state.positions.pointer,
-        block_tables: tables.baseAddress, table_offsets: state.tableOffsets.pointer,
-        scratch: state.scores.pointer, max_keys: Int32(state.maxKeys), window: 0)
-      tk_attention(pool.raw, &desc)
-    }
-  }
-
-  /// x[t] += Σ_u partials[u][t] for every row, the units added in canonical order.
-  private func fold(unitCount: Int, rowCount n: Int, state: RunState) {
-    let d = config.embeddingLength
-    for row in 0..<n {
-      tk_fold_partials(
-        state.x.pointer + row * d, state.partials.pointer + row * d, Int32(unitCount), n * d,
-        Int32(d))
-    }
-  }
 }
 
 /// Activation rows of a product, quantized and f32, covering `columns` of the model's

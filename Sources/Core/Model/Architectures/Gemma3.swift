@@ -32,18 +32,12 @@ public final class Gemma3Model: LanguageModel, @unchecked Sendable {
 
   struct Layer {
     let attentionNorm: PackedVector
-    let query: PackedMatrix
-    let key: PackedMatrix
-    let value: PackedMatrix
     let queryNorm: PackedVector  // [head dimension], every head
     let keyNorm: PackedVector
-    let attentionOutput: PackedMatrix
     let postAttentionNorm: PackedVector
     let ffnNorm: PackedVector
-    let gate: PackedMatrix
-    let up: PackedMatrix
-    let down: PackedMatrix
     let postFFNNorm: PackedVector
+    let projections: LayerProjections
     /// Sees every position (false: the sliding window).
     let isGlobal: Bool
   }
@@ -89,31 +83,16 @@ public final class Gemma3Model: LanguageModel, @unchecked Sendable {
 
     var layers: [Layer] = []
     for layer in shard.layers {
-      let q = try matrix(TensorName.attentionQuery(layer), rows: config.queryDimension, columns: d)
-      let k = try matrix(TensorName.attentionKey(layer), rows: config.kvDimension, columns: d)
-      let v = try matrix(TensorName.attentionValue(layer), rows: config.kvDimension, columns: d)
-      let o = try matrix(
-        TensorName.attentionOutput(layer), rows: d, columns: config.queryDimension)
-      let ff = config.feedForwardLength
-      let gate = try matrix(TensorName.ffnGate(layer), rows: ff, columns: d)
-      let up = try matrix(TensorName.ffnUp(layer), rows: ff, columns: d)
-      let down = try matrix(TensorName.ffnDown(layer), rows: d, columns: ff)
       layers.append(
         Layer(
           attentionNorm: try vector(TensorName.attentionNorm(layer)),
-          query: try PackedMatrix(q, rows: geometry.queryRows, columns: all, arena: arena),
-          key: try PackedMatrix(k, rows: geometry.kvRows, columns: all, arena: arena),
-          value: try PackedMatrix(v, rows: geometry.kvRows, columns: all, arena: arena),
           queryNorm: try vector(TensorName.attentionQueryNorm(layer), count: headDimension),
           keyNorm: try vector(TensorName.attentionKeyNorm(layer), count: headDimension),
-          attentionOutput: try PackedMatrix(
-            o, rows: all, columns: geometry.queryRows, arena: arena),
           postAttentionNorm: try vector(TensorName.postAttentionNorm(layer)),
           ffnNorm: try vector(TensorName.ffnNorm(layer)),
-          gate: try PackedMatrix(gate, rows: geometry.ffnRows, columns: all, arena: arena),
-          up: try PackedMatrix(up, rows: geometry.ffnRows, columns: all, arena: arena),
-          down: try PackedMatrix(down, rows: all, columns: geometry.ffnRows, arena: arena),
           postFFNNorm: try vector(TensorName.postFFNNorm(layer)),
+          projections: try LayerProjections(
+            file, layer: layer, config: config, geometry: geometry, arena: arena),
           isGlobal: layer % globalEvery == globalEvery - 1))
     }
     self.layers = layers

@@ -20,14 +20,8 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
 
   struct Layer {
     let attentionNorm: PackedVector
-    let query: PackedMatrix  // [shard's query rows, d]
-    let key: PackedMatrix  // [shard's kv rows, d]
-    let value: PackedMatrix  // [shard's kv rows, d]
-    let attentionOutput: PackedMatrix  // [d, shard's query columns]
     let ffnNorm: PackedVector
-    let gate: PackedMatrix  // [shard's ffn rows, d]
-    let up: PackedMatrix  // [shard's ffn rows, d]
-    let down: PackedMatrix  // [d, shard's ffn columns]
+    let projections: LayerProjections
   }
 
   init(file: GGUFFile, config: ModelConfig, shard: ShardSpec) throws(ModelError) {
@@ -59,27 +53,12 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
 
     var layers: [Layer] = []
     for layer in shard.layers {
-      let q = try matrix(TensorName.attentionQuery(layer), rows: config.queryDimension, columns: d)
-      let k = try matrix(TensorName.attentionKey(layer), rows: config.kvDimension, columns: d)
-      let v = try matrix(TensorName.attentionValue(layer), rows: config.kvDimension, columns: d)
-      let o = try matrix(
-        TensorName.attentionOutput(layer), rows: d, columns: config.queryDimension)
-      let ff = config.feedForwardLength
-      let gate = try matrix(TensorName.ffnGate(layer), rows: ff, columns: d)
-      let up = try matrix(TensorName.ffnUp(layer), rows: ff, columns: d)
-      let down = try matrix(TensorName.ffnDown(layer), rows: d, columns: ff)
       layers.append(
         Layer(
           attentionNorm: try vector(TensorName.attentionNorm(layer)),
-          query: try PackedMatrix(q, rows: geometry.queryRows, columns: all, arena: arena),
-          key: try PackedMatrix(k, rows: geometry.kvRows, columns: all, arena: arena),
-          value: try PackedMatrix(v, rows: geometry.kvRows, columns: all, arena: arena),
-          attentionOutput: try PackedMatrix(
-            o, rows: all, columns: geometry.queryRows, arena: arena),
           ffnNorm: try vector(TensorName.ffnNorm(layer)),
-          gate: try PackedMatrix(gate, rows: geometry.ffnRows, columns: all, arena: arena),
-          up: try PackedMatrix(up, rows: geometry.ffnRows, columns: all, arena: arena),
-          down: try PackedMatrix(down, rows: all, columns: geometry.ffnRows, arena: arena)))
+          projections: try LayerProjections(
+            file, layer: layer, config: config, geometry: geometry, arena: arena)))
     }
     self.layers = layers
 
