@@ -79,9 +79,22 @@ import Testing
     }
     #expect(names.filter { $0.hasPrefix("redis-server") }.count == 1, "\(names)")
     #expect(names.filter { $0.hasPrefix("tessera") }.count == 2, "\(names)")
+    // Secure by default on loopback too: Curve with keys made for the run.
+    #expect((cluster?["cluster"] as? [String: Any])?["curve"] as? Bool == true)
+    let commandLines = children.compactMap {
+      try? String(contentsOfFile: "/proc/\($0)/cmdline", encoding: .utf8)
+        .split(separator: "\0").map(String.init)
+    }
+    let keyFiles = commandLines.compactMap { arguments in
+      arguments.firstIndex(of: "--curve-secret-key").map { arguments[$0 + 1] }
+    }
+    #expect(keyFiles.count == 2 && Set(keyFiles).count == 2, "\(commandLines)")
     kill(up.process.processIdentifier, signal)
     up.process.waitUntilExit()
     #expect(waitFor(10) { children.allSatisfy { !alive($0) } }, "left behind: \(children)")
+    if signal == SIGTERM {  // a graceful stop removes the run's keys
+      #expect(keyFiles.allSatisfy { !FileManager.default.fileExists(atPath: $0) })
+    }
   }
 
   @Test(arguments: [SIGINT, SIGTERM, SIGKILL])
