@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import RedisClient
+import TestSupport
 import Testing
 
 @testable import Router
@@ -60,7 +61,10 @@ import Testing
   }
 
   @Test func withRedisDownEventsAreShownAndTheRequestIsWrittenWholeWhenItIsBack() async throws {
-    let port = try #require(RedisServer.freePort())
+    // Held (bound, not listening: connections are refused) while Redis is "down", so that no
+    // other test's server takes the port meanwhile.
+    let reservation = try ReservedPort()
+    let port = reservation.port
     let journal = journal(port: port)
     journal.start(periodic: {}, lost: { _ in })
     defer { journal.stop() }
@@ -69,6 +73,7 @@ import Testing
     // Nothing listens on the port: the events are shown anyway.
     let batch = await log.read(after: -1)
     #expect(batch.first == 0 && batch.payloads.count >= 1)
+    reservation.release()
     let server = try RedisServer(port: port)
     defer { server.stop() }
     for n in 5..<8 { sendToken(n, to: log) }

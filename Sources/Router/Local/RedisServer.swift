@@ -1,4 +1,5 @@
 import CProcess
+import Core
 public import Foundation
 import RedisClient
 
@@ -29,45 +30,118 @@ public final class RedisServer {
     port: Int? = nil, maxMemory: String = "256mb", extraArguments: [String] = [],
     startTimeout: Double = 10
   ) throws {
-    guard let port = port ?? Self.freePort() else {
-      throw Failed(description: "no free port for Redis")
-    }
-    self.port = port
-    directory =
-      FileManager.default.temporaryDirectory
-      .appendingPathComponent("tessera-redis-\(getpid())-\(port)").path
-    try FileManager.default.createDirectory(
-      atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     let server = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].first {
       FileManager.default.isExecutableFile(atPath: $0)
     }
     guard let server else {
       throw Failed(description: "redis-server is not installed (scripts/setup installs it)")
     }
-    // Spawned with a clean signal state (the caller's thread may block SIGTERM, and a child
-    // inherits that), through setpriv so it gets SIGTERM when this process dies.
-    let arguments =
-      [
-        "/usr/bin/setpriv", "--pdeathsig", "TERM", "--", server, "--port", String(port), "--bind",
-        "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", "no", "--maxmemory",
-        maxMemory, "--maxmemory-policy", "volatile-lru", "--daemonize", "no", "--loglevel",
-        "warning",
-      ] + extraArguments
-    pid = try spawner.run {
-      var cArguments = arguments.map { strdup($0) }
-      cArguments.append(nil)
-      defer { for argument in cArguments { free(argument) } }
-      return tessera_spawn("/usr/bin/setpriv", cArguments, 1)
+    // A free port can be taken by someone else between our finding it and the server binding
+    // it: then another redis-server answers there, ours exits, and we try another port (only
+    // when the caller let us choose).
+    var attempt = 0
+    while true {
+      attempt += 1
+      guard let chosen = port ?? Self.freePort() else {
+        throw Failed(description: "no free port for Redis")
+      }
+      let directory =
+        FileManager.default.temporaryDirectory
+        .appendingPathComponent(
+          "tessera-redis-\(getpid())-\(chosen)-\(UInt32.random(in: 0...UInt32.max))"
+        )
+        .path
+      try FileManager.default.createDirectory(
+        atPath: directory, withIntermediateDirectories: true,
+        attributes: [.posixPermissions: 0o700])
+      // Spawned with a clean signal state (the caller's thread may block SIGTERM, and a child
+      // inherits that), through setpriv so it gets SIGTERM when this process dies.
+      let arguments =
+        [
+          "/usr/bin/setpriv", "--pdeathsig", "TERM", "--", server, "--port", String(chosen),
+          "--bind", "127.0.0.1", "--dir", directory, "--save", "", "--appendonly", "no",
+          "--maxmemory", maxMemory, "--maxmemory-policy", "volatile-lru", "--daemonize", "no",
+          "--loglevel", "warning",
+        ] + extraArguments
+      let pid = try spawner.run {
+        var cArguments = arguments.map { strdup($0) }
+        cArguments.append(nil)
+        defer { for argument in cArguments { free(argument) } }
+        return tessera_spawn("/usr/bin/setpriv", cArguments, 1)
+      }
+      guard pid > 0 else { throw Failed(description: "cannot start redis-server: errno \(errno)") }
+      switch Self.waitUntilServing(pid: pid, port: chosen, timeout: startTimeout) {
+      case .ours:
+        self.port = chosen
+        self.directory = directory
+        self.pid = pid
+        return
+      case .taken(let owner) where port == nil && attempt < 4:
+        try? FileManager.default.removeItem(atPath: directory)
+        Log("redis").debug("port \(chosen) was taken by pid \(owner); trying another")
+      case .taken(let owner):
+        try? FileManager.default.removeItem(atPath: directory)
+        throw Failed(description: "port \(chosen) is taken by another redis-server (pid \(owner))")
+      case .failed(let reason):
+        try? FileManager.default.removeItem(atPath: directory)
+        throw Failed(description: "redis-server on port \(chosen): \(reason)")
+      }
     }
-    guard pid > 0 else { throw Failed(description: "cannot start redis-server: errno \(errno)") }
-    let deadline = Date().addingTimeInterval(startTimeout)
-    while !Self.answers(port: port) {
-      guard isRunning, Date() < deadline else {
-        stop()
-        throw Failed(description: "redis-server did not answer PING on port \(port)")
+  }
+
+  private enum Start {
+    case ours
+    case taken(pid_t)
+    case failed(String)
+  }
+
+  /// Waits until the server `pid` answers on `port`. Another server answering there (its INFO
+  /// names another process) means the port was taken; ours then exits, having failed to bind.
+  private static func waitUntilServing(pid: pid_t, port: Int, timeout: Double) -> Start {
+    let deadline = Date().addingTimeInterval(timeout)
+    func running() -> Bool {
+      var status: Int32 = 0
+      return waitpid(pid, &status, WNOHANG) != pid
+    }
+    while true {
+      if answers(port: port) {
+        if let owner = processID(port: port), owner != pid {
+          kill(pid, SIGKILL)
+          var status: Int32 = 0
+          waitpid(pid, &status, 0)
+          return .taken(owner)
+        }
+        // Ours, or one that asks for a password (ours if it still runs: one that could not
+        // bind exits at once).
+        usleep(50_000)
+        if running() { return .ours }
+        return .taken(0)
+      }
+      guard running() else { return .failed("it exited at start") }
+      guard Date() < deadline else {
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return .failed("it did not answer PING within \(timeout) s")
       }
       usleep(20_000)
     }
+  }
+
+  /// The process id the server on `port` reports (nil: it asks for a password, or no answer).
+  static func processID(port: Int) -> pid_t? {
+    let connection = try? RedisConnection(
+      url: RedisURL(host: "127.0.0.1", port: port), connectTimeout: 1, commandTimeout: 1)
+    guard case .string(let bytes)? = try? connection?.command(["INFO", "server"]) else {
+      return nil
+    }
+    let text = String(decoding: bytes, as: UTF8.self)
+    guard
+      let line = text.split(whereSeparator: \.isNewline).first(where: {
+        $0.hasPrefix("process_id:")
+      })
+    else { return nil }
+    return pid_t(line.dropFirst("process_id:".count).trimmingCharacters(in: .whitespaces))
   }
 
   deinit { stop() }
