@@ -13,12 +13,16 @@ import Testing
     loopID: 0xbb, endpoint: .completion, model: "m", created: 1_700_000_000, prompt: [5, 6],
     maxTokens: 40, sampling: SamplingParameters(temperature: 0.7, seed: 1), stream: true)
 
-  func journal(port: Int) -> RequestJournal {
+  /// A journal on the Redis at `port`. `commandTimeout` is short for the test that takes Redis
+  /// away; the others give a loaded machine (the whole suite runs at once) room, since a
+  /// command that times out counts Redis as failing and shows events it does not have yet.
+  func journal(port: Int, commandTimeout: Double = 10) -> RequestJournal {
     RequestJournal(
       redis: RedisClient(
         url: RedisURL(host: "127.0.0.1", port: port),
         options: .init(
-          connectTimeout: 0.5, commandTimeout: 1, initialBackoff: 0.05, maxBackoff: 0.2)),
+          connectTimeout: min(commandTimeout, 5), commandTimeout: commandTimeout,
+          initialBackoff: 0.05, maxBackoff: 0.2)),
       options: .init(owner: "test", ttl: 60, lease: 3))
   }
 
@@ -65,7 +69,7 @@ import Testing
     // other test's server takes the port meanwhile.
     let reservation = try ReservedPort()
     let port = reservation.port
-    let journal = journal(port: port)
+    let journal = journal(port: port, commandTimeout: 1)
     journal.start(periodic: {}, lost: { _ in })
     defer { journal.stop() }
     let log = RequestLog(spec: Self.spec, journal: journal, clock: nil)
