@@ -16,6 +16,8 @@ import Testing
   /// A journal on the Redis at `port`. `commandTimeout` is short for the test that takes Redis
   /// away; the others give a loaded machine (the whole suite runs at once) room, since a
   /// command that times out counts Redis as failing and shows events it does not have yet.
+  /// The lease is long for the same reason: renewals are every third of it, and a lease that
+  /// lapses on a stalled machine makes the next write refused (and its events shown anyway).
   func journal(port: Int, commandTimeout: Double = 10) -> RequestJournal {
     RequestJournal(
       redis: RedisClient(
@@ -23,7 +25,7 @@ import Testing
         options: .init(
           connectTimeout: min(commandTimeout, 5), commandTimeout: commandTimeout,
           initialBackoff: 0.05, maxBackoff: 0.2)),
-      options: .init(owner: "test", ttl: 60, lease: 3))
+      options: .init(owner: "test", ttl: 60, lease: 30))
   }
 
   /// Token `n` of a run: its delta and its checkpoint.
@@ -55,7 +57,10 @@ import Testing
       reads += 1
       // Whatever a reader got, Redis had already.
       let stored = try journal.store.events(Self.spec.id, from: 0)
-      #expect(stored.count >= last + 1)
+      #expect(
+        stored.count >= last + 1,
+        "read up to \(last), Redis has \(stored.count); failures \(journal.failures.load(ordering: .relaxed))"
+      )
       if batch.ended { break }
     }
     #expect(last == 20)  // 20 deltas and [DONE]

@@ -121,7 +121,13 @@ public final class ServingLoop: Sendable {
     core.counters.kvBlocksUsed = core.scheduler.blocksUsed
     core.counters.kvBlocksTotal = core.scheduler.limits.totalBlocks
     core.counters.idle = core.isIdle
-    reports.refresh(&core.counters, engine: core.engine, now: clock.now())
+    let previous = state.withLock { $0 }
+    // A plan that starts or stops running is reported with its cluster at once, so `/ready`
+    // never pairs the new readiness with the old plan's standbys.
+    let readinessChanged =
+      (previous.recovering == nil) != (core.counters.recovering == nil)
+      || (previous.engineFailed == nil) != (core.counters.engineFailed == nil)
+    reports.refresh(&core.counters, engine: core.engine, now: clock.now(), force: readinessChanged)
     let counters = core.counters
     state.withLock { $0 = counters }
   }
@@ -132,9 +138,9 @@ private struct WorkerReportThrottle {
   var next = 0.0
 
   mutating func refresh(
-    _ counters: inout ServingLoop.Snapshot, engine: some BatchEngine, now: Double
+    _ counters: inout ServingLoop.Snapshot, engine: some BatchEngine, now: Double, force: Bool
   ) {
-    guard now >= next else { return }
+    guard force || now >= next else { return }
     counters.workers = engine.workerReports(now: now)
     counters.workersUp = counters.workers.filter { $0.ready && $0.stage != nil }.count
     counters.cluster = engine.clusterStatus(now: now)
