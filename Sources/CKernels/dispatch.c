@@ -23,6 +23,9 @@ static void panel_portable(int type, const uint8_t *blocks, int nb, const tk_q8_
 TK_PANEL_PORTABLE(panel_q8_0_portable, TK_TYPE_Q8_0)
 TK_PANEL_PORTABLE(panel_q4_0_portable, TK_TYPE_Q4_0)
 TK_PANEL_PORTABLE(panel_q4_1_portable, TK_TYPE_Q4_1)
+TK_PANEL_PORTABLE(panel_q5_0_portable, TK_TYPE_Q5_0)
+TK_PANEL_PORTABLE(panel_q4_k_portable, TK_TYPE_Q4_K)
+TK_PANEL_PORTABLE(panel_q6_k_portable, TK_TYPE_Q6_K)
 
 enum {
   LEVEL_PORTABLE = TK_KERNELS_PORTABLE,
@@ -84,6 +87,9 @@ tk_panel_fn tk_panel_kernel(int type) {
   case TK_TYPE_Q8_0: return panel_q8_0_portable;
   case TK_TYPE_Q4_0: return panel_q4_0_portable;
   case TK_TYPE_Q4_1: return panel_q4_1_portable;
+  case TK_TYPE_Q5_0: return panel_q5_0_portable;
+  case TK_TYPE_Q4_K: return panel_q4_k_portable;
+  case TK_TYPE_Q6_K: return panel_q6_k_portable;
   default: return 0;
   }
 }

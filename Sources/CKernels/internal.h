@@ -122,7 +122,10 @@ static inline size_t tk_type_bytes(int type, int count) {
   case 30: return (size_t)count * 2;
   case 2: return (size_t)count / 32 * 18;
   case 3: return (size_t)count / 32 * 20;
+  case 6: return (size_t)count / 32 * 22;
   case 8: return (size_t)count / 32 * 34;
+  case 12: return (size_t)count / 256 * 144;
+  case 14: return (size_t)count / 256 * 210;
   default: return 0;
   }
 }
@@ -134,30 +137,78 @@ static inline int tk_nibble(const uint8_t *qs, int e) {
   return e < 16 ? (qs[e] & 0xF) : (qs[e - 16] >> 4);
 }
 
-/// Bytes of one panel block's quants: 16 rows × 32 elements.
-static inline size_t tk_panel_quant_bytes(int type) { return type == TK_TYPE_Q8_0 ? 512 : 256; }
+/// Bytes of one panel block's quants: 16 rows × 32 elements (Q5_0: nibbles, then 8 × 64 bits of
+/// fifth bits).
+static inline size_t tk_panel_quant_bytes(int type) {
+  switch (type) {
+  case TK_TYPE_Q8_0:
+  case TK_TYPE_Q6_K: return 512;
+  case TK_TYPE_Q5_0: return 320;
+  default: return 256;
+  }
+}
 
-/// Bytes of one panel block: quants, 16 f16 scales, and (Q4_1) 16 f16 minimums.
+/// Bytes of one panel block: quants, then the 16 rows' scales (see tessera_kernels.h).
 static inline size_t tk_panel_block_bytes(int type) {
-  return tk_panel_quant_bytes(type) + (type == TK_TYPE_Q4_1 ? 64 : 32);
+  switch (type) {
+  case TK_TYPE_Q4_1: return 256 + 64;
+  case TK_TYPE_Q5_0: return 320 + 32;
+  case TK_TYPE_Q4_K: return 256 + 96;
+  case TK_TYPE_Q6_K: return 512 + 64;
+  default: return tk_panel_quant_bytes(type) + 32;
+  }
+}
+
+/// The stored quant of element e (0..31) of row r (0..15) in a panel block, unsigned as stored
+/// (Q8_0's is the signed byte).
+static inline int tk_panel_quant(int type, const uint8_t *block, int r, int e) {
+  if (type == TK_TYPE_Q8_0) return (int8_t)block[(e / 4) * 64 + 4 * r + e % 4];
+  if (type == TK_TYPE_Q6_K) return block[(e / 4) * 64 + 4 * r + e % 4];
+  const int k = e / 4;
+  const uint8_t byte = block[(k / 2) * 64 + 4 * r + e % 4];
+  int q = (k & 1) ? byte >> 4 : byte & 0xF;
+  if (type == TK_TYPE_Q5_0) {
+    uint64_t fifth;
+    memcpy(&fifth, block + 256 + 8 * k, 8);
+    q |= (int)((fifth >> (4 * r + e % 4)) & 1) << 4;
+  }
+  return q;
 }
 
 /// Weight element e (0..31) of row r (0..15) in a panel block, as the integer the contract
-/// multiplies (Q4_0: q − 8).
+/// multiplies (Q4_0: q − 8, Q5_0: q − 16, Q6_K: q − 32).
 static inline int tk_panel_weight(int type, const uint8_t *block, int r, int e) {
-  if (type == TK_TYPE_Q8_0) return (int8_t)block[(e / 4) * 64 + 4 * r + e % 4];
-  const int k = e / 4;
-  const uint8_t byte = block[(k / 2) * 64 + 4 * r + e % 4];
-  const int q = (k & 1) ? byte >> 4 : byte & 0xF;
-  return type == TK_TYPE_Q4_0 ? q - 8 : q;
+  const int q = tk_panel_quant(type, block, r, e);
+  switch (type) {
+  case TK_TYPE_Q4_0: return q - 8;
+  case TK_TYPE_Q5_0: return q - 16;
+  case TK_TYPE_Q6_K: return q - 32;
+  default: return q;
+  }
 }
 
-/// Row r's scale (and minimum) in a panel block, as f16 bits.
+/// Row r's scale d (every type) and minimum scale (Q4_1's m, Q4_K's dmin) in a panel block, as
+/// f16 bits.
 static inline uint16_t tk_panel_scale(int type, const uint8_t *block, int r) {
   return tk_load_u16(block + tk_panel_quant_bytes(type) + 2 * r);
 }
 static inline uint16_t tk_panel_minimum(int type, const uint8_t *block, int r) {
   return tk_load_u16(block + tk_panel_quant_bytes(type) + 32 + 2 * r);
+}
+
+/// K-quants' integer sub-block scales of row r: Q4_K's 6-bit scale (`which` 0) and minimum
+/// (`which` 1) of the block; Q6_K's signed scales of its first (`which` 0) and second 16
+/// elements.
+static inline int tk_panel_subscale(int type, const uint8_t *block, int r, int which) {
+  const uint8_t *at = block + tk_panel_quant_bytes(type) + (type == TK_TYPE_Q4_K ? 64 : 32);
+  const uint8_t byte = at[16 * which + r];
+  return type == TK_TYPE_Q6_K ? (int8_t)byte : byte;
+}
+
+/// Row r's weight scale for a block, in f32 (Q4_K's d · scale: exact, 11 × 6 bits).
+static inline float tk_panel_weight_scale(int type, const uint8_t *block, int r) {
+  const float d = tk_f16_to_f32(tk_panel_scale(type, block, r));
+  return type == TK_TYPE_Q4_K ? d * (float)tk_panel_subscale(type, block, r, 0) : d;
 }
 
 /// Where the parts of an activation row are, from block `block` on.
@@ -166,15 +217,29 @@ typedef struct {
   const float *d;
   const float *s;
   const int32_t *sum;
+  const int32_t *half;  // Σqs over each block's first 16 elements
 } tk_q8_view;
 
 static inline tk_q8_view tk_q8_row_view(const uint8_t *row, int n, int block) {
   const int nb = n / 32;
   const float *d = (const float *)(row + n);
+  const int32_t *sums = (const int32_t *)(d + 2 * nb);
   tk_q8_view view = {(const int8_t *)row + (size_t)block * 32, d + block, d + nb + block,
-                     (const int32_t *)(d + 2 * nb) + block};
+                     sums + block, sums + nb + block};
   return view;
 }
+
+// MARK: ggml's Q5_0 and K-quant blocks (ggml_blocks.c)
+
+/// The stored (unsigned) quant of element e of a row in ggml's layout.
+int tk_ggml_quant(int type, const uint8_t *row, int e);
+/// The scales that apply to 32-element block `block` of a row in ggml's layout: d (every
+/// type), Q4_K's dmin and its sub-block's scale and minimum (first, second), Q6_K's two
+/// 16-element scales.
+void tk_ggml_block_scales(int type, const uint8_t *row, int block, uint16_t *d, uint16_t *dmin,
+                          int *first, int *second);
+/// Expands n elements of a row in ggml's layout, in ggml's order of operations.
+void tk_ggml_dequantize_blocks(int type, const uint8_t *row, int n, float *out);
 
 /// Row r of a panel (from its first used block on) times an activation row over nb blocks.
 float tk_dot_panel_portable(int type, const uint8_t *blocks, int r, tk_q8_view x, int nb);

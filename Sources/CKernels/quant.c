@@ -5,7 +5,7 @@
 
 #include "internal.h"
 
-size_t tk_q8_row_bytes(int n) { return (size_t)n + (size_t)(n / 32) * 12; }
+size_t tk_q8_row_bytes(int n) { return (size_t)n + (size_t)(n / 32) * 16; }
 
 void tk_quantize_rows_q8(const float *x, int rows, int n, uint8_t *out) {
   const int nb = n / 32;
@@ -15,6 +15,7 @@ void tk_quantize_rows_q8(const float *x, int rows, int n, uint8_t *out) {
     float *d = (float *)view.d;
     float *s = (float *)view.s;
     int32_t *sums = (int32_t *)view.sum;
+    int32_t *halves = (int32_t *)view.half;
     for (int i = 0; i < nb; i++) {
       const float *xs = x + 32 * i;
       float amax = 0.0f;
@@ -30,6 +31,7 @@ void tk_quantize_rows_q8(const float *x, int rows, int n, uint8_t *out) {
         const int q = (int)nearbyintf(xs[j] * inverse);
         qs[32 * i + j] = (int8_t)q;
         sum += q;
+        if (j == 15) halves[i] = sum;
       }
       // Rounded to f16, as ggml stores them in its Q8_0/Q8_1 activation blocks.
       d[i] = tk_round_f16(scale);
@@ -40,7 +42,56 @@ void tk_quantize_rows_q8(const float *x, int rows, int n, uint8_t *out) {
 }
 
 int tk_type_uses_q8(int type) {
-  return type == TK_TYPE_Q4_0 || type == TK_TYPE_Q4_1 || type == TK_TYPE_Q8_0;
+  switch (type) {
+  case TK_TYPE_Q4_0:
+  case TK_TYPE_Q4_1:
+  case TK_TYPE_Q5_0:
+  case TK_TYPE_Q8_0:
+  case TK_TYPE_Q4_K:
+  case TK_TYPE_Q6_K: return 1;
+  default: return 0;
+  }
+}
+
+/// Whether a type is read through ggml_blocks.c (Q5_0 and the K-quants).
+static int is_element_coded(int type) {
+  return type == TK_TYPE_Q5_0 || type == TK_TYPE_Q4_K || type == TK_TYPE_Q6_K;
+}
+
+/// Stores quant q of element e of row r in a panel block (the block starts zeroed).
+static void panel_store(int type, uint8_t *out, int r, int e, int q) {
+  const int k = e / 4;
+  if (type == TK_TYPE_Q6_K) {
+    out[k * 64 + 4 * r + e % 4] = (uint8_t)q;
+    return;
+  }
+  out[(k / 2) * 64 + 4 * r + e % 4] |= (uint8_t)((k & 1) ? (q & 0xF) << 4 : q & 0xF);
+  const int bit = 4 * r + e % 4;
+  if (type == TK_TYPE_Q5_0 && (q & 0x10)) out[256 + 8 * k + bit / 8] |= (uint8_t)(1 << (bit % 8));
+}
+
+/// Packs one row of Q5_0 or a K-quant (elements [col_begin, col_begin + n)) as row r.
+static void pack_element_coded(int type, const uint8_t *source, int col_begin, int n, int r,
+                               uint8_t *panel) {
+  const size_t block_bytes = tk_panel_block_bytes(type);
+  const size_t quant_bytes = tk_panel_quant_bytes(type);
+  for (int i = 0; i < n / 32; i++) {
+    uint8_t *out = panel + (size_t)i * block_bytes;
+    const int block = col_begin / 32 + i;
+    for (int e = 0; e < 32; e++) panel_store(type, out, r, e, tk_ggml_quant(type, source, 32 * block + e));
+    uint16_t d, dmin;
+    int first, second;
+    tk_ggml_block_scales(type, source, block, &d, &dmin, &first, &second);
+    memcpy(out + quant_bytes + 2 * r, &d, 2);
+    if (type == TK_TYPE_Q4_K) {
+      memcpy(out + quant_bytes + 32 + 2 * r, &dmin, 2);
+      out[quant_bytes + 64 + r] = (uint8_t)first;
+      out[quant_bytes + 80 + r] = (uint8_t)second;
+    } else if (type == TK_TYPE_Q6_K) {
+      out[quant_bytes + 32 + r] = (uint8_t)(int8_t)first;
+      out[quant_bytes + 48 + r] = (uint8_t)(int8_t)second;
+    }
+  }
 }
 
 size_t tk_packed_panel_bytes(int type, int n) {
@@ -65,6 +116,11 @@ void tk_pack_matrix(int type, const void *src, size_t src_row_bytes, int col_beg
                             (size_t)(col_begin / 32) * ggml_block;
     uint8_t *panel = dst + (size_t)(row / TK_PANEL_ROWS) * tk_packed_panel_bytes(type, n);
     const int r = row % TK_PANEL_ROWS;
+    if (is_element_coded(type)) {
+      pack_element_coded(type, (const uint8_t *)src + (size_t)row * src_row_bytes, col_begin, n, r,
+                         panel);
+      continue;
+    }
     for (int i = 0; i < nb; i++) {
       const uint8_t *block = source + (size_t)i * ggml_block;
       uint8_t *out = panel + (size_t)i * block_bytes;
@@ -90,10 +146,22 @@ void tk_dequantize_packed_row(int type, const uint8_t *matrix, int n, int row, f
   for (int i = 0; i < n / 32; i++) {
     const uint8_t *block = panel + (size_t)i * tk_panel_block_bytes(type);
     const float d = tk_f16_to_f32(tk_panel_scale(type, block, r));
-    const float m = type == TK_TYPE_Q4_1 ? tk_f16_to_f32(tk_panel_minimum(type, block, r)) : 0;
+    const float m = type == TK_TYPE_Q4_1 || type == TK_TYPE_Q4_K
+                        ? tk_f16_to_f32(tk_panel_minimum(type, block, r))
+                        : 0;
     for (int e = 0; e < 32; e++) {
       const float q = (float)tk_panel_weight(type, block, r, e);
-      out[32 * i + e] = type == TK_TYPE_Q4_1 ? q * d + m : q * d;
+      float value;
+      switch (type) {
+      case TK_TYPE_Q4_1: value = q * d + m; break;
+      case TK_TYPE_Q4_K:  // as ggml: d·scale·q − dmin·min
+        value = d * (float)tk_panel_subscale(type, block, r, 0) * q -
+                m * (float)tk_panel_subscale(type, block, r, 1);
+        break;
+      case TK_TYPE_Q6_K: value = d * (float)tk_panel_subscale(type, block, r, e / 16) * q; break;
+      default: value = q * d;
+      }
+      out[32 * i + e] = value;
     }
   }
 }
@@ -129,6 +197,11 @@ void tk_dequantize_row(int type, const void *row, int n, float *out) {
       for (int j = 0; j < 32; j++) out[32 * i + j] = (float)tk_nibble(b + 4, j) * d + m;
     }
     break;
+  case TK_TYPE_Q5_0:
+  case TK_TYPE_Q4_K:
+  case TK_TYPE_Q6_K:
+    tk_ggml_dequantize_blocks(type, b, n, out);
+    break;
   default:
     memset(out, 0, (size_t)n * sizeof(float));
   }
@@ -142,15 +215,24 @@ float tk_dot_panel_portable(int type, const uint8_t *blocks, int r, tk_q8_view x
   float minimums = 0.0f;
   for (int i = 0; i < nb; i++) {
     const uint8_t *block = blocks + (size_t)i * block_bytes;
-    int32_t product = 0;
-    for (int e = 0; e < 32; e++) product += tk_panel_weight(type, block, r, e) * x.qs[32 * i + e];
-    const float scale = tk_f16_to_f32(tk_panel_scale(type, block, r)) * x.d[i];
+    int32_t halves[2] = {0, 0};
+    for (int e = 0; e < 32; e++) halves[e / 16] += tk_panel_weight(type, block, r, e) * x.qs[32 * i + e];
+    const int32_t product = type == TK_TYPE_Q6_K
+                                ? tk_panel_subscale(type, block, r, 0) * halves[0] +
+                                      tk_panel_subscale(type, block, r, 1) * halves[1]
+                                : halves[0] + halves[1];
+    const float scale = tk_panel_weight_scale(type, block, r) * x.d[i];
     acc = fmaf(scale, (float)product, acc);
     if (type == TK_TYPE_Q4_1) {
       minimums = fmaf(tk_f16_to_f32(tk_panel_minimum(type, block, r)), x.s[i], minimums);
+    } else if (type == TK_TYPE_Q4_K) {
+      const float mw = tk_f16_to_f32(tk_panel_minimum(type, block, r)) *
+                       (float)tk_panel_subscale(type, block, r, 1);
+      minimums = fmaf(mw, x.s[i], minimums);
     }
   }
-  return type == TK_TYPE_Q4_1 ? acc + minimums : acc;
+  if (type == TK_TYPE_Q4_1) return acc + minimums;
+  return type == TK_TYPE_Q4_K ? acc - minimums : acc;
 }
 
 // Float weights: per 32-block, lane l adds w[8k+l]*x[8k+l] for k = 0..3 in order; lanes are

@@ -4,12 +4,18 @@
 // products where C reached 66–75. Everything around these kernels stays in Swift.
 //
 // The arithmetic contract (what makes Tessera's results reproducible):
-// - Quantized weights (Q4_0, Q4_1, Q8_0) multiply 8-bit quantized activations. Block i (32
-//   elements) contributes its exact integer dot product p_i = Σ w_e·x_e (Q4_0's weights are
-//   q − 8, Q4_1's the nibble q, Q8_0's the signed byte), converted to float — exact, since
-//   |p_i| < 2^24. One accumulator per output takes acc = fma(dw_i · dx_i, p_i, acc) block
-//   after block (dw_i · dx_i an f32 product), and Q4_1's minimum terms add up in order as
-//   m = fma(mw_i, sx_i, m); the result is acc + m (Q4_1) or acc.
+// - Quantized weights (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K) multiply 8-bit quantized
+//   activations in 32-element blocks. Block i contributes its exact integer dot product
+//   p_i = Σ w_e·x_e (Q4_0's weights are q − 8, Q5_0's q − 16, Q4_1's and Q4_K's the nibble q,
+//   Q8_0's the signed byte; Q6_K's p_i = sa·Σ_{e<16} (q−32)·x + sb·Σ_{e≥16} (q−32)·x with the
+//   block's two signed 16-element scales), converted to float — exact, since |p_i| < 2^24.
+//   One accumulator per output takes acc = fma(dw_i · dx_i, p_i, acc) block after block
+//   (dw_i · dx_i an f32 product; Q4_K's dw_i is d · scale_i, exact in f32), and minimum terms
+//   add up in order as m = fma(mw_i, sx_i, m) (Q4_1: mw = m; Q4_K: mw = dmin · min_i, exact);
+//   the result is acc + m (Q4_1), acc − m (Q4_K) or acc.
+//   K-quants' 256-element super-blocks are cut into their 32-element sub-blocks, each
+//   carrying its super-block's d (and dmin): activations keep one scale per 32 elements for
+//   every type, which is finer than ggml's Q8_K (one per 256) and never coarser.
 // - Float weights (F32, F16, BF16) multiply f32 activations; within a 32-block, lane l adds
 //   w[8k+l]*x[8k+l] for k = 0..3 in order, the lanes combine by a fixed tree, blocks add in
 //   order.
@@ -35,7 +41,10 @@ enum {
   TK_TYPE_F16 = 1,
   TK_TYPE_Q4_0 = 2,
   TK_TYPE_Q4_1 = 3,
+  TK_TYPE_Q5_0 = 6,
   TK_TYPE_Q8_0 = 8,
+  TK_TYPE_Q4_K = 12,
+  TK_TYPE_Q6_K = 14,
   TK_TYPE_BF16 = 30,
 };
 
@@ -47,12 +56,19 @@ enum {
 // blocks, one after the other; a block holds the 16 rows' quants, then their 16 scales d as
 // f16, then (Q4_1) their 16 minimums m as f16 — the same bytes as ggml's, reordered:
 // - Q8_0: element e of row r is the signed byte at (e/4)·64 + 4r + e%4   (512 bytes)
-// - Q4_0, Q4_1: with k = e/4, the byte at (k/2)·64 + 4r + e%4 holds it in its low nibble
+// - Q4_0, Q4_1, Q4_K: with k = e/4, the byte at (k/2)·64 + 4r + e%4 holds it in its low nibble
 //   (k even) or high nibble (k odd)   (256 bytes)
-// so each 64 bytes hold four consecutive elements of every row, lane r = row r.
-// Activations are quantized into rows of qs[n] int8 | d[nb] f32 | s[nb] f32 | sum[nb] int32:
-// x[j] ≈ qs[j]·d[block], sum = Σqs (exact), s = d·sum (Q4_1's minimum term); d and s are
-// rounded to f16 as ggml stores them.
+// - Q5_0: the low four bits as Q4_0's, then eight 64-bit words, word k's bit 4r + e%4 the fifth
+//   bit of element e = 4k + e%4   (320 bytes)
+// - Q6_K: the unsigned 6-bit q at Q8_0's place   (512 bytes)
+// so each 64 bytes hold four consecutive elements of every row, lane r = row r. After the
+// quants: d (f16 × 16) for every type; then Q4_1's m (f16 × 16); Q4_K's dmin (f16 × 16), the
+// sub-block's 6-bit scales (u8 × 16) and minimums (u8 × 16); Q6_K's scales of the first and of
+// the second 16 elements (i8 × 16 each).
+// Activations are quantized into rows of
+//   qs[n] int8 | d[nb] f32 | s[nb] f32 | sum[nb] int32 | half[nb] int32:
+// x[j] ≈ qs[j]·d[block], sum = Σqs and half = Σ of the first 16 (exact), s = d·sum (the minimum
+// term); d and s are rounded to f16 as ggml stores them.
 
 enum { TK_PANEL_ROWS = 16 };
 

@@ -22,33 +22,18 @@ public struct PackedMatrix: @unchecked Sendable {
     else {
       throw .badTensor(name: matrix.name, reason: "slice \(rows) × \(columns) does not fit")
     }
+    // A K-quant's sub-blocks carry their super-block's scales, so any 32-aligned slice packs;
+    // the rows themselves must be whole super-blocks (checked when the tensor was read).
+    guard matrix.columns % matrix.type.blockSize == 0 else {
+      throw .badTensor(
+        name: matrix.name,
+        reason: "\(matrix.columns) inputs is not a multiple of \(matrix.type)'s \(matrix.type.blockSize)")
+    }
+    guard WeightFormat.table[matrix.type]?.kernel != nil else {
+      throw .badTensor(name: matrix.name, reason: "no matrix kernel takes \(matrix.type)")
+    }
     let type = Int32(matrix.type.rawValue)
     let source = matrix.base + rows.lowerBound * matrix.rowByteCount
-    if WeightFormat.table[matrix.type]?.kernel == nil {
-      // No kernel for this type yet (Q5_0, K-quants): its rows are dequantized into f32, which
-      // is exact, at four bytes a weight, and multiplied by the f32 kernel.
-      strideBytes = columns.count * MemoryLayout<Float>.size
-      byteCount = strideBytes * rows.count
-      let destination = try arena.allocate(byteCount)
-      let row = UnsafeMutablePointer<Float>.allocate(capacity: matrix.columns)
-      defer { row.deallocate() }
-      for index in 0..<rows.count {
-        do throws(QuantError) {
-          try Quantization.dequantize(
-            matrix.type, source + index * matrix.rowByteCount, count: matrix.columns, into: row)
-        } catch {
-          throw .badTensor(name: matrix.name, reason: "\(error)")
-        }
-        (destination + index * strideBytes).copyMemory(
-          from: row + columns.lowerBound, byteCount: strideBytes)
-      }
-      base = UnsafeRawPointer(destination)
-      self.type = .f32
-      self.rows = rows
-      self.columns = columns
-      matrix.releaseSource()
-      return
-    }
     if tk_type_uses_q8(type) != 0 {
       strideBytes = tk_packed_panel_bytes(type, Int32(columns.count))
       byteCount = tk_packed_matrix_bytes(type, Int32(rows.count), Int32(columns.count))

@@ -6,7 +6,8 @@ public struct WeightFormat: Sendable {
   public enum Activations: Sendable, Equatable {
     /// f32 activations (float weights).
     case float32
-    /// Activations quantized to Q8 in 32-element blocks (Q4_0, Q4_1, Q8_0).
+    /// Activations quantized to Q8 in 32-element blocks (every quantized type; K-quants by
+    /// their 32-element sub-blocks).
     case q8
   }
 
@@ -31,9 +32,9 @@ public struct WeightFormat: Sendable {
       WeightFormat(type: .q4_0, kernel: .q8) { BlockFormats.dequantizeBlock(.q4_0, $0, $1) },
       WeightFormat(type: .q4_1, kernel: .q8) { BlockFormats.dequantizeBlock(.q4_1, $0, $1) },
       WeightFormat(type: .q8_0, kernel: .q8) { BlockFormats.dequantizeBlock(.q8_0, $0, $1) },
-      WeightFormat(type: .q5_0, kernel: nil, dequantizeBlock: KQuantFormats.dequantizeQ5_0),
-      WeightFormat(type: .q4_K, kernel: nil, dequantizeBlock: KQuantFormats.dequantizeQ4_K),
-      WeightFormat(type: .q6_K, kernel: nil, dequantizeBlock: KQuantFormats.dequantizeQ6_K),
+      WeightFormat(type: .q5_0, kernel: .q8, dequantizeBlock: KQuantFormats.dequantizeQ5_0),
+      WeightFormat(type: .q4_K, kernel: .q8, dequantizeBlock: KQuantFormats.dequantizeQ4_K),
+      WeightFormat(type: .q6_K, kernel: .q8, dequantizeBlock: KQuantFormats.dequantizeQ6_K),
     ].map { ($0.type, $0) })
 
   /// The types the matrix kernels multiply.

@@ -27,7 +27,7 @@ import Testing
   func weights(_ type: GGMLType, rows: Int, n: Int, seed: UInt64) throws -> (
     ggml: [UInt8], packed: [UInt8]
   ) {
-    let ggml = try Quantization.quantize(random(rows * n, seed: seed, scale: 2), as: type)
+    let ggml = try KernelCases.ggmlRows(type, rows: rows, n: n, seed: seed)
     let rowBytes = ggml.count / rows
     var packed = [UInt8](
       repeating: 0xAA, count: tk_packed_matrix_bytes(Int32(type.rawValue), Int32(rows), Int32(n)))
@@ -69,7 +69,7 @@ import Testing
 
   @Test(arguments: quantTypes) func packingKeepsEveryValue(type: GGMLType) throws {
     let rows = 19  // a whole panel and part of another
-    for size in Self.sizes {
+    for size in KernelCases.rowLengths(for: type) {
       let (ggml, packed) = try weights(type, rows: rows, n: size, seed: UInt64(size))
       let rowBytes = ggml.count / rows
       for row in 0..<rows {
@@ -84,12 +84,19 @@ import Testing
             Int32(type.rawValue), $0.baseAddress, Int32(size), Int32(row), &fromPacked)
         }
         #expect(fromGGML.map(\.bitPattern) == fromPacked.map(\.bitPattern), "\(type) \(size)")
+        // And the kernels' reading of ggml's blocks is the Swift one (bitwise ggml's).
+        let swift = try ggml.withUnsafeBytes {
+          try Quantization.dequantize(
+            type, UnsafeRawBufferPointer(rebasing: $0[(row * rowBytes)..<((row + 1) * rowBytes)]),
+            count: size)
+        }
+        #expect(swift.map(\.bitPattern) == fromGGML.map(\.bitPattern), "\(type) \(size)")
       }
     }
   }
 
   @Test(arguments: quantTypes) func quantizedDotMatchesTheNaiveProduct(type: GGMLType) throws {
-    for size in Self.sizes {
+    for size in KernelCases.rowLengths(for: type) {
       let (ggml, packed) = try weights(type, rows: 1, n: size, seed: 1 &+ UInt64(size))
       let x = quantizeActivations(random(size, seed: 2 &+ UInt64(size)), n: size)
       // Naive: dequantize both sides, multiply in Double.
@@ -106,7 +113,7 @@ import Testing
   }
 
   @Test(arguments: quantTypes) func fastKernelsEqualPortableBitForBit(type: GGMLType) throws {
-    for size in Self.sizes {
+    for size in KernelCases.rowLengths(for: type) {
       for seed in 0..<4 as Range<UInt64> {
         let rows = 17
         let (_, packed) = try weights(type, rows: rows, n: size, seed: seed &* 31 &+ UInt64(size))
@@ -131,16 +138,17 @@ import Testing
     throws
   {
     let rows = 37
-    let columns = 160
+    let columns = type.blockSize == 256 ? 512 : 160
     let (_, packed) = try weights(type, rows: rows, n: columns, seed: 9)
     let batch = 11
     let x = quantizeActivations(random(batch * columns, seed: 10), n: columns)
     let stride = tk_packed_panel_bytes(Int32(type.rawValue), Int32(columns))
     func multiply(
-      threads: Int, batch: Int, columns range: Range<Int> = 0..<160,
+      threads: Int, batch: Int, columns range: Range<Int>? = nil,
       rows wanted: Range<Int> = 0..<37
     ) -> [Float] {
       let pool = ComputePool(threadCount: threads)
+      let range = range ?? 0..<columns
       var out = [Float](repeating: 0, count: batch * wanted.count)
       packed.withUnsafeBufferPointer { w in
         x.withUnsafeBufferPointer { xq in

@@ -54,7 +54,8 @@ import Testing
 
   @Test func theTableKnowsEveryTypeOnce() {
     #expect(WeightFormat.readableTypes.isSuperset(of: [.q5_0, .q4_K, .q6_K]))
-    #expect(WeightFormat.kernelTypes == [.f32, .f16, .bf16, .q4_0, .q4_1, .q8_0])
+    #expect(
+      WeightFormat.kernelTypes == [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q6_K])
     for (type, format) in WeightFormat.table { #expect(format.type == type) }
   }
 }
