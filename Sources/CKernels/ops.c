@@ -1,6 +1,7 @@
 // Element-wise and normalization ops of the forward pass. Reductions use the fixed 8-lane
 // order of tessera_kernels.h so any vectorized version gives the same bits.
 #include <math.h>
+#include <pthread.h>
 
 #include "tessera_kernels.h"
 #include "internal.h"
@@ -77,8 +78,21 @@ void tk_rope_neox(float *x, const int32_t *positions, int rows, int head_count, 
   }
 }
 
-void tk_geglu(const float *gate, const float *up, float *out, int n) {
+/// GELU of every f16 value, rounded to f16 (as ggml's table holds it), filled on first use.
+static float gelu_table[65536];
+static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
+
+static void fill_gelu_table(void) {
   const float sqrt_2_over_pi = 0.79788456080286535587989211986876f;
+  for (uint32_t bits = 0; bits < 65536; bits++) {
+    const float x = tk_f16_to_f32((uint16_t)bits);
+    gelu_table[bits] =
+        tk_round_f16(0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + 0.044715f * x * x))));
+  }
+}
+
+void tk_geglu(const float *gate, const float *up, float *out, int n) {
+  pthread_once(&gelu_once, fill_gelu_table);
   for (int i = 0; i < n; i++) {
     const float g = gate[i];
     if (g <= -10.0f) {
@@ -86,9 +100,7 @@ void tk_geglu(const float *gate, const float *up, float *out, int n) {
     } else if (g >= 10.0f) {
       out[i] = g * up[i];
     } else {
-      const float x = tk_round_f16(g);
-      const float gelu = 0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * (1.0f + 0.044715f * x * x)));
-      out[i] = tk_round_f16(gelu) * up[i];
+      out[i] = gelu_table[tk_f32_to_f16(g)] * up[i];
     }
   }
 }

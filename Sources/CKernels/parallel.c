@@ -92,3 +92,15 @@ void tk_swiglu_parallel(tk_pool *pool, const float *gate, const float *up, float
   const swiglu_ctx ctx = {gate, up, out, n};
   parallel_rows(pool, rows, swiglu_rows, &ctx);
 }
+
+static void geglu_rows(const void *raw, int begin, int end) {
+  const swiglu_ctx *c = raw;
+  const size_t offset = (size_t)begin * c->n;
+  tk_geglu(c->gate + offset, c->up + offset, c->out + offset, (end - begin) * c->n);
+}
+
+void tk_geglu_parallel(tk_pool *pool, const float *gate, const float *up, float *out, int rows,
+                       int n) {
+  const swiglu_ctx ctx = {gate, up, out, n};
+  parallel_rows(pool, rows, geglu_rows, &ctx);
+}

@@ -16,8 +16,7 @@ public enum KernelCases {
   /// `rows` rows of `n` weights of `type` in ggml's layout, the same for the same seed: values
   /// in [-2, 2] quantized as ggml does for the types Tessera quantizes, and for the others
   /// random quants with random (finite, small) scales — every such block is a valid one.
-  public static func ggmlRows(_ type: GGMLType, rows: Int, n: Int, seed: UInt64) throws -> [UInt8]
-  {
+  public static func ggmlRows(_ type: GGMLType, rows: Int, n: Int, seed: UInt64) throws -> [UInt8] {
     if Quantization.quantizableTypes.contains(type) {
       return try Quantization.quantize(random(rows * n, seed: seed, scale: 2), as: type)
     }

@@ -196,7 +196,8 @@ void tk_rope_neox(float *x, const int32_t *positions, int rows, int head_count, 
                   int rope_dims, float freq_base);
 
 /// out = GELU(gate) · up with GELU's tanh form, as ggml computes it: the gate rounded to f16,
-/// 0.5·g·(1 + tanh(√(2/π)·g·(1 + 0.044715·g²))) rounded to f16 (ggml's table), times up;
+/// 0.5·g·(1 + tanh(√(2/π)·g·(1 + 0.044715·g²))) rounded to f16 (from a table of every f16
+/// value, as ggml's), times up;
 /// 0 for gate ≤ −10 and gate · up for gate ≥ 10.
 void tk_geglu(const float *gate, const float *up, float *out, int n);
 
@@ -215,6 +216,8 @@ void tk_rmsnorm_parallel(tk_pool *pool, const float *x, const float *weight, flo
                          int n, float eps);
 void tk_swiglu_parallel(tk_pool *pool, const float *gate, const float *up, float *out, int rows,
                         int n);
+void tk_geglu_parallel(tk_pool *pool, const float *gate, const float *up, float *out, int rows,
+                       int n);
 
 // MARK: - Attention over a paged KV cache
 

@@ -103,7 +103,9 @@ extension Gemma3Model {
         add(
           product(layer.projections.up, rows: ffnRows, columns: 0..<d, input, n, state.up.pointer))
       }
-      tk_geglu(state.gate.pointer, state.up.pointer, state.hb.pointer, Int32(n * ffnRows.count))
+      tk_geglu_parallel(
+        pool.raw, state.gate.pointer, state.up.pointer, state.hb.pointer, Int32(n),
+        Int32(ffnRows.count))
 
       // Down projection, one partial per FFN unit; their sum normed, then added to x
       hidden.quantize(rows: n, pool)

@@ -27,7 +27,8 @@ public struct PackedMatrix: @unchecked Sendable {
     guard matrix.columns % matrix.type.blockSize == 0 else {
       throw .badTensor(
         name: matrix.name,
-        reason: "\(matrix.columns) inputs is not a multiple of \(matrix.type)'s \(matrix.type.blockSize)")
+        reason:
+          "\(matrix.columns) inputs is not a multiple of \(matrix.type)'s \(matrix.type.blockSize)")
     }
     guard WeightFormat.table[matrix.type]?.kernel != nil else {
       throw .badTensor(name: matrix.name, reason: "no matrix kernel takes \(matrix.type)")
