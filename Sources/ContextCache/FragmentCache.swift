@@ -37,24 +37,35 @@ public final class FragmentCache: Sendable {
       tokens: Array(prompt.dropLast()), blockSize: blockSize, fingerprint: fingerprint)
   }
 
-  /// The longest prefix of `ids` whose blocks are complete for this shard: from the local
-  /// tier, then the rest from Redis (one round trip to find how far Redis goes, one to fetch).
+  /// The longest prefix of `ids` whose blocks can start a sequence on this shard (see
+  /// `KVFragments.loadablePrefix`): from the local tier, then the rest from Redis (one round
+  /// trip to find how far Redis goes, one to fetch — sliding-window layers' parts only for the
+  /// blocks the window before the hit point reaches).
   public func prefix(_ ids: [FragmentID]) -> [LocalFragmentTier.Block] {
     stats.lookups.add(1)
     var blocks = Array(local.prefix(ids).prefix(while: isComplete))
     stats.localHits.add(blocks.count)
-    guard blocks.count < ids.count, let store else { return blocks }
-    let remaining = Array(ids[blocks.count...])
-    let promised = store.cachedPrefix(remaining)
-    guard promised > 0 else { return blocks }
-    let fetched = store.fetch(
-      Array(remaining[..<promised]), addresses: fragments.addresses, tokens: blockSize,
-      headDimension: fragments.headDimension)
-    let complete = fetched.prefix(while: isComplete)
-    if complete.count < promised { stats.partialMisses.add(1) }
-    for (offset, block) in complete.enumerated() { local.keep(remaining[offset], block) }
-    blocks += complete
-    return blocks
+    if blocks.count < ids.count, let store {
+      let remaining = Array(ids[blocks.count...])
+      let promised = store.cachedPrefix(remaining)
+      if promised > 0 {
+        let hit = blocks.count + promised
+        let wanted = (blocks.count..<hit).map {
+          fragments.addresses(block: $0, hit: hit, blockSize: blockSize)
+        }
+        let fetched = store.fetch(
+          Array(remaining[..<promised]), addresses: wanted, tokens: blockSize,
+          headDimension: fragments.headDimension)
+        // Only whole blocks go to the local tier, so its blocks serve a hit at any point.
+        for (offset, block) in fetched.enumerated() where isComplete(block) {
+          local.keep(remaining[offset], block)
+        }
+        blocks += fetched
+      }
+    }
+    let loadable = fragments.loadablePrefix(blocks, blockSize: blockSize)
+    if loadable < blocks.count { stats.partialMisses.add(1) }
+    return Array(blocks.prefix(loadable))
   }
 
   /// How many of `ids`, from the first, the workers should be able to load, for a router

@@ -44,11 +44,20 @@ public final class FragmentStore: Sendable {
   public func fetch(
     _ ids: [FragmentID], addresses: [FragmentPart.Address], tokens: Int, headDimension: Int
   ) -> [[FragmentPart.Address: FragmentPart]] {
-    guard !ids.isEmpty, !addresses.isEmpty else { return ids.map { _ in [:] } }
+    fetch(
+      ids, addresses: ids.map { _ in addresses }, tokens: tokens, headDimension: headDimension)
+  }
+
+  /// The same with the parts wanted of each block given apart (`addresses[i]` of `ids[i]`).
+  public func fetch(
+    _ ids: [FragmentID], addresses: [[FragmentPart.Address]], tokens: Int, headDimension: Int
+  ) -> [[FragmentPart.Address: FragmentPart]] {
+    guard !ids.isEmpty, addresses.count == ids.count, addresses.contains(where: { !$0.isEmpty })
+    else { return ids.map { _ in [:] } }
     let start = SystemClock.now()
     defer { stats.recordRoundTrip(seconds: SystemClock.now() - start) }
-    let commands = ids.flatMap { id in
-      addresses.map { [Array("GET".utf8), partKey(id, $0)] }
+    let commands = zip(ids, addresses).flatMap { id, wanted in
+      wanted.map { [Array("GET".utf8), partKey(id, $0)] }
     }
     let replies: [RedisReply]
     do {
@@ -58,10 +67,12 @@ public final class FragmentStore: Sendable {
       return ids.map { _ in [:] }
     }
     var blocks: [[FragmentPart.Address: FragmentPart]] = []
-    for (blockIndex, id) in ids.enumerated() {
+    var at = 0
+    for (id, wanted) in zip(ids, addresses) {
       var parts: [FragmentPart.Address: FragmentPart] = [:]
-      for (index, address) in addresses.enumerated() {
-        let reply = replies[blockIndex * addresses.count + index]
+      for address in wanted {
+        let reply = replies[at]
+        at += 1
         guard case .string(let bytes) = reply else {
           stats.missingParts.add(1)
           continue

@@ -293,8 +293,7 @@ public final class WorkerProcess {
       if fragmentShard != assignment.shard {
         fragments = FragmentCache(
           fingerprint: fingerprint, blockSize: runner.engine.cache.blockSize,
-          fragments: KVFragments(
-            shard: assignment.shard, headDimension: runner.engine.model.config.headDimension),
+          fragments: KVFragments(shard: assignment.shard, config: runner.engine.model.config),
           local: LocalFragmentTier(capacityBytes: options.prefixCacheBytes),
           store: redis.map { FragmentStore(redis: $0) })
         fragmentShard = assignment.shard

@@ -107,7 +107,7 @@ enum RouterRunner {
       ? nil
       : FragmentCache(
         fingerprint: ModelFingerprint.of(file), blockSize: blockSize,
-        fragments: KVFragments(shard: .whole(config), headDimension: config.headDimension),
+        fragments: KVFragments(shard: .whole(config), config: config),
         local: LocalFragmentTier(capacityBytes: options.prefixCacheMB << 20),
         store: redis.map { FragmentStore(redis: $0, ttl: options.fragmentTTL) })
     if options.usesWorkers {

@@ -1,4 +1,5 @@
 import Foundation
+import Router
 import TestSupport
 import Testing
 
@@ -28,5 +29,44 @@ import Testing
     #expect(chatStatus == 400)
     let message = ((chat["error"] as? [String: Any])?["message"] as? String) ?? ""
     #expect(message.contains("no chat template"), "\(chat)")
+  }
+
+  /// A prompt well past the sliding window (~1,400 tokens) is kept as its chunks are
+  /// computed, before the window pool lets go of their local-layer blocks, and comes back
+  /// from the cache with the same output: from memory in the same router, from Redis (local
+  /// layers only for the window) in a fresh one.
+  @Test func aPromptPastTheWindowIsCachedAndGivesTheSameOutput() throws {
+    let golden = try #require(try Golden.gemma3().cases.first { $0.name == "long_gpl" })
+    let redis = try RedisServer()
+    defer { redis.stop() }
+    let body: [String: Any] = [
+      "model": "gemma-3-270m-q4_k_m", "prompt": golden.prompt + "\n\n" + golden.prompt,
+      "max_tokens": 6, "temperature": 0, "logprobs": 1,
+    ]
+    let arguments = [
+      "--model", ModelFiles.gemma3Path, "--kv-tokens", "4096", "--threads", "2", "--redis",
+      "redis://127.0.0.1:\(redis.port)",
+    ]
+    let first = try RouterProcess(arguments)
+    let cold = try first.completion(body)
+    #expect(first.metric("prefix_cache_hit_tokens_total") == 0 && cold.logprobs.count == 6)
+    let local = try first.completion(body)
+    let localHits = first.metric("prefix_cache_hit_tokens_total")
+    #expect(localHits > 1_300, "\(localHits) tokens from the cache")
+    #expect(local.text == cold.text && local.logprobs == cold.logprobs)
+    first.stop()
+
+    let second = try RouterProcess(arguments)
+    defer { second.stop() }
+    let fromRedis = try second.completion(body)
+    let redisHits = second.metric("prefix_cache_hit_tokens_total")
+    #expect(redisHits > 1_300, "\(redisHits) tokens from Redis")
+    // Local layers' parts came only for the window: well under half of what every part of
+    // every block would be (a part: 16 tokens × 256 × K and V in f16, 16 KiB).
+    let blocks = redisHits / 16
+    let everyPart = blocks * 18 * 16_384
+    let read = second.metric("prefix_cache_read_bytes_total")
+    #expect(read > blocks * 3 * 16_384 && read < everyPart * 6 / 10, "\(read) of \(everyPart)")
+    #expect(fromRedis.text == cold.text && fromRedis.logprobs == cold.logprobs)
   }
 }

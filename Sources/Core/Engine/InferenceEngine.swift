@@ -40,7 +40,9 @@ public final class InferenceEngine {
     cache = PagedKVCache(
       blockSize: blockSize, blockCount: (capacity + blockSize - 1) / blockSize,
       layerCount: model.shard.layers.count,
-      kvDimension: model.shard.kvGroups.count * config.headDimension)
+      kvDimension: model.shard.kvGroups.count * config.headDimension,
+      window: config.slidingWindow,
+      windowedLayers: model.shard.layers.map { config.isWindowed(layer: $0) })
     state = model.makeRunState(capacity: maxBatch, threadCount: pool.threadCount)
   }
 
@@ -96,17 +98,10 @@ public final class InferenceEngine {
 
     var logitRows: [Int] = []
     var row = 0
-    state.blockTables.removeAll(keepingCapacity: true)
+    state.full.blockTables.removeAll(keepingCapacity: true)
+    state.window.blockTables.removeAll(keepingCapacity: true)
     for entry in entries {
-      let start = cache.length(of: entry.sequence)
-      let slots = try cache.append(to: entry.sequence, tokenCount: entry.tokens.count)
-      let tableOffset = Int32(state.blockTables.count)
-      state.blockTables.append(contentsOf: cache.blockTable(of: entry.sequence))
-      for (index, slot) in slots.enumerated() {
-        state.positions.pointer[row + index] = Int32(start + index)
-        state.slots.pointer[row + index] = slot
-        state.tableOffsets.pointer[row + index] = tableOffset
-      }
+      try cache.reserveRows(entry.sequence, tokenCount: entry.tokens.count, in: state, at: row)
       logitRows += entry.logitRows.map { row + $0 }
       row += entry.tokens.count
     }
@@ -164,12 +159,16 @@ public final class InferenceEngine {
     guard position < model.config.contextLength else {
       throw .contextFull(sequenceLength: position + 1, limit: model.config.contextLength)
     }
-    let slot = try cache.appendOne(to: sequence)
+    let (slot, windowSlot) = try cache.appendOne(to: sequence)
     state.positions.pointer[0] = Int32(position)
-    state.slots.pointer[0] = slot
-    state.tableOffsets.pointer[0] = 0
-    state.blockTables.removeAll(keepingCapacity: true)
-    cache.withBlockTable(of: sequence) { state.blockTables.append(contentsOf: $0) }
+    for (tables, slot, windowed) in [(state.full, slot, false), (state.window, windowSlot, true)] {
+      tables.slots.pointer[0] = slot
+      tables.tableOffsets.pointer[0] = 0
+      tables.blockTables.removeAll(keepingCapacity: true)
+      cache.withBlockTable(of: sequence, windowed: windowed) {
+        tables.blockTables.append(contentsOf: $0)
+      }
+    }
     decodeToken[0] = token
     try model.embed(decodeToken[...], state: state, at: 0)
     model.forwardLayers(rowCount: 1, state: state, cache: cache, pool: pool, exchange: nil)

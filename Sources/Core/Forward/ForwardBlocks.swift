@@ -11,12 +11,13 @@ enum ForwardBlocks {
     layer: Int, window: Int, rowCount n: Int, heads: Int, kvHeads: Int, headDimension: Int,
     state: RunState, cache: PagedKVCache, pool: ComputePool
   ) {
-    state.blockTables.withUnsafeBufferPointer { tables in
+    let step = cache.windowedLayers[layer] ? state.window : state.full
+    step.blockTables.withUnsafeBufferPointer { tables in
       var desc = tk_attention_desc(
         layer: cache.layer(layer), q: state.q.pointer, out: state.att.pointer, rows: Int32(n),
         head_count: Int32(heads), kv_head_count: Int32(kvHeads),
         head_dim: Int32(headDimension), positions: state.positions.pointer,
-        block_tables: tables.baseAddress, table_offsets: state.tableOffsets.pointer,
+        block_tables: tables.baseAddress, table_offsets: step.tableOffsets.pointer,
         scratch: state.scores.pointer, max_keys: Int32(state.maxKeys), window: Int32(window))
       tk_attention(pool.raw, &desc)
     }

@@ -65,9 +65,9 @@ extension Gemma3Model {
         state.k.pointer, state.positions.pointer, Int32(n), Int32(kvHeads), Int32(h),
         Int32(config.ropeDimensionCount), base)
       cache.store(
-        layer: local, k: state.k.pointer, v: state.v.pointer, slots: state.slots.pointer, rows: n)
+        layer: local, k: state.k.pointer, v: state.v.pointer, state: state, rows: n)
       ForwardBlocks.attend(
-        layer: local, window: layer.isGlobal ? 0 : slidingWindow, rowCount: n,
+        layer: local, window: layer.isGlobal ? 0 : config.slidingWindow, rowCount: n,
         heads: localHeads, kvHeads: kvHeads, headDimension: h, state: state, cache: cache,
         pool: pool)
 

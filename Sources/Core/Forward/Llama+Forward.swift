@@ -51,7 +51,7 @@ extension LlamaModel {
         state.k.pointer, state.positions.pointer, Int32(n), Int32(shard.kvGroups.count),
         Int32(headDimension), Int32(config.ropeDimensionCount), config.ropeFreqBase)
       cache.store(
-        layer: local, k: state.k.pointer, v: state.v.pointer, slots: state.slots.pointer, rows: n)
+        layer: local, k: state.k.pointer, v: state.v.pointer, state: state, rows: n)
       ForwardBlocks.attend(
         layer: local, window: 0, rowCount: n, heads: localHeads, kvHeads: shard.kvGroups.count,
         headDimension: headDimension, state: state, cache: cache, pool: pool)

@@ -22,9 +22,10 @@ public final class RunState {
   let maxKeys: Int
   // Per-step token bookkeeping, reused across steps.
   let positions: ScratchBuffer<Int32>  // [capacity]
-  let slots: ScratchBuffer<Int32>  // [capacity] KV cache slot of each token
-  let tableOffsets: ScratchBuffer<Int32>  // [capacity] where each token's block table starts
-  var blockTables: [Int32] = []  // block tables of the step's sequences, concatenated
+  /// Where the step's tokens go in the KV cache's full pool, and the tables attention reads.
+  let full: StepTables
+  /// The same in the window pool (sliding-window layers).
+  let window: StepTables
   let products: ProductBatch
 
   init(
@@ -55,13 +56,26 @@ public final class RunState {
     // Attention runs up to four query rows at once per thread.
     scores = ScratchBuffer(count: threadCount * 4 * maxKeys, zero: 0)
     positions = ScratchBuffer(count: capacity, zero: 0)
-    slots = ScratchBuffer(count: capacity, zero: 0)
-    tableOffsets = ScratchBuffer(count: capacity, zero: 0)
+    full = StepTables(capacity: capacity)
+    window = StepTables(capacity: capacity)
     products = ProductBatch(capacity: unitCount + 4)
   }
 
   /// The residual stream: the hidden state a pipeline stage receives and passes on.
   public var hidden: UnsafeMutablePointer<Float> { x.pointer }
+}
+
+/// One KV pool's part of a step: each token's slot, where its sequence's block table starts,
+/// and the step's sequences' tables, concatenated.
+final class StepTables {
+  let slots: ScratchBuffer<Int32>  // [capacity]
+  let tableOffsets: ScratchBuffer<Int32>  // [capacity]
+  var blockTables: [Int32] = []
+
+  init(capacity: Int) {
+    slots = ScratchBuffer(count: capacity, zero: 0)
+    tableOffsets = ScratchBuffer(count: capacity, zero: 0)
+  }
 }
 
 /// Matrix products handed to the kernels in one dispatch, from a buffer allocated once.

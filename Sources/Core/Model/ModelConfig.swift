@@ -24,6 +24,17 @@ public struct ModelConfig: Sendable, Equatable, Codable {
   /// `attention.key_length`: stored, since it need not be d / heads (Gemma 3: 256 with
   /// d = 640 and 4 heads); defaults to d / heads.
   public var headDimension: Int
+  /// `attention.sliding_window`: positions a sliding-window layer sees, its own included
+  /// (0: every layer sees every position).
+  public var slidingWindow = 0
+  /// `attention.sliding_window_pattern`: every n-th layer (n - 1, 2n - 1, …) sees every
+  /// position and the others the window (Gemma 3: 6, its default when a file has no key).
+  public var globalLayerEvery = 1
+
+  /// Whether layer `layer` attends only to the sliding window.
+  public func isWindowed(layer: Int) -> Bool {
+    slidingWindow > 0 && layer % globalLayerEvery != globalLayerEvery - 1
+  }
 
   public var queryDimension: Int { headCount * headDimension }
   public var kvDimension: Int { headCountKV * headDimension }
@@ -47,6 +58,8 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     static let vocabSize = "vocab_size"
     static let keyLength = "attention.key_length"
     static let valueLength = "attention.value_length"
+    static let slidingWindow = "attention.sliding_window"
+    static let slidingWindowPattern = "attention.sliding_window_pattern"
   }
 
   public init(
@@ -99,6 +112,13 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         rmsNormEpsilon: try file.optional(Key.of(arch, Key.rmsEpsilon), as: Float.self) ?? 1e-5,
         vocabularySize: try file.optional(Key.of(arch, Key.vocabSize), as: Int.self)
           ?? tokenCount ?? 0, headDimension: keyLength)
+      // Gemma 3's files name the window but not always the pattern (every 6th is global).
+      let isGemma3 = arch == "gemma3"
+      slidingWindow =
+        try file.optional(Key.of(arch, Key.slidingWindow), as: Int.self) ?? (isGemma3 ? 512 : 0)
+      globalLayerEvery =
+        try file.optional(Key.of(arch, Key.slidingWindowPattern), as: Int.self)
+        ?? (isGemma3 ? 6 : 1)
     } catch {
       throw .gguf(error)
     }
@@ -132,6 +152,9 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     try require(vocabularySize > 0, "vocabulary size \(vocabularySize)")
     try require(contextLength > 0, "context_length \(contextLength)")
     try require(rmsNormEpsilon.isFinite && rmsNormEpsilon > 0, "rms epsilon \(rmsNormEpsilon)")
+    try require(
+      slidingWindow >= 0 && globalLayerEvery >= 1,
+      "sliding window \(slidingWindow), pattern \(globalLayerEvery)")
     try require(ropeFreqBase.isFinite && ropeFreqBase > 0, "rope.freq_base \(ropeFreqBase)")
   }
 }

@@ -72,7 +72,7 @@ extension InferenceEngine: BatchEngine {
   public var maintenanceInterval: Double { 0.5 }
 
   private var fragments: KVFragments {
-    KVFragments(shard: model.shard, headDimension: model.config.headDimension)
+    KVFragments(shard: model.shard, config: model.config)
   }
 
   public func loadCachedPrefix(

@@ -2,9 +2,12 @@ import ContextCache
 import Core
 
 /// The serving loop's use of the context-fragment cache: before a step, it loads the cached
-/// prefixes of the sequences the plan admits; after a prompt's last chunk ran, it keeps the
-/// prompt's computed blocks (not the loaded ones) — from the first choice of each request,
-/// once. Without a cache, admitted sequences load nothing and nothing is kept.
+/// prefixes of the sequences the plan admits; after each chunk of a prompt ran, it keeps the
+/// prompt blocks that chunk completed (not the loaded ones) — from the first choice of each
+/// request, once each. Blocks are kept as they are computed because a sliding-window layer's
+/// blocks are freed once the window has passed them: kept at the prompt's end, a long prompt
+/// would have lost them. Without a cache, admitted sequences load nothing and nothing is
+/// kept.
 struct PrefixCacheKeeper {
   let fragments: FragmentCache?
   let blockSize: Int
@@ -13,6 +16,8 @@ struct PrefixCacheKeeper {
   /// Requests whose prompt blocks went to the cache (or were kept by whoever computed them
   /// first: a request taken over).
   private var kept: Set<UInt64> = []
+  /// Prompt blocks kept so far of requests whose prompt is still running.
+  private var keptBlocks: [UInt64: Int] = [:]
 
   init(fragments: FragmentCache?, blockSize: Int) {
     self.fragments = fragments
@@ -27,6 +32,7 @@ struct PrefixCacheKeeper {
 
   mutating func forget(request: UInt64, sequences: [Int]) {
     kept.remove(request)
+    keptBlocks[request] = nil
     for sequence in sequences { loaded[sequence] = nil }
   }
 
@@ -45,16 +51,25 @@ struct PrefixCacheKeeper {
     return count
   }
 
-  /// Keeps the computed blocks of `request`'s prompt (its first choice is `sequence`, whose
-  /// prompt just ran to its end).
+  /// Keeps the prompt blocks of `request` that are whole among the first `computed` tokens
+  /// of `sequence` (its first choice, which just ran a chunk of its prompt) and were not kept
+  /// yet; `promptDone` when that chunk was the prompt's last.
   mutating func keep(
-    request: UInt64, sequence: Int, prefix: CachedPrefix, on engine: some BatchEngine
+    request: UInt64, sequence: Int, prefix: CachedPrefix, computed: Int, promptDone: Bool,
+    on engine: some BatchEngine
   ) {
     guard let fragments, !kept.contains(request) else { return }
-    kept.insert(request)
-    let first = loaded[sequence] ?? 0
-    guard first < prefix.ids.count else { return }
-    engine.keepBlocks(
-      sequence: sequence, first: first, ids: Array(prefix.ids[first...]), cache: fragments)
+    let whole = min(computed / blockSize, prefix.ids.count)
+    let first = max(loaded[sequence] ?? 0, keptBlocks[request] ?? 0)
+    if first < whole {
+      engine.keepBlocks(
+        sequence: sequence, first: first, ids: Array(prefix.ids[first..<whole]), cache: fragments)
+    }
+    if promptDone {
+      kept.insert(request)
+      keptBlocks[request] = nil
+    } else {
+      keptBlocks[request] = max(first, whole)
+    }
   }
 }

@@ -176,15 +176,20 @@ struct ServingCore<Engine: BatchEngine> {
     }
   }
 
-  /// After a prompt's last chunk ran (before sampling, so a request that ends at once counts
-  /// too), its computed blocks go to the fragment cache, from the request's first choice.
+  /// After a prompt's chunk ran (before sampling, so a request that ends at once counts
+  /// too), the blocks it completed go to the fragment cache, from the request's first choice.
   private mutating func keepPromptBlocks(_ plan: Scheduler.StepPlan) {
-    for slice in plan.slices where slice.wantsLogits {
+    for slice in plan.slices {
       guard let (request, processor) = outputs[slice.sequence], processor.index == 0,
-        let live = requests[request]
+        let live = requests[request],
+        let sequence = scheduler.running.first(where: { $0.id == slice.sequence }),
+        sequence.computed < sequence.promptCount
       else { continue }
+      // The scheduler counts the slice as computed once the step is reported.
       prefixes.keep(
-        request: request, sequence: slice.sequence, prefix: live.submission.prefix, on: engine)
+        request: request, sequence: slice.sequence, prefix: live.submission.prefix,
+        computed: sequence.computed + slice.tokens.count, promptDone: slice.wantsLogits,
+        on: engine)
     }
   }
 }

@@ -108,4 +108,60 @@ import Testing
       #expect(warmNext.map(\.bitPattern) == next.map(\.bitPattern))
     }
   }
+
+  /// Gemma 3: a prefix kept chunk by chunk (its sliding-window blocks freed as the prompt
+  /// went on) loads with the full layers' parts for every block and the windowed layers'
+  /// parts only for the window before the hit point, and the rest of the prompt then gives
+  /// the bits of a cold run.
+  @Test func aGemmaPrefixNeedsWindowedPartsOnlyForTheWindow() throws {
+    let golden = try #require(try Golden.gemma3().cases.first { $0.name == "long_gpl" })
+    let prompt = Array(repeatElement(golden.promptIDs, count: 2).joined().prefix(1000))
+    let chunk = 128
+    let cold = try Engines.gemma3(threads: 2, maxBatch: chunk)
+    let fragments = KVFragments(shard: cold.model.shard, config: cold.model.config)
+    #expect(fragments.window == 512 && fragments.windowedAddresses.count == 15)
+    // Kept as computed: after each chunk, the blocks it completed.
+    var kept: [[FragmentPart.Address: FragmentPart]] = []
+    var fed = 0
+    while fed + chunk < prompt.count {
+      _ = try cold.step([
+        .init(sequence: 0, tokens: Array(prompt[fed..<fed + chunk]), logitRows: [])
+      ])
+      fed += chunk
+      while kept.count < fed / 16 {
+        let parts = fragments.parts(of: 0, block: kept.count, in: cold.cache)
+        #expect(parts.count == fragments.addresses.count, "block \(kept.count) whole when kept")
+        kept.append(Dictionary(uniqueKeysWithValues: parts.map { ($0.address, $0) }))
+      }
+    }
+    let tail = Array(prompt[fed...])
+    let coldLogits = try cold.step([.init(sequence: 0, tokens: tail, logitRows: [tail.count - 1])])
+    // By the end the window pool has let go of the early blocks.
+    #expect(fragments.parts(of: 0, block: 0, in: cold.cache).count == fragments.fullAddresses.count)
+
+    // A hit at 56 blocks (896 tokens) needs windowed parts from block (896 − 511) / 16 = 24.
+    let hit = 56
+    let first = fragments.firstWindowBlock(hit: hit, blockSize: 16)
+    #expect(first == 24)
+    let sparse = kept.prefix(hit).enumerated().map { block, parts in
+      parts.filter { block >= first || fragments.fullAddresses.contains($0.key) }
+    }
+    #expect(fragments.loadablePrefix(sparse, blockSize: 16) == hit)
+    let warm = try Engines.gemma3(threads: 2, maxBatch: chunk)
+    #expect(try fragments.load(sparse, into: warm.cache, sequence: 0) == hit)
+    // Windowed layers hold only the window's blocks after the load.
+    #expect(warm.cache.windowBlocksUsed == hit - first)
+    let rest = Array(prompt[(hit * 16)...])
+    let warmLogits = try warm.feed(sequence: 0, tokens: rest, logitsAt: [rest.count - 1])
+    #expect(warmLogits.map(\.bitPattern) == coldLogits.map(\.bitPattern))
+
+    // A windowed part missing inside the window ends the hit before its block; with the
+    // sparse parts, the shorter hit's window reaches blocks without them, so nothing loads.
+    var holed = Array(kept.prefix(hit))
+    holed[40][fragments.windowedAddresses[3]] = nil
+    #expect(fragments.loadablePrefix(holed, blockSize: 16) == 40)
+    var sparseHoled = sparse
+    sparseHoled[40][fragments.windowedAddresses[3]] = nil
+    #expect(fragments.loadablePrefix(sparseHoled, blockSize: 16) == 0)
+  }
 }

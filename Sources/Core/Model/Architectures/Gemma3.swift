@@ -7,12 +7,11 @@ import CKernels
 /// - norms before *and after* attention and the FFN, the "after" norm applied to the whole
 ///   sublayer output before it joins the residual stream;
 /// - a GeGLU FFN (tanh GELU);
-/// - sliding-window attention: local layers see the last `slidingWindow` positions with RoPE
-///   base 10,000; every `globalEvery`-th layer (5, 11, 17 of 18) sees everything, with the
-///   file's base (1,000,000).
+/// - sliding-window attention: local layers see the last `config.slidingWindow` positions
+///   with RoPE base 10,000; every `config.globalLayerEvery`-th layer (5, 11, 17 of 18) sees
+///   everything, with the file's base (1,000,000).
 ///
-/// The head dimension (256) is its own, not d / heads (640 / 4). Weight types without a
-/// kernel yet (Q5_0, Q4_K, Q6_K) are dequantized into f32 at load (see `PackedMatrix`).
+/// The head dimension (256) is its own, not d / heads (640 / 4).
 public final class Gemma3Model: LanguageModel, @unchecked Sendable {
   public let config: ModelConfig
   public let shard: ShardSpec
@@ -23,10 +22,6 @@ public final class Gemma3Model: LanguageModel, @unchecked Sendable {
   let layers: [Layer]
   let outputNorm: PackedVector?
   let output: PackedMatrix?
-  /// Positions a local layer sees, its own included.
-  public let slidingWindow: Int
-  /// Every n-th layer is global (n - 1, 2n - 1, …).
-  public let globalEvery: Int
   /// RoPE base of the local layers.
   public let localRopeBase: Float = 10_000
 
@@ -42,9 +37,6 @@ public final class Gemma3Model: LanguageModel, @unchecked Sendable {
     let isGlobal: Bool
   }
 
-  static let windowKey = "gemma3.attention.sliding_window"
-  static let patternKey = "gemma3.attention.sliding_window_pattern"
-
   init(file: GGUFFile, config: ModelConfig, shard: ShardSpec) throws(ModelError) {
     self.config = config
     self.shard = shard
@@ -52,17 +44,8 @@ public final class Gemma3Model: LanguageModel, @unchecked Sendable {
     self.units = units
     let geometry = ShardGeometry(config: config, shard: shard, units: units)
     self.geometry = geometry
-    do throws(GGUFError) {
-      slidingWindow = try file.optional(Self.windowKey, as: Int.self) ?? 512
-      globalEvery = try file.optional(Self.patternKey, as: Int.self) ?? 6
-    } catch {
-      throw .gguf(error)
-    }
-    guard slidingWindow >= 1, globalEvery >= 1 else {
-      throw .invalidConfig("sliding window \(slidingWindow), pattern \(globalEvery)")
-    }
-    // Dequantized types take four bytes a weight: room for all of them.
-    let arena = try WeightArena(capacity: file.fileSize * 8 + (1 << 20))
+    // Packed panels take at most 9 bits a weight (Q6_K) where ggml's take 6.5: room for them.
+    let arena = try WeightArena(capacity: file.fileSize * 2 + (1 << 20))
     self.arena = arena
     let d = config.embeddingLength
     let all = 0..<d
@@ -93,7 +76,7 @@ public final class Gemma3Model: LanguageModel, @unchecked Sendable {
           postFFNNorm: try vector(TensorName.postFFNNorm(layer)),
           projections: try LayerProjections(
             file, layer: layer, config: config, geometry: geometry, arena: arena),
-          isGlobal: layer % globalEvery == globalEvery - 1))
+          isGlobal: !config.isWindowed(layer: layer)))
     }
     self.layers = layers
     if shard.vocabulary != nil {
