@@ -16,6 +16,7 @@ struct BenchCommand: ParsableCommand {
       """)
 
   @OptionGroup var model: ModelOption
+  @OptionGroup var context: ContextOption
   @OptionGroup var threads: ThreadsOption
   @OptionGroup var layout: LayoutOption
   @Option(help: "Also measure generation with this many sequences in flight (0: off).")
@@ -51,7 +52,7 @@ struct BenchCommand: ParsableCommand {
   func run() throws {
     let file = try model.open()
     let config = try ModelConfig(gguf: file)
-    let context = config.contextLength
+    let context = try self.context.resolve(config)
     guard promptTokens <= context, genContext + genTokens <= context, genContext >= 0 else {
       throw ValidationError("token counts must fit the context (\(context))")
     }
@@ -62,7 +63,7 @@ struct BenchCommand: ParsableCommand {
     let built = try EngineFactory.model(
       .init(
         modelPath: model.model, layout: layout.engineLayout, threads: threads.count,
-        kvTokens: kvTokens, maxBatch: maxBatch, insecure: layout.insecure)
+        kvTokens: kvTokens, maxBatch: maxBatch, insecure: layout.insecure, contextLength: context)
     ).make()
     defer { built.stop() }
     let target: BenchTarget

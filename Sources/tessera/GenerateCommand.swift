@@ -15,6 +15,7 @@ struct GenerateCommand: ParsableCommand {
   var chat = false
   @Option(help: "Most tokens to generate.") var maxTokens = 128
   @OptionGroup var sampling: SamplingOptions
+  @OptionGroup var context: ContextOption
   @OptionGroup var threads: ThreadsOption
   @OptionGroup var layout: LayoutOption
   @Flag(
@@ -39,12 +40,13 @@ struct GenerateCommand: ParsableCommand {
     let promptTokens = vocabulary.tokenizer.encode(text, addSpecial: true, parseSpecial: true)
     let parameters = try sampling.parameters()
     let config = try ModelConfig(gguf: file)
-    let kvTokens = min(promptTokens.count + maxTokens + 1, config.contextLength)
+    let context = try self.context.resolve(config)
+    let kvTokens = min(promptTokens.count + maxTokens + 1, context)
     if layout.isDistributed { exitOnInterrupt() }
     let built = try EngineFactory.model(
       .init(
         modelPath: model.model, layout: layout.engineLayout, threads: threads.count,
-        kvTokens: kvTokens, insecure: layout.insecure)
+        kvTokens: kvTokens, insecure: layout.insecure, contextLength: context)
     ).make()
     defer { built.stop() }
     let cluster = built.cluster

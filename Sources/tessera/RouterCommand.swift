@@ -66,6 +66,8 @@ enum RouterRunner {
     let file = try options.model.open()
     let vocabulary = try Vocabulary(gguf: file)
     let config = try ModelConfig(gguf: file)
+    let context = try options.context.resolve(config)
+    let kvTokens = try options.resolvedKVTokens(context: context)
     let keys = Set(
       options.apiKeys
         + (ProcessInfo.processInfo.environment["TESSERA_API_KEYS"] ?? "").split(separator: ",")
@@ -84,7 +86,7 @@ enum RouterRunner {
       limits: Scheduler.Limits(
         maxRunning: options.maxRunning, maxQueued: options.maxQueue,
         stepTokens: options.stepTokens, blockSize: blockSize,
-        totalBlocks: (options.kvTokens + blockSize - 1) / blockSize))
+        totalBlocks: (kvTokens + blockSize - 1) / blockSize))
     guard let (host, port) = options.address else { return }
     configuration.host = host
     configuration.port = port
@@ -118,12 +120,13 @@ enum RouterRunner {
     let settings = try options.engineSettings(
       workerRedis: options.prefixCacheMB > 0 ? redisURL : nil,
       workerPrefixCacheMB: max(
-        1, options.prefixCacheMB / (layout.tensorParallel * layout.pipelineParallel)))
+        1, options.prefixCacheMB / (layout.tensorParallel * layout.pipelineParallel)),
+      kvTokens: kvTokens, context: context)
     let scheme = options.tlsCert == nil ? "http" : "https"
     let app = buildApplication(
       configuration, tokenizer: vocabulary.tokenizer,
       formatter: try? ChatFormatter(gguf: file, vocabulary: vocabulary),
-      contextLength: config.contextLength, engine: .model(settings)
+      contextLength: context, engine: .model(settings)
     ) { bound in
       // One unbuffered write: scripts and tests wait for this line.
       FileHandle.standardOutput.write(

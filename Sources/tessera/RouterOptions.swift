@@ -45,7 +45,13 @@ struct RouterOptions: ParsableArguments {
   @Option(help: "Most requests waiting; more get 429.") var maxQueue = 256
   @Option(help: "Most tokens one engine step carries (decode plus prefill chunks).")
   var stepTokens = 256
-  @Option(help: "KV cache capacity in tokens over all sequences.") var kvTokens = 16384
+  @OptionGroup var context: ContextOption
+  @Option(
+    help: """
+      KV cache capacity in tokens over all sequences (default: 16384, or --context when that \
+      is more; at least --context).
+      """)
+  var kvTokens: Int?
   @Option(help: "Most tokens a request may generate.") var maxTokens = 4096
   @Option(help: "Most prompt tokens a request may bring (default: the model's context).")
   var maxPromptTokens: Int?
@@ -122,7 +128,7 @@ struct RouterOptions: ParsableArguments {
   var standbyMode = "warm"
 
   func validate() throws {
-    guard maxRunning >= 1, maxQueue >= 0, stepTokens >= 1, kvTokens >= 16, maxTokens >= 1,
+    guard maxRunning >= 1, maxQueue >= 0, stepTokens >= 1, (kvTokens ?? 16) >= 16, maxTokens >= 1,
       maxBodyBytes >= 1024, requestTimeout > 0, (maxPromptTokens ?? 1) >= 1,
       prefixCacheMB >= 0, fragmentTTL >= 1, requestTTL >= 1, resumeGrace >= 0,
       requestLease >= 0.3
@@ -180,9 +186,9 @@ struct RouterOptions: ParsableArguments {
   }
 
   /// The engine these flags ask for (the Curve key files are read here).
-  func engineSettings(workerRedis: String?, workerPrefixCacheMB: Int) throws
-    -> EngineFactory.Settings
-  {
+  func engineSettings(
+    workerRedis: String?, workerPrefixCacheMB: Int, kvTokens: Int, context: Int
+  ) throws -> EngineFactory.Settings {
     var engineLayout = layout.engineLayout
     var security: Coordinator.Security?
     if let workersBind {
@@ -205,7 +211,18 @@ struct RouterOptions: ParsableArguments {
       workerPrefixCacheMB: workerPrefixCacheMB, standbys: standby,
       workerTimeout: workerTimeout,
       standbyMode: Coordinator.StandbyMode(rawValue: standbyMode) ?? .warm, security: security,
-      insecure: layout.insecure)
+      insecure: layout.insecure, contextLength: context)
+  }
+
+  /// The KV pool for a request context of `context` tokens: --kv-tokens, which may not be
+  /// less, or 16384 and at least the context.
+  func resolvedKVTokens(context: Int) throws -> Int {
+    guard let kvTokens else { return max(16_384, context) }
+    guard kvTokens >= context else {
+      throw ValidationError(
+        "--kv-tokens \(kvTokens) is less than --context \(context): no request could reach it")
+    }
+    return kvTokens
   }
 
   var address: (host: String, port: Int)? {

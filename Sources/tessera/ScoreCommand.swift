@@ -14,6 +14,7 @@ struct ScoreCommand: ParsableCommand {
   @Option(name: .customLong("continuation-ids"), help: "Continuation token ids, comma-separated.")
   var continuationIDs: String
   @Option(help: "How many of the highest logits to report per step.") var top = 5
+  @OptionGroup var context: ContextOption
   @OptionGroup var threads: ThreadsOption
   @Flag(help: #"Print exactly {"steps": [{"top": [{"id": …, "logit": …}, …]}, …]}."#)
   var json = false
@@ -41,13 +42,20 @@ struct ScoreCommand: ParsableCommand {
       throw ValidationError("--prompt-ids and --continuation-ids need at least one id each")
     }
     let file = try model.open()
-    let vocabularySize = try ModelConfig(gguf: file).vocabularySize
+    let config = try ModelConfig(gguf: file)
+    let vocabularySize = config.vocabularySize
+    let context = try self.context.resolve(config)
+    guard prompt.count + continuation.count - 1 <= context else {
+      throw ValidationError(
+        "\(prompt.count + continuation.count - 1) tokens exceed the context (\(context))")
+    }
     if let bad = (prompt + continuation).first(where: { $0 < 0 || Int($0) >= vocabularySize }) {
       throw ValidationError("token id \(bad) is outside the vocabulary (0..<\(vocabularySize))")
     }
     let built = try EngineFactory.model(
       .init(
-        modelPath: model.model, threads: threads.count, kvTokens: prompt.count + continuation.count)
+        modelPath: model.model, threads: threads.count, kvTokens: prompt.count + continuation.count,
+        contextLength: context)
     ).make()
     guard let engine = built.process else { return }
     let tokens = prompt + continuation.dropLast()

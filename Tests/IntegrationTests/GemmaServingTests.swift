@@ -7,7 +7,9 @@ import Testing
 /// asks), and chat answers 400, since this base model has no chat template.
 @Suite(.serialized) struct GemmaServingTests {
   @Test func completionsWorkAndChatIsRefusedWithoutATemplate() throws {
-    let router = try RouterProcess(["--model", ModelFiles.gemma3Path, "--kv-tokens", "2048"])
+    let router = try RouterProcess([
+      "--model", ModelFiles.gemma3Path, "--kv-tokens", "2048", "--context", "1024",
+    ])
     defer { router.stop() }
     let model = "gemma-3-270m-q4_k_m"
     let (status, body) = try router.post(
@@ -22,6 +24,14 @@ import Testing
       (choice?["text"] as? String)?.hasPrefix(" the capital of the country of France") == true)
     let usage = body["usage"] as? [String: Any]
     #expect(usage?["prompt_tokens"] as? Int == 6)  // BOS and five tokens
+
+    // --context is the longest prompt plus output one request may reach.
+    let (longStatus, long) = try router.post(
+      "/v1/completions",
+      json: ["model": model, "prompt": "The capital of France is", "max_tokens": 1_020])
+    #expect(longStatus == 400, "\(long)")
+    let reason = ((long["error"] as? [String: Any])?["message"] as? String) ?? ""
+    #expect(reason.contains("1024"), "\(long)")
 
     let (chatStatus, chat) = try router.post(
       "/v1/chat/completions",
@@ -44,7 +54,9 @@ import Testing
       "max_tokens": 6, "temperature": 0, "logprobs": 1,
     ]
     let arguments = [
-      "--model", ModelFiles.gemma3Path, "--kv-tokens", "4096", "--threads", "2", "--redis",
+      "--model", ModelFiles.gemma3Path, "--kv-tokens", "4096", "--context", "4096", "--threads",
+      "2",
+      "--redis",
       "redis://127.0.0.1:\(redis.port)",
     ]
     let first = try RouterProcess(arguments)
@@ -68,5 +80,35 @@ import Testing
     let read = second.metric("prefix_cache_read_bytes_total")
     #expect(read > blocks * 3 * 16_384 && read < everyPart * 6 / 10, "\(read) of \(everyPart)")
     #expect(fromRedis.text == cold.text && fromRedis.logprobs == cold.logprobs)
+  }
+
+  /// `--context` is checked against the model and the KV pool before anything starts.
+  @Test func aContextTheModelOrThePoolCannotHoldIsAnError() throws {
+    let tooLong = try TesseraProcess.run([
+      "router", "--model", ModelFiles.gemma3Path, "--context", "40000", "--listen",
+      "127.0.0.1:0",
+    ])
+    #expect(tooLong.status != 0)
+    #expect(
+      tooLong.stderr.contains("exceeds the model's context_length 32768"), "\(tooLong.stderr)")
+    let smallPool = try TesseraProcess.run([
+      "up", "--model", ModelFiles.gemma3Path, "--context", "4096", "--kv-tokens", "2048",
+      "--listen", "127.0.0.1:0",
+    ])
+    #expect(smallPool.status != 0)
+    #expect(
+      smallPool.stderr.contains("--kv-tokens 2048 is less than --context 4096"),
+      "\(smallPool.stderr)")
+    let generate = try TesseraProcess.run([
+      "generate", "--model", ModelFiles.gemma3Path, "--context", "4", "--prompt",
+      "The capital of France is", "--max-tokens", "4",
+    ])
+    #expect(generate.status != 0)
+    #expect(generate.stderr.contains("context"), "\(generate.stderr)")
+    let score = try TesseraProcess.run([
+      "score", "--model", ModelFiles.gemma3Path, "--context", "3", "--prompt-ids", "2,651,6037",
+      "--continuation-ids", "529,7001",
+    ])
+    #expect(score.status != 0 && score.stderr.contains("exceed the context (3)"), "\(score.stderr)")
   }
 }

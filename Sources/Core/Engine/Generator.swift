@@ -31,9 +31,7 @@ public protocol TokenEngine: AnyObject {
   func release(sequence: Int)
 }
 
-extension InferenceEngine: TokenEngine {
-  public var contextLength: Int { model.config.contextLength }
-}
+extension InferenceEngine: TokenEngine {}
 
 public final class Generator {
   public let engine: any TokenEngine

@@ -9,6 +9,8 @@ public final class InferenceEngine {
   public let cache: PagedKVCache
   /// Most tokens one step may carry; longer prompts are fed in chunks of this size.
   public let maxBatch: Int
+  /// The longest a sequence may grow (at most the model's context length).
+  public let contextLength: Int
   let state: RunState
   private var logits = ScratchBuffer<Float>(count: 0, zero: 0)
   private var decodeToken: [TokenID] = [0]
@@ -30,9 +32,15 @@ public final class InferenceEngine {
 
   /// - Parameters:
   ///   - kvTokens: KV cache capacity in tokens over all sequences (default: the model's context).
-  public init(model: any LanguageModel, threads: Int, maxBatch: Int = 256, kvTokens: Int? = nil) {
+  ///   - contextLength: the longest a sequence may grow (default and most: the model's).
+  public init(
+    model: any LanguageModel, threads: Int, maxBatch: Int = 256, kvTokens: Int? = nil,
+    contextLength: Int? = nil
+  ) {
     self.model = model
     self.maxBatch = maxBatch
+    self.contextLength = min(
+      contextLength ?? model.config.contextLength, model.config.contextLength)
     pool = ComputePool(threadCount: threads)
     let config = model.config
     let capacity = kvTokens ?? config.contextLength
@@ -85,8 +93,8 @@ public final class InferenceEngine {
         throw .invalidToken(bad)
       }
       let end = cache.length(of: entry.sequence) + entry.tokens.count
-      guard end <= model.config.contextLength else {
-        throw .contextFull(sequenceLength: end, limit: model.config.contextLength)
+      guard end <= contextLength else {
+        throw .contextFull(sequenceLength: end, limit: contextLength)
       }
     }
     let blocksNeeded = entries.reduce(0) {
@@ -156,8 +164,8 @@ public final class InferenceEngine {
   {
     guard token >= 0, Int(token) < model.config.vocabularySize else { throw .invalidToken(token) }
     let position = cache.length(of: sequence)
-    guard position < model.config.contextLength else {
-      throw .contextFull(sequenceLength: position + 1, limit: model.config.contextLength)
+    guard position < contextLength else {
+      throw .contextFull(sequenceLength: position + 1, limit: contextLength)
     }
     let (slot, windowSlot) = try cache.appendOne(to: sequence)
     state.positions.pointer[0] = Int32(position)

@@ -24,6 +24,8 @@ public struct EngineFactory: Sendable {
     public var kvTokens: Int
     /// Most tokens one step carries.
     public var maxBatch: Int
+    /// The longest a sequence may grow (nil, and at most: the model's context length).
+    public var contextLength: Int?
     /// The workers' Redis for the shared fragment cache (nil: none).
     public var workerRedis: String?
     /// Megabytes of each worker's in-memory fragment tier.
@@ -43,8 +45,9 @@ public struct EngineFactory: Sendable {
       modelPath: String, layout: Layout = .singleProcess, threads: Int, kvTokens: Int,
       maxBatch: Int = 256, workerRedis: String? = nil, workerPrefixCacheMB: Int = 256,
       standbys: Int = 0, workerTimeout: Double = 1, standbyMode: Coordinator.StandbyMode = .warm,
-      security: Coordinator.Security? = nil, insecure: Bool = false
+      security: Coordinator.Security? = nil, insecure: Bool = false, contextLength: Int? = nil
     ) {
+      self.contextLength = contextLength
       self.modelPath = modelPath
       self.layout = layout
       self.threads = threads
@@ -57,6 +60,14 @@ public struct EngineFactory: Sendable {
       self.standbyMode = standbyMode
       self.security = security
       self.insecure = insecure
+    }
+
+    /// The model's configuration as the router plans with it: its context cut to
+    /// `contextLength` (the workers check sequences against the router's steps).
+    func limited(_ config: ModelConfig) -> ModelConfig {
+      var config = config
+      config.contextLength = min(contextLength ?? config.contextLength, config.contextLength)
+      return config
     }
   }
 
@@ -71,9 +82,10 @@ public struct EngineFactory: Sendable {
         return BuiltEngine(
           process: InferenceEngine(
             model: try ModelLoader.load(file), threads: settings.threads,
-            maxBatch: settings.maxBatch, kvTokens: settings.kvTokens))
+            maxBatch: settings.maxBatch, kvTokens: settings.kvTokens,
+            contextLength: settings.contextLength))
       case .localWorkers(let tp, let pp, let transport):
-        let config = try ModelConfig(gguf: file)
+        let config = try settings.limited(ModelConfig(gguf: file))
         let cluster = try LocalCluster(
           modelPath: settings.modelPath, config: config,
           fingerprint: ModelFingerprint.of(file), tensorParallel: tp, pipelineParallel: pp,
@@ -87,7 +99,7 @@ public struct EngineFactory: Sendable {
       case .remoteWorkers(let tp, let pp, let bind):
         // Serving starts at once; requests wait (and /ready says for how many workers) until
         // the workers have joined and loaded their shards.
-        let config = try ModelConfig(gguf: file)
+        let config = try settings.limited(ModelConfig(gguf: file))
         let coordinator = try Coordinator(
           bind: bind, config: config, fingerprint: ModelFingerprint.of(file), tensorParallel: tp,
           pipelineParallel: pp, kvTokens: settings.kvTokens, maxBatch: settings.maxBatch,
