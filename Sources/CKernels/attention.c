@@ -183,7 +183,7 @@ static void attention_task(void *raw, int thread, int threads) {
   (void)threads;
   attention_job *job = raw;
   const tk_attention_desc *d = job->d;
-  const int group = d->head_count / d->kv_head_count;
+  const int group = d->heads_per_kv_head;
   const int dim = d->head_dim;
   const int q_stride = d->head_count * dim;
   float *scores = d->scratch + (size_t)thread * QUERY_TILE * d->max_keys;
@@ -194,7 +194,7 @@ static void attention_task(void *raw, int thread, int threads) {
   for (int item = tk_claim(&job->work, thread); item >= 0; item = tk_claim(&job->work, thread)) {
     const int chunk = item / d->head_count;
     const int head = item % d->head_count;
-    const int kvh = head / group;
+    const int kvh = (d->first_head_offset + head) / group;
     const int chunk_end = (chunk + 1) * QUERY_TILE < d->rows ? (chunk + 1) * QUERY_TILE : d->rows;
     for (int t = chunk * QUERY_TILE; t < chunk_end;) {
       // The run of rows from t that belong to the same sequence (same block table).

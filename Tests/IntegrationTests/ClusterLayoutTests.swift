@@ -53,19 +53,22 @@ import Testing
     return try JSONDecoder().decode(Output.self, from: Data(result.stdout.utf8))
   }
 
-  /// Gemma 3 split into pipeline stages gives one process's bits. (Its one KV head does not
-  /// split yet: TP above 1 is refused with a clear error until the query-head units land.)
-  @Test func gemmaStagesGiveTheSameTokensAndLogits() throws {
+  /// Gemma 3 on every layout gives one process's bits: its one KV head is read (and
+  /// computed) by every rank, its 4 query heads split as attention units — TP2 is 2+2, TP3
+  /// 2+1+1 — and TP5 is refused with a clear error.
+  @Test func gemmaOnEveryLayoutGivesTheSameTokensAndLogits() throws {
     _ = try ModelFiles.gemma3()
     let reference = try generate(tp: 1, pp: 1, threads: 1, model: ModelFiles.gemma3Path)
-    let staged = try generate(tp: 1, pp: 2, threads: 1, model: ModelFiles.gemma3Path)
-    #expect(staged.tokens == reference.tokens)
-    #expect(staged.logitsSHA256 == reference.logitsSHA256)
-    #expect(staged.workers.count == 2)
+    for (tp, pp) in [(1, 2), (2, 1), (3, 1), (2, 2)] {
+      let output = try generate(tp: tp, pp: pp, threads: 1, model: ModelFiles.gemma3Path)
+      #expect(output.tokens == reference.tokens, "TP\(tp)×PP\(pp)")
+      #expect(output.logitsSHA256 == reference.logitsSHA256, "TP\(tp)×PP\(pp)")
+      #expect(output.workers.count == tp * pp)
+    }
     let refused = try TesseraProcess.run(
-      ["generate", "--model", ModelFiles.gemma3Path, "--prompt", "Hi", "--tp", "2"])
+      ["generate", "--model", ModelFiles.gemma3Path, "--prompt", "Hi", "--tp", "5"])
     #expect(refused.status != 0)
-    #expect(refused.stderr.contains("KV heads"))
+    #expect(refused.stderr.contains("query heads"), "\(refused.stderr)")
   }
 
   @Test func everyLayoutGivesTheSameTokensAndLogits() throws {

@@ -8,7 +8,8 @@ import Testing
 /// The Redis tier of the context-fragment cache against a real redis-server.
 @Suite struct FragmentStoreTests {
   let shard = ShardSpec(
-    layers: 0..<3, kvGroups: 0..<2, ffnUnits: 0..<1, vocabulary: nil, holdsEmbedding: false)
+    layers: 0..<3, queryHeads: 0..<2, kvGroups: 0..<2, ffnUnits: 0..<1, vocabulary: nil,
+    holdsEmbedding: false)
   var fragments: KVFragments { KVFragments(shard: shard, headDimension: 32) }
 
   func ids(_ count: Int, seed: Int32 = 1) -> [FragmentID] {

@@ -245,8 +245,10 @@ typedef struct {
   const float *q;
   float *out;
   int rows;
-  int head_count;
-  int kv_head_count;
+  int head_count;          // the query heads here
+  int kv_head_count;       // the KV heads they read
+  int heads_per_kv_head;   // the model's query heads per KV head
+  int first_head_offset;   // where query head 0 sits in KV head 0's group
   int head_dim;
   const int32_t *positions;
   const int32_t *block_tables;

@@ -6,16 +6,19 @@ import CKernels
 /// blocks in their model's order.
 enum ForwardBlocks {
   /// Causal attention of the step's rows over layer `layer` of the cache (with `window` > 0,
-  /// only the last `window` positions), out into `state.att`.
+  /// only the last `window` positions), out into `state.att`: the shard's query heads, each
+  /// reading its KV head (`group` query heads to one).
   static func attend(
-    layer: Int, window: Int, rowCount n: Int, heads: Int, kvHeads: Int, headDimension: Int,
+    layer: Int, window: Int, rowCount n: Int, shard: ShardSpec, group: Int, headDimension: Int,
     state: RunState, cache: PagedKVCache, pool: ComputePool
   ) {
     let step = cache.windowedLayers[layer] ? state.window : state.full
     step.blockTables.withUnsafeBufferPointer { tables in
       var desc = tk_attention_desc(
         layer: cache.layer(layer), q: state.q.pointer, out: state.att.pointer, rows: Int32(n),
-        head_count: Int32(heads), kv_head_count: Int32(kvHeads),
+        head_count: Int32(shard.queryHeads.count), kv_head_count: Int32(shard.kvGroups.count),
+        heads_per_kv_head: Int32(group),
+        first_head_offset: Int32(shard.queryHeadOffset(group: group)),
         head_dim: Int32(headDimension), positions: state.positions.pointer,
         block_tables: tables.baseAddress, table_offsets: step.tableOffsets.pointer,
         scratch: state.scores.pointer, max_keys: Int32(state.maxKeys), window: Int32(window))

@@ -32,7 +32,7 @@ extension Gemma3Model {
     let kvRows = geometry.kvRows
     let ffnRows = geometry.ffnRows
     let kvHeads = shard.kvGroups.count
-    let localHeads = kvHeads * config.headsPerKVGroup
+    let localHeads = shard.queryHeads.count
     let input = Activations(q8: state.xq.pointer, f32: xb, columns: 0..<d)
     let attended = Activations(q8: state.attq.pointer, f32: state.att.pointer, columns: queryRows)
     let hidden = Activations(q8: state.hq.pointer, f32: state.hb.pointer, columns: ffnRows)
@@ -68,13 +68,13 @@ extension Gemma3Model {
         layer: local, k: state.k.pointer, v: state.v.pointer, state: state, rows: n)
       ForwardBlocks.attend(
         layer: local, window: layer.isGlobal ? 0 : config.slidingWindow, rowCount: n,
-        heads: localHeads, kvHeads: kvHeads, headDimension: h, state: state, cache: cache,
-        pool: pool)
+        shard: shard, group: config.headsPerKVGroup, headDimension: h, state: state,
+        cache: cache, pool: pool)
 
       // Output projection, one partial per unit; their sum normed, then added to x
       attended.quantize(rows: n, pool)
       products.run(pool) { add in
-        for unit in shard.kvGroups {
+        for unit in units.attentionUnits(of: shard) {
           add(
             product(
               layer.projections.attentionOutput, rows: 0..<d,
@@ -84,7 +84,7 @@ extension Gemma3Model {
       }
       if let exchange,
         !exchange.exchange(
-          .attention, layer: global, localUnits: shard.kvGroups,
+          .attention, layer: global, localUnits: units.attentionUnits(of: shard),
           unitCount: units.attentionUnitCount, rows: n, width: d, partials: state.partials.pointer)
       {
         return false

@@ -25,7 +25,7 @@ extension LlamaModel {
     let queryRows = geometry.queryRows
     let kvRows = geometry.kvRows
     let ffnRows = geometry.ffnRows
-    let localHeads = shard.kvGroups.count * config.headsPerKVGroup
+    let localHeads = shard.queryHeads.count
     let input = Activations(q8: state.xq.pointer, f32: xb, columns: 0..<d)
     let attended = Activations(q8: state.attq.pointer, f32: state.att.pointer, columns: queryRows)
     let hidden = Activations(q8: state.hq.pointer, f32: state.hb.pointer, columns: ffnRows)
@@ -53,13 +53,13 @@ extension LlamaModel {
       cache.store(
         layer: local, k: state.k.pointer, v: state.v.pointer, state: state, rows: n)
       ForwardBlocks.attend(
-        layer: local, window: 0, rowCount: n, heads: localHeads, kvHeads: shard.kvGroups.count,
+        layer: local, window: 0, rowCount: n, shard: shard, group: config.headsPerKVGroup,
         headDimension: headDimension, state: state, cache: cache, pool: pool)
 
-      // Output projection, one partial per KV-head group, folded into x   [units, n, d]
+      // Output projection, one partial per attention unit, folded into x   [units, n, d]
       attended.quantize(rows: n, pool)
       products.run(pool) { add in
-        for unit in shard.kvGroups {
+        for unit in units.attentionUnits(of: shard) {
           add(
             product(
               layer.projections.attentionOutput, rows: 0..<d,
@@ -69,7 +69,8 @@ extension LlamaModel {
       }
       if let exchange,
         !exchange.exchange(
-          .attention, layer: shard.layers.lowerBound + local, localUnits: shard.kvGroups,
+          .attention, layer: shard.layers.lowerBound + local,
+          localUnits: units.attentionUnits(of: shard),
           unitCount: units.attentionUnitCount, rows: n, width: d, partials: state.partials.pointer)
       {
         return false

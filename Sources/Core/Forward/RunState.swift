@@ -33,7 +33,7 @@ public final class RunState {
     threadCount: Int, maxKeys: Int
   ) {
     let d = config.embeddingLength
-    let qLocal = shard.kvGroups.count * config.headsPerKVGroup * config.headDimension
+    let qLocal = shard.queryHeads.count * config.headDimension
     let kvLocal = shard.kvGroups.count * config.headDimension
     let ffLocal = shard.ffnUnits.reduce(0) { $0 + units.ffnUnitColumns[$1].count }
     let unitCount = max(units.attentionUnitCount, units.ffnUnitCount)

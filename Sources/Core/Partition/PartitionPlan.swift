@@ -1,10 +1,11 @@
 /// How a model is cut across T × P workers, as data (logged at start, shown at `/v1/cluster`).
 ///
-/// P stages hold contiguous layer ranges; each stage has T ranks, rank r owning whole KV-head
-/// groups (with their query heads), a contiguous range of FFN units and, on the last stage, a
-/// slice of the vocabulary. Splits are as even as the counts allow and need not divide:
-/// TP=2 over 3 KV heads is 2+1, PP=4 over 30 layers is 8+8+7+7 (the first parts take the
-/// remainder). Every rank of the first stage holds the token embedding: each rank keeps the
+/// P stages hold contiguous layer ranges; each stage has T ranks, rank r owning a contiguous
+/// range of attention units (KV-head groups with their query heads, or single query heads
+/// with a single KV head: see `CanonicalUnits`), a contiguous range of FFN units and, on the
+/// last stage, a slice of the vocabulary. Splits are as even as the counts allow and need not
+/// divide: TP=2 over 3 KV heads is 2+1, TP=3 over Gemma's 4 query heads is 2+1+1, PP=4 over
+/// 30 layers is 8+8+7+7 (the first parts take the remainder). Every rank of the first stage holds the token embedding: each rank keeps the
 /// whole residual stream.
 public struct PartitionPlan: Sendable, Equatable, Codable, CustomStringConvertible {
   public struct Stage: Sendable, Equatable, Codable {
@@ -25,8 +26,10 @@ public struct PartitionPlan: Sendable, Equatable, Codable, CustomStringConvertib
   {
     guard t >= 1, p >= 1 else { throw .badDegree(tensorParallel: t, pipelineParallel: p) }
     let units = CanonicalUnits(config: config)
-    guard t <= config.headCountKV else {
-      throw .tooManyTensorRanks(t, limit: config.headCountKV, what: "KV heads")
+    guard t <= units.attentionUnitCount else {
+      throw .tooManyTensorRanks(
+        t, limit: units.attentionUnitCount,
+        what: units.headsPerAttentionUnit == 1 ? "query heads" : "KV heads")
     }
     guard t <= units.ffnUnitCount else {
       throw .tooManyTensorRanks(t, limit: units.ffnUnitCount, what: "FFN units")
@@ -39,7 +42,9 @@ public struct PartitionPlan: Sendable, Equatable, Codable, CustomStringConvertib
     guard t <= vocabularyPanels else {
       throw .tooManyTensorRanks(t, limit: vocabularyPanels, what: "vocabulary slices")
     }
-    let kvGroups = Self.split(config.headCountKV, into: t)
+    let queryHeads = Self.split(units.attentionUnitCount, into: t).map {
+      $0.lowerBound * units.headsPerAttentionUnit..<$0.upperBound * units.headsPerAttentionUnit
+    }
     let ffnUnits = Self.split(units.ffnUnitCount, into: t)
     let vocabulary = Self.split(vocabularyPanels, into: t).map {
       $0.lowerBound * alignment..<min($0.upperBound * alignment, config.vocabularySize)
@@ -49,7 +54,9 @@ public struct PartitionPlan: Sendable, Equatable, Codable, CustomStringConvertib
         layers: layers,
         ranks: (0..<t).map { rank in
           ShardSpec(
-            layers: layers, kvGroups: kvGroups[rank], ffnUnits: ffnUnits[rank],
+            layers: layers, queryHeads: queryHeads[rank],
+            kvGroups: ShardSpec.kvHeads(of: queryHeads[rank], group: config.headsPerKVGroup),
+            ffnUnits: ffnUnits[rank],
             vocabulary: index == p - 1 ? vocabulary[rank] : nil, holdsEmbedding: index == 0)
         })
     }
@@ -83,8 +90,9 @@ public struct PartitionPlan: Sendable, Equatable, Codable, CustomStringConvertib
     for (index, stage) in stages.enumerated() {
       for (rank, shard) in stage.ranks.enumerated() {
         var line =
-          "  stage \(index) rank \(rank): layers \(Self.text(stage.layers)), KV groups "
-          + "\(Self.text(shard.kvGroups)), FFN units \(Self.text(shard.ffnUnits))"
+          "  stage \(index) rank \(rank): layers \(Self.text(stage.layers)), query heads "
+          + "\(Self.text(shard.queryHeads)), KV heads \(Self.text(shard.kvGroups)), FFN units "
+          + "\(Self.text(shard.ffnUnits))"
         if shard.holdsEmbedding { line += ", embedding" }
         if let vocabulary = shard.vocabulary { line += ", vocabulary \(Self.text(vocabulary))" }
         lines.append(line)

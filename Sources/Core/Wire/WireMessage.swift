@@ -34,7 +34,7 @@ public enum WireMessage: Equatable, Sendable {
   /// Router → worker outside the plan: wait as a standby (warm: shards packed).
   case standby(StandbyOrder)
 
-  public static let version: UInt8 = 3
+  public static let version: UInt8 = 4
   static let magic: [UInt8] = [0x54, 0x53]  // "TS"
 
   enum Command: UInt8 {
@@ -142,6 +142,7 @@ extension WireWriter {
 
   mutating func write(_ shard: ShardSpec) {
     write(shard.layers)
+    write(shard.queryHeads)
     write(shard.kvGroups)
     write(shard.ffnUnits)
     write(shard.vocabulary != nil)
@@ -158,13 +159,14 @@ extension WireReader {
 
   mutating func readShard() throws(WireError) -> ShardSpec {
     let layers = try readRange("layers", limit: WireLimits.layers)
+    let queryHeads = try readRange("query heads", limit: WireLimits.layers)
     let kvGroups = try readRange("KV groups", limit: WireLimits.layers)
     let ffnUnits = try readRange("FFN units", limit: WireLimits.layers)
     let hasVocabulary = try readBool("vocabulary flag")
     let vocabulary = try readRange("vocabulary", limit: 1 << 24)
     let holdsEmbedding = try readBool("embedding flag")
     return ShardSpec(
-      layers: layers, kvGroups: kvGroups, ffnUnits: ffnUnits,
+      layers: layers, queryHeads: queryHeads, kvGroups: kvGroups, ffnUnits: ffnUnits,
       vocabulary: hasVocabulary ? vocabulary : nil, holdsEmbedding: holdsEmbedding)
   }
 

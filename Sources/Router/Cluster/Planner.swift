@@ -174,7 +174,7 @@ public struct ShardCost: Sendable, Equatable {
   public func bytes(for shard: ShardSpec) -> Int {
     let units = CanonicalUnits(config: config)
     let fraction = max(
-      Double(shard.kvGroups.count) / Double(max(config.headCountKV, 1)),
+      Double(shard.queryHeads.count) / Double(max(config.headCount, 1)),
       Double(shard.ffnUnits.count) / Double(max(units.ffnUnitCount, 1)))
     let layers = Double(shard.layers.count) * (Double(layerBytes) * fraction)
     let kv =

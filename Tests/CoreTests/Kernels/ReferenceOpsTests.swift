@@ -135,7 +135,8 @@ import Testing
               keys: k.baseAddress, values: v.baseAddress, block_size: Int32(blockSize),
               kv_dim: Int32(kvDimension)),
             q: query, out: &out, rows: Int32(rows), head_count: Int32(heads),
-            kv_head_count: Int32(kvHeads), head_dim: Int32(headDimension), positions: positions,
+            kv_head_count: Int32(kvHeads), heads_per_kv_head: Int32(heads / kvHeads),
+            first_head_offset: 0, head_dim: Int32(headDimension), positions: positions,
             block_tables: table, table_offsets: offsets, scratch: &scratch,
             max_keys: Int32(rows), window: Int32(window))
           tk_attention(pool, &desc)

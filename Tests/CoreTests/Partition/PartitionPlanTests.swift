@@ -11,6 +11,7 @@ import Testing
   @Test func unevenSplitsPutTheRemainderFirst() throws {
     let tp2 = try PartitionPlan(config: Self.smol, tensorParallel: 2, pipelineParallel: 1)
     #expect(tp2.stages[0].ranks.map(\.kvGroups) == [0..<2, 2..<3])
+    #expect(tp2.stages[0].ranks.map(\.queryHeads) == [0..<6, 6..<9])
     #expect(tp2.stages[0].ranks.map(\.ffnUnits) == [0..<3, 3..<6])
     let pp4 = try PartitionPlan(config: Self.smol, tensorParallel: 1, pipelineParallel: 4)
     #expect(pp4.stages.map(\.layers.count) == [8, 8, 7, 7])
@@ -34,6 +35,35 @@ import Testing
     #expect(slices.flatMap { Array($0) } == Array(0..<49152))
     #expect(slices.allSatisfy { $0.lowerBound % 16 == 0 })
     #expect(plan.stages.dropLast().allSatisfy { $0.ranks.allSatisfy { $0.vocabulary == nil } })
+  }
+
+  /// Gemma 3 270M's shape: one KV head, so the attention units are its 4 query heads, and
+  /// every rank reads (and computes) the one KV head.
+  static let gemma: ModelConfig = {
+    var config = ModelConfig(
+      architecture: "gemma3", layerCount: 18, embeddingLength: 640, feedForwardLength: 2048,
+      headCount: 4, headCountKV: 1, contextLength: 32768, ropeFreqBase: 1_000_000,
+      ropeDimensionCount: 256, rmsNormEpsilon: 1e-6, vocabularySize: 262_144, headDimension: 256)
+    config.slidingWindow = 512
+    config.globalLayerEvery = 6
+    return config
+  }()
+
+  @Test func oneKVHeadSplitsByQueryHeads() throws {
+    let units = CanonicalUnits(config: Self.gemma)
+    #expect(units.attentionUnitCount == 4 && units.headsPerAttentionUnit == 1)
+    #expect(units.attentionUnitColumns == [0..<256, 256..<512, 512..<768, 768..<1024])
+    let tp3 = try PartitionPlan(config: Self.gemma, tensorParallel: 3, pipelineParallel: 1)
+    #expect(tp3.stages[0].ranks.map(\.queryHeads) == [0..<2, 2..<3, 3..<4])
+    #expect(tp3.stages[0].ranks.allSatisfy { $0.kvGroups == 0..<1 })
+    #expect(tp3.stages[0].ranks.map { units.attentionUnits(of: $0) } == [0..<2, 2..<3, 3..<4])
+    #expect(tp3.stages[0].ranks[1].queryHeadOffset(group: 4) == 2)
+    #expect(throws: PlanError.tooManyTensorRanks(5, limit: 4, what: "query heads")) {
+      _ = try PartitionPlan(config: Self.gemma, tensorParallel: 5, pipelineParallel: 1)
+    }
+    // SmolLM2 keeps KV-head groups as units: no K/V projection is computed twice.
+    let smol = try PartitionPlan(config: Self.smol, tensorParallel: 3, pipelineParallel: 1)
+    #expect(smol.stages[0].ranks.map(\.kvGroups) == [0..<1, 1..<2, 2..<3])
   }
 
   @Test func oneByOneIsTheWholeModel() throws {
@@ -62,7 +92,9 @@ import Testing
   @Test func thePlanDescribesItself() throws {
     let plan = try PartitionPlan(config: Self.smol, tensorParallel: 2, pipelineParallel: 2)
     let text = plan.description
-    #expect(text.contains("stage 1 rank 1: layers 15..<30, KV groups 2..<3, FFN units 3..<6"))
+    #expect(
+      text.contains(
+        "stage 1 rank 1: layers 15..<30, query heads 6..<9, KV heads 2..<3, FFN units 3..<6"))
     #expect(text.contains("vocabulary 24576..<49152"))
   }
 }

@@ -11,14 +11,15 @@ import Testing
       Assignment(
         planID: 42, slot: Slot(stage: 1, rank: 0), tensorParallel: 2, pipelineParallel: 2,
         shard: ShardSpec(
-          layers: 15..<30, kvGroups: 0..<2, ffnUnits: 0..<3, vocabulary: 0..<24576,
+          layers: 15..<30, queryHeads: 0..<5, kvGroups: 0..<2, ffnUnits: 0..<3,
+          vocabulary: 0..<24576,
           holdsEmbedding: false),
         stagePeers: ["tcp://a:1", "tcp://b:2"], nextStage: nil, kvTokens: 4096, maxBatch: 256)),
     .assign(
       Assignment(
         planID: 7, slot: Slot(stage: 0, rank: 0), tensorParallel: 1, pipelineParallel: 2,
         shard: ShardSpec(
-          layers: 0..<15, kvGroups: 0..<3, ffnUnits: 0..<6, vocabulary: nil,
+          layers: 0..<15, queryHeads: 0..<9, kvGroups: 0..<3, ffnUnits: 0..<6, vocabulary: nil,
           holdsEmbedding: true),
         stagePeers: ["ipc:///tmp/x"], nextStage: "tcp://c:3", kvTokens: 1, maxBatch: 1,
         workerTimeout: 0.25, stagePeerKeys: [String(repeating: "k", count: 40)],
@@ -29,10 +30,11 @@ import Testing
         planID: 7, warm: true,
         shards: [
           ShardSpec(
-            layers: 0..<15, kvGroups: 0..<3, ffnUnits: 0..<6, vocabulary: nil,
+            layers: 0..<15, queryHeads: 0..<9, kvGroups: 0..<3, ffnUnits: 0..<6, vocabulary: nil,
             holdsEmbedding: true),
           ShardSpec(
-            layers: 15..<30, kvGroups: 0..<3, ffnUnits: 0..<6, vocabulary: 0..<49152,
+            layers: 15..<30, queryHeads: 0..<9, kvGroups: 0..<3, ffnUnits: 0..<6,
+            vocabulary: 0..<49152,
             holdsEmbedding: false),
         ], workerTimeout: 1)),
     .standby(StandbyOrder(planID: 1, warm: false, shards: [], workerTimeout: 2.5)),

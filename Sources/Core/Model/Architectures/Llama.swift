@@ -83,15 +83,16 @@ public final class LlamaModel: LanguageModel, @unchecked Sendable {
 
 /// Which rows and columns of each projection a shard holds, in the model's numbering.
 struct ShardGeometry {
-  /// Query rows (and attention-output columns) of the shard's heads.
+  /// Query rows (and attention-output columns) of the shard's query heads.
   let queryRows: Range<Int>
+  /// K and V rows of the KV heads they read.
   let kvRows: Range<Int>
   /// FFN rows (gate/up) and down-projection columns of the shard's FFN units.
   let ffnRows: Range<Int>
 
   init(config: ModelConfig, shard: ShardSpec, units: CanonicalUnits) {
-    let width = config.headsPerKVGroup * config.headDimension
-    queryRows = shard.kvGroups.lowerBound * width..<shard.kvGroups.upperBound * width
+    let width = config.headDimension
+    queryRows = shard.queryHeads.lowerBound * width..<shard.queryHeads.upperBound * width
     kvRows =
       shard.kvGroups.lowerBound * config.headDimension..<shard.kvGroups.upperBound
       * config.headDimension
