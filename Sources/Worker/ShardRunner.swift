@@ -107,9 +107,27 @@ final class ShardRunner: PartialExchange {
     }
     guard let vocabulary = assignment.shard.vocabulary else { return nil }
     let logits = engine.computeLogits(rows: logitRows)
+    let argmaxOnly = entries.flatMap { entry in entry.logitRows.map { _ in entry.argmaxOnly } }
+    guard argmaxOnly.contains(true) else {
+      return LogitsReply(
+        planID: planID, stepID: step.stepID, slot: assignment.slot, vocabulary: vocabulary,
+        rows: logitRows.count, values: Array(logits))
+    }
+    // Rows the router samples greedily go back as their slice's largest value and its id.
+    let slice = vocabulary.count
+    var values: [Float] = []
+    var best: [LogitsReply.Best] = []
+    for (row, compact) in argmaxOnly.enumerated() {
+      let rowLogits = UnsafeBufferPointer(rebasing: logits[(row * slice)..<((row + 1) * slice)])
+      if compact {
+        best.append(.of(rowLogits, firstID: vocabulary.lowerBound))
+      } else {
+        values += rowLogits
+      }
+    }
     return LogitsReply(
       planID: planID, stepID: step.stepID, slot: assignment.slot, vocabulary: vocabulary,
-      rows: logitRows.count, values: Array(logits))
+      rows: values.count / max(slice, 1), values: values, best: best)
   }
 
   // MARK: PartialExchange

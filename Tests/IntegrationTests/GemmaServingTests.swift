@@ -111,4 +111,52 @@ import Testing
     ])
     #expect(score.status != 0 && score.stderr.contains("exceed the context (3)"), "\(score.stderr)")
   }
+
+  /// On two workers, a greedy request's last stage sends each token's argmax, not 1 MB of
+  /// Gemma's 262,144 logits, and the text is llama.cpp's; a request with logprobs still gets
+  /// whole rows (and pays for them).
+  @Test func greedyStepsShipTheArgmaxNotTheLogits() throws {
+    let router = try RouterProcess([
+      "--model", ModelFiles.gemma3Path, "--tp", "2", "--kv-tokens", "2048", "--context", "1024",
+      "--threads", "1",
+    ])
+    defer { router.stop() }
+    func controlBytes() throws -> (bytes: Int, tokens: Int) {
+      let (_, data) = try router.get("/v1/cluster")
+      let body = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+      let cluster = body?["cluster"] as? [String: Any]
+      return (cluster?["control_bytes"] as? Int ?? -1, cluster?["tokens_stepped"] as? Int ?? -1)
+    }
+    let request: [String: Any] = [
+      "model": "gemma-3-270m-q4_k_m", "prompt": "The capital of France is", "max_tokens": 8,
+      "temperature": 0,
+    ]
+    /// The figures once the cluster status (refreshed twice a second) counts `tokens` more.
+    func settled(after previous: (bytes: Int, tokens: Int), tokens: Int) throws -> (
+      bytes: Int, tokens: Int
+    ) {
+      var now = try controlBytes()
+      #expect(
+        eventually(10) {
+          now = (try? controlBytes()) ?? now
+          return now.tokens >= previous.tokens + tokens
+        })
+      return now
+    }
+    let before = try controlBytes()
+    let greedy = try router.completion(request)
+    // Six prompt tokens (BOS and five) and seven decode steps.
+    let after = try settled(after: before, tokens: 13)
+    #expect(greedy.text?.hasPrefix(" the capital of the country of France") == true)
+    let greedyBytes = after.bytes - before.bytes
+    // 8 logit rows of a 2 × 131,072-logit vocabulary would be 8 MB; the argmax is bytes.
+    #expect(greedyBytes > 0 && greedyBytes < 200_000, "\(greedyBytes) bytes for 8 tokens")
+
+    var withLogprobs = request
+    withLogprobs["logprobs"] = 1
+    let full = try router.completion(withLogprobs)
+    let last = try settled(after: after, tokens: 13)
+    #expect(full.text == greedy.text && full.logprobs.count == 8)
+    #expect(last.bytes - after.bytes > 8 * 262_144 * 4, "whole rows for logprobs")
+  }
 }

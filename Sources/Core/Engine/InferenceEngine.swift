@@ -22,11 +22,16 @@ public final class InferenceEngine {
     public var tokens: [TokenID]
     /// Indices into `tokens` whose next-token logits the caller wants.
     public var logitRows: [Int]
+    /// The caller needs only each logit row's largest value and where it is (greedy sampling
+    /// without penalties or logprobs): a cluster's last stage then sends those, not its
+    /// vocabulary slice, and the row comes back −∞ everywhere else — the same argmax.
+    public var argmaxOnly: Bool
 
-    public init(sequence: Int, tokens: [TokenID], logitRows: [Int]) {
+    public init(sequence: Int, tokens: [TokenID], logitRows: [Int], argmaxOnly: Bool = false) {
       self.sequence = sequence
       self.tokens = tokens
       self.logitRows = logitRows
+      self.argmaxOnly = argmaxOnly
     }
   }
 

@@ -80,6 +80,12 @@ public struct SamplingParameters: Sendable, Equatable, Codable {
   /// Whether sampling is a plain argmax (after penalties) that draws no random number.
   public var isGreedy: Bool { temperature == 0 }
 
+  /// Whether the token chosen is the argmax of the raw logits: greedy, and no penalty moves
+  /// a logit. Only the largest logit and its id matter then.
+  public var dependsOnlyOnTheArgmax: Bool {
+    isGreedy && repetitionPenalty == 1 && presencePenalty == 0 && frequencyPenalty == 0
+  }
+
   /// Whether top-k, top-p or min-p cut the candidates of a vocabulary this size.
   public func truncates(vocabularyCount: Int) -> Bool {
     (topK > 0 && topK < vocabularyCount) || topP < 1 || minP > 0

@@ -27,6 +27,7 @@ public struct StepCommand: Equatable, Sendable {
       writer.write(entry.sequence)
       writer.write(array: entry.tokens)
       writer.write(array: entry.logitRows.map { UInt32($0) })
+      writer.write(entry.argmaxOnly)
     }
   }
 
@@ -43,25 +44,54 @@ public struct StepCommand: Equatable, Sendable {
       let tokens = try reader.readArray(Int32.self, "tokens")
       let logitRows = try reader.readArray(UInt32.self, "logit rows").map { Int($0) }
       guard logitRows.allSatisfy({ $0 < tokens.count }) else { throw .outOfRange("logit row") }
+      let argmaxOnly = try reader.readBool("argmax flag")
       rows += tokens.count
       guard rows <= WireLimits.tokens else { throw .outOfRange("step tokens") }
-      entries.append(Entry(sequence: sequence, tokens: tokens, logitRows: logitRows))
+      entries.append(
+        Entry(sequence: sequence, tokens: tokens, logitRows: logitRows, argmaxOnly: argmaxOnly))
     }
   }
 }
 
-/// Last stage → router: `rows` rows of logits for the vocabulary slice `vocabulary`.
+/// Last stage → router: for the vocabulary slice `vocabulary`, the logit rows the step asked
+/// for whole (`rows` of them, in order), then the largest value and its id of each row it
+/// asked only the argmax of (`best`, in order).
 public struct LogitsReply: Equatable, Sendable {
+  /// A slice's largest logit and its (global) id: the lowest id holding it, −∞ at the
+  /// slice's first id when every value is −∞ or NaN.
+  public struct Best: Equatable, Sendable {
+    public var id: Int32
+    public var value: Float
+
+    public init(id: Int32, value: Float) {
+      self.id = id
+      self.value = value
+    }
+
+    /// A vocabulary slice's (`row`, its first id `firstID`) largest logit and its id, as the
+    /// sampler's argmax finds it: NaN counts as −∞, and the lowest id holding it wins.
+    public static func of(_ row: UnsafeBufferPointer<Float>, firstID: Int) -> Best {
+      var index = 0
+      var value = -Float.infinity
+      for (at, logit) in row.enumerated() where logit > value {
+        index = at
+        value = logit
+      }
+      return Best(id: Int32(firstID + index), value: value)
+    }
+  }
+
   public var planID: UInt64
   public var stepID: UInt64
   public var slot: Slot
   public var vocabulary: Range<Int>
   public var rows: Int
   public var values: [Float]
+  public var best: [Best]
 
   public init(
     planID: UInt64, stepID: UInt64, slot: Slot, vocabulary: Range<Int>, rows: Int,
-    values: [Float]
+    values: [Float], best: [Best] = []
   ) {
     self.planID = planID
     self.stepID = stepID
@@ -69,6 +99,7 @@ public struct LogitsReply: Equatable, Sendable {
     self.vocabulary = vocabulary
     self.rows = rows
     self.values = values
+    self.best = best
   }
 
   func encode(_ writer: inout WireWriter) {
@@ -78,6 +109,8 @@ public struct LogitsReply: Equatable, Sendable {
     writer.write(vocabulary)
     writer.write(rows)
     values.withUnsafeBufferPointer { writer.write(floats: $0) }
+    writer.write(array: best.map(\.id))
+    best.map(\.value).withUnsafeBufferPointer { writer.write(floats: $0) }
   }
 
   init(_ reader: inout WireReader) throws(WireError) {
@@ -88,6 +121,13 @@ public struct LogitsReply: Equatable, Sendable {
     rows = try reader.readInt("rows", in: 0...WireLimits.rows)
     values = try reader.readFloats("logits")
     guard values.count == rows * vocabulary.count else { throw .outOfRange("logits count") }
+    let ids = try reader.readArray(Int32.self, "argmax ids")
+    let bestValues = try reader.readFloats("argmax values")
+    let slice = vocabulary
+    guard ids.count == bestValues.count, ids.count <= WireLimits.rows,
+      ids.allSatisfy({ slice.contains(Int($0)) })
+    else { throw .outOfRange("argmax rows") }
+    best = zip(ids, bestValues).map { Best(id: $0, value: $1) }
   }
 }
 

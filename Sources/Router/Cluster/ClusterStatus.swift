@@ -35,6 +35,10 @@ public struct ClusterStatus: Sendable, Encodable, Equatable {
   public let failures: [String: Int]
   public let replans: Int
   public let recentReplans: [Replan]
+  /// Bytes the router sent to and received from workers (steps, logits, heartbeats), and
+  /// tokens stepped: what the control plane costs per token.
+  public let controlBytes: Int
+  public let tokensStepped: Int
   /// The running plan's cut, as at start.
   let plan: PartitionPlan
 
@@ -46,6 +50,8 @@ public struct ClusterStatus: Sendable, Encodable, Equatable {
     case standbyMode = "standby_mode"
     case workerTimeout = "worker_timeout"
     case recentReplans = "recent_replans"
+    case controlBytes = "control_bytes"
+    case tokensStepped = "tokens_stepped"
   }
 
   public init(_ coordinator: Coordinator, now: Double) {
@@ -69,5 +75,7 @@ public struct ClusterStatus: Sendable, Encodable, Equatable {
         recoverySeconds: $0.seconds)
     }
     plan = coordinator.plan
+    controlBytes = coordinator.bytesSent + coordinator.bytesReceived
+    tokensStepped = coordinator.tokensStepped
   }
 }

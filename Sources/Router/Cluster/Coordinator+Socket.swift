@@ -134,7 +134,8 @@ extension Coordinator {
       if isReady { planReady() }
     case .logits(let reply):
       guard reply.planID == planID, var step = pending[reply.stepID],
-        reply.rows == step.rows, reply.slot == member.slot,
+        reply.rows == step.fullRows, reply.best.count == step.rows - step.fullRows,
+        reply.slot == member.slot,
         !step.slices.contains(where: { $0.slot == reply.slot })
       else {
         droppedMessages += 1

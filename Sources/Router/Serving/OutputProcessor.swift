@@ -37,6 +37,10 @@ final class OutputProcessor {
   /// the produced text where that text starts.
   private var pendingLogprobs: [ChoiceProgress.PendingLogprob] = []
 
+  /// Whether this choice's next token depends only on where the largest logit is: greedy,
+  /// no penalties, no logprobs (a cluster then sends the argmax, not the logits).
+  let needsOnlyArgmax: Bool
+
   /// A choice of `spec`, fresh or carrying on from `progress` (a request taken over).
   init(spec: RequestSpec, index: Int, vocabulary: Vocabulary, progress: ChoiceProgress? = nil) {
     self.index = index
@@ -44,6 +48,7 @@ final class OutputProcessor {
     maxTokens = spec.maxTokens
     topLogprobs = spec.logprobs
     sampler = Sampler(parameters: spec.sampling)
+    needsOnlyArgmax = spec.logprobs == nil && spec.sampling.dependsOnlyOnTheArgmax
     detokenizer = StreamingDetokenizer(
       vocabulary: vocabulary, pending: progress?.detokenizerBytes ?? [])
     stops = StopMatcher(

@@ -135,7 +135,8 @@ struct ServingCore<Engine: BatchEngine> {
     let entries = execution.plan.slices.map {
       InferenceEngine.Entry(
         sequence: $0.sequence, tokens: $0.tokens,
-        logitRows: $0.wantsLogits ? [$0.tokens.count - 1] : [])
+        logitRows: $0.wantsLogits ? [$0.tokens.count - 1] : [],
+        argmaxOnly: outputs[$0.sequence]?.processor.needsOnlyArgmax ?? false)
     }
     guard !entries.isEmpty, case .success = execution.outcome else { return execution }
     do {

@@ -44,12 +44,17 @@ import Testing
         planID: 42, stepID: 9, releases: [3],
         entries: [
           .init(sequence: 1, tokens: [1, 2, 3], logitRows: [2]),
-          .init(sequence: 2, tokens: [5], logitRows: [0]),
+          .init(sequence: 2, tokens: [5], logitRows: [0], argmaxOnly: true),
         ])),
     .logits(
       LogitsReply(
         planID: 42, stepID: 9, slot: Slot(stage: 1, rank: 1), vocabulary: 16..<20, rows: 2,
         values: [1, -2, .infinity, 0, -0.0, 3.5, 1e-30, 7])),
+    .logits(
+      LogitsReply(
+        planID: 42, stepID: 9, slot: Slot(stage: 1, rank: 1), vocabulary: 16..<20, rows: 1,
+        values: [1, -2, .infinity, 0],
+        best: [.init(id: 19, value: 2.5), .init(id: 16, value: -.infinity)])),
     .hidden(HiddenStates(planID: 1, stepID: 2, rows: 1, width: 3, values: [0.1, 0.2, 0.3])),
     .partials(
       UnitPartials(
