@@ -31,10 +31,12 @@ format:
 
 test: setup lint
 	# Allocation counts only mean something in an optimized build (of Core and its tests
-	# alone: TESSERA_CORE_ONLY, see Package.swift); then the whole suite; then the HTTP API
+	# alone: TESSERA_CORE_ONLY, see Package.swift), and Gemma's 2K and 8K goldens run there
+	# too (a release build, not the debug one); then the rest of the suite; then the HTTP API
 	# against the official openai client and schemathesis.
-	TESSERA_CORE_ONLY=1 $(SWIFT) test -c release -Xswiftc -enable-testing --filter AllocationTests
-	$(SWIFT) test
+	TESSERA_CORE_ONLY=1 $(SWIFT) test -c release -Xswiftc -enable-testing \
+	  --filter 'AllocationTests|LongContextGoldenTests'
+	$(SWIFT) test --skip LongContextGoldenTests
 	scripts/api-tests
 	# A short chaos run: each fault once (worker kill -9, SIGSTOP, Redis, router) under load.
 	scripts/chaos --bin .build/debug/tessera --tp 2 --pp 1 --standby 1 --clients 4 \

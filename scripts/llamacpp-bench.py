@@ -13,7 +13,9 @@ Two tests, as in llama-bench (each on its own context, like llama-bench's pp and
       model adds one); n_batch = max(2048, P) and n_ubatch = P, so it is one ubatch; logits only for
       the last token. Speed = P / time.
   tg: from an empty KV cache, G llama_decode calls of one token each (BOS, then random ids), with
-      llama_synchronize after each. Speed = G / time.
+      llama_synchronize after each. Speed = G / time. With --gen-context D (llama-bench's
+      "tg128 @ dD"), D random tokens are decoded first (BOS first, in ubatches of 512, untimed),
+      and the G timed tokens follow at positions D, D + 1, ….
 Before the timed runs each test gets one warm-up (llama-bench's: a full pp run, a 1-token tg run).
 The KV cache is cleared (llama_memory_clear) before every run. The reported figure is the median of
 --repetitions timed runs (llama-bench prints the mean; the samples are in the JSON output).
@@ -198,10 +200,33 @@ def run_prompt(ctx, batch, n_prompt, vocab, n_vocab, rng):
     return (time.perf_counter_ns() - t0) / 1e9
 
 
-def run_gen(ctx, batch, n_gen, vocab, n_vocab, rng):
-    """One tg run from an empty cache: n_gen single-token decodes; returns seconds."""
+def fill_depth(ctx, depth, vocab, n_vocab, rng):
+    """Decodes `depth` random tokens (BOS first) from an empty cache, in ubatches of 512."""
+    chunk = 512
+    batch = llama_cpp.llama_batch_init(chunk, 0, 1)
+    bos = llama_cpp.llama_vocab_bos(vocab) if llama_cpp.llama_vocab_get_add_bos(vocab) else -1
+    for start in range(0, depth, chunk):
+        n = min(chunk, depth - start)
+        for i in range(n):
+            pos = start + i
+            batch.token[i] = bos if (pos == 0 and bos >= 0) else rng.randrange(n_vocab)
+            batch.pos[i] = pos
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = 0
+            batch.logits[i] = 1 if i == n - 1 else 0
+        batch.n_tokens = n
+        decode(ctx, batch, "context")
+    llama_cpp.llama_synchronize(ctx)
+    llama_cpp.llama_batch_free(batch)
+
+
+def run_gen(ctx, batch, n_gen, vocab, n_vocab, rng, depth=0):
+    """One tg run: n_gen single-token decodes after `depth` untimed ones; returns seconds."""
     clear_cache(ctx)
-    first = llama_cpp.llama_vocab_bos(vocab) if llama_cpp.llama_vocab_get_add_bos(vocab) else rng.randrange(n_vocab)
+    if depth > 0:
+        fill_depth(ctx, depth, vocab, n_vocab, rng)
+    first = (llama_cpp.llama_vocab_bos(vocab) if llama_cpp.llama_vocab_get_add_bos(vocab) and depth == 0
+             else rng.randrange(n_vocab))
     tokens = [first] + [rng.randrange(n_vocab) for _ in range(n_gen - 1)]
     batch.n_tokens = 1
     batch.n_seq_id[0] = 1
@@ -212,7 +237,7 @@ def run_gen(ctx, batch, n_gen, vocab, n_vocab, rng):
     t0 = time.perf_counter_ns()
     for i in range(n_gen):
         tok[0] = tokens[i]
-        pos[0] = i
+        pos[0] = depth + i
         decode(ctx, batch, "generation")
         sync(ctx)
     return (time.perf_counter_ns() - t0) / 1e9
@@ -224,6 +249,8 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--prompt-tokens", type=int, default=512, help="P for the pp test (0 = skip)")
     ap.add_argument("--gen-tokens", type=int, default=128, help="G for the tg test (0 = skip)")
+    ap.add_argument("--gen-context", type=int, default=0,
+                    help="D tokens in the cache before the tg test's timed tokens (llama-bench -d)")
     ap.add_argument("--repetitions", type=int, default=5, help="timed runs per test (median reported)")
     ap.add_argument("--seed", type=int, default=1234, help="for the random token ids")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -261,12 +288,13 @@ def main():
         pools.free(tp)
 
     if G > 0:
-        ctx = make_context(model, n_ctx=G, n_batch=2048, n_ubatch=512, n_threads=T)
+        D = args.gen_context
+        ctx = make_context(model, n_ctx=D + G, n_batch=2048, n_ubatch=512, n_threads=T)
         tp = pools.attach_new(ctx, T)
         batch = llama_cpp.llama_batch_init(1, 0, 1)
         run_gen(ctx, batch, 1, vocab, n_vocab, rng)  # warm-up (llama-bench: one token)
         for _ in range(args.repetitions):
-            tg_samples.append(G / run_gen(ctx, batch, G, vocab, n_vocab, rng))
+            tg_samples.append(G / run_gen(ctx, batch, G, vocab, n_vocab, rng, depth=D))
         llama_cpp.llama_batch_free(batch)
         llama_cpp.llama_free(ctx)
         pools.free(tp)
@@ -283,6 +311,7 @@ def main():
         "threads": T,
         "prompt_tokens": P,
         "gen_tokens": G,
+        "gen_context": args.gen_context,
         "repetitions": args.repetitions,
         "prompt_tok_per_s_samples": [round(x, 2) for x in pp_samples],
         "gen_tok_per_s_samples": [round(x, 2) for x in tg_samples],

@@ -58,7 +58,9 @@ struct BenchCommand: ParsableCommand {
     }
     let kvTokens = max(
       promptTokens, genContext + genTokens * max(sequences, 1) + 64 * max(sequences, 1))
-    let maxBatch = max(promptTokens, genContext, sequences, 1)
+    // The context before generation goes in chunks of 512, as llama-bench's ubatches.
+    let contextChunk = 512
+    let maxBatch = max(promptTokens, min(genContext, contextChunk), sequences, 1)
     if layout.isDistributed { exitOnInterrupt() }
     let built = try EngineFactory.model(
       .init(
@@ -90,15 +92,18 @@ struct BenchCommand: ParsableCommand {
       target.release(0)
       return elapsed
     }
+    var kvBytes: Int?
     func timeGeneration() throws -> Double {
-      if !genPrefix.isEmpty {
-        try target.step([.init(sequence: 0, tokens: genPrefix, logitRows: [genPrefix.count - 1])])
+      for start in stride(from: 0, to: genPrefix.count, by: maxBatch) {
+        let chunk = Array(genPrefix[start..<min(start + maxBatch, genPrefix.count)])
+        try target.step([.init(sequence: 0, tokens: chunk, logitRows: [chunk.count - 1])])
       }
       let start = SystemClock.now()
       for token in steps {
         try target.step([.init(sequence: 0, tokens: [token], logitRows: [0])])
       }
       let elapsed = SystemClock.now() - start
+      kvBytes = target.kvBytesInUse
       target.release(0)
       return elapsed
     }
@@ -125,7 +130,8 @@ struct BenchCommand: ParsableCommand {
       promptTokens: promptTokens, genTokens: genTokens, genContext: genContext,
       repetitions: repetitions,
       weightBytes: weightBytes, decodeCeilingTokPerS: ceiling,
-      bandwidthFraction: genRate / ceiling, kernels: String(cString: tk_kernel_name()))
+      bandwidthFraction: genRate / ceiling, kernels: String(cString: tk_kernel_name()),
+      kvCacheBytes: kvBytes)
     if json {
       try printJSON(result)
     } else {
@@ -142,6 +148,12 @@ struct BenchCommand: ParsableCommand {
       }
       if layout.isDistributed {
         print("layout: TP=\(layout.tensorParallel) × PP=\(layout.pipelineParallel) local workers")
+      }
+      if let kvBytes {
+        print(
+          String(
+            format: "KV cache after %d tokens: %.1f MiB", genContext + genTokens,
+            Double(kvBytes) / 1_048_576))
       }
       print(
         String(
@@ -174,8 +186,11 @@ struct BenchOutput: Encodable {
   let decodeCeilingTokPerS: Double
   let bandwidthFraction: Double
   let kernels: String
+  /// K and V bytes the cache held at the end of a generation run (this process only).
+  let kvCacheBytes: Int?
 
   enum CodingKeys: String, CodingKey {
+    case kvCacheBytes = "kv_cache_bytes"
     case promptTokPerS = "prompt_tok_per_s"
     case genTokPerS = "gen_tok_per_s"
     case threads
@@ -204,6 +219,14 @@ enum BenchTarget {
     case .local(let engine):
       _ = try engine.stepKeepingLogits(entries)
     case .cluster(let engine): _ = try engine.step(entries)
+    }
+  }
+
+  /// The KV bytes this process's cache holds (nil on workers).
+  var kvBytesInUse: Int? {
+    switch self {
+    case .local(let engine): engine.cache.bytesInUse
+    case .cluster: nil
     }
   }
 

@@ -67,7 +67,7 @@ enum RouterRunner {
     let vocabulary = try Vocabulary(gguf: file)
     let config = try ModelConfig(gguf: file)
     let context = try options.context.resolve(config)
-    let kvTokens = try options.resolvedKVTokens(context: context)
+    let kvTokens = options.resolvedKVTokens(context: context)
     let keys = Set(
       options.apiKeys
         + (ProcessInfo.processInfo.environment["TESSERA_API_KEYS"] ?? "").split(separator: ",")

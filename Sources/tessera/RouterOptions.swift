@@ -214,13 +214,16 @@ struct RouterOptions: ParsableArguments {
       insecure: layout.insecure, contextLength: context)
   }
 
-  /// The KV pool for a request context of `context` tokens: --kv-tokens, which may not be
-  /// less, or 16384 and at least the context.
-  func resolvedKVTokens(context: Int) throws -> Int {
+  /// The KV pool for a request context of `context` tokens: --kv-tokens, or 16384 and at
+  /// least the context. A pool smaller than the context is allowed (a small machine, a test
+  /// of preemption) with a warning: a request that needs more than the pool is refused.
+  func resolvedKVTokens(context: Int) -> Int {
     guard let kvTokens else { return max(16_384, context) }
-    guard kvTokens >= context else {
-      throw ValidationError(
-        "--kv-tokens \(kvTokens) is less than --context \(context): no request could reach it")
+    if kvTokens < context {
+      FileHandle.standardError.write(
+        Data(
+          ("tessera: --kv-tokens \(kvTokens) is less than --context \(context): a request "
+            + "needing more than \(kvTokens) tokens of cache is refused\n").utf8))
     }
     return kvTokens
   }

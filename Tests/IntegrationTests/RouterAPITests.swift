@@ -294,8 +294,14 @@ import Testing
     texts.initialize(repeating: nil)
     nonisolated(unsafe) let results = texts
     nonisolated(unsafe) let original = redis
+    // Held from the crash to the restart, so that no other test's Redis takes the port.
+    nonisolated(unsafe) var held: ReservedPort?
     concurrently(5) { index in
-      if index == 4 { return original.crash() }
+      if index == 4 {
+        original.crash()
+        held = try? ReservedPort(port: port)
+        return
+      }
       results[index] = (try? router.post("/v1/completions", json: request(index)))
         .flatMap { RouterAPITests().text($0.1) }
     }
@@ -307,6 +313,8 @@ import Testing
     #expect(router.metric("request_state_failures_total") > max(0, failuresBefore))
     #expect(router.metric("prefix_cache_redis_errors_total") > 0)
     // Round 3: Redis back (empty).
+    #expect(held != nil, "port \(port) held while Redis was down")
+    held?.release()
     let restarted = try RedisServer(port: port)
     defer { restarted.stop() }
     for (offset, text) in concurrentTexts(router, count: 4, { request(8 + $0) }).enumerated() {
@@ -330,6 +338,7 @@ import Testing
     #expect(try ready().status == 200 && ready().degraded == false)
     #expect(router.metric("degraded") == 0 && router.metric("redis_up") == 1)
     redis.stop()
+    let held = try ReservedPort(port: port)  // no other test's Redis may take it meanwhile
     let down = try ready()
     #expect(down.status == 200 && down.degraded == true)
     #expect(down.reasons.first?.contains("redis") == true, "\(down.reasons)")
@@ -337,6 +346,7 @@ import Testing
     let (served, _) = try router.post(
       "/v1/completions", json: ["model": Self.model, "prompt": "Hi", "max_tokens": 2])
     #expect(served == 200)
+    held.release()
     let again = try RedisServer(port: port)
     defer { again.stop() }
     // The client retries after its back-off (at most 2 s).

@@ -2,6 +2,7 @@ import Core
 import Foundation
 import RedisClient
 import Router
+import TestSupport
 import Testing
 
 /// The Redis client against a real `redis-server` of each test's own (free port, temp dir).
@@ -81,6 +82,7 @@ import Testing
       options: .init(initialBackoff: 0.5, maxBackoff: 1))
     try redis.command(["SET", "before", "1"]).ok()
     server.stop()
+    let held = try ReservedPort(port: port)  // no other test's Redis may take it meanwhile
     #expect(throws: RedisError.self) { try redis.command(["GET", "before"]) }
     #expect(redis.health.consecutiveFailures == 1)
     // Calls during the back-off fail at once, without touching the network.
@@ -97,6 +99,7 @@ import Testing
       Issue.record("PING should fail while Redis is down")
       return
     }
+    held.release()
     let again = try RedisServer(port: port)
     defer { again.stop() }
     let reply = try waitForSuccess { try redis.command(["SET", "after", "2"]) }

@@ -67,6 +67,7 @@ import Testing
     #expect(last == 20)  // 20 deltas and [DONE]
     // What this test claims holds while Redis answers: had a call failed, the journal would
     // rightly have shown events first (the other test).
+    #expect(server.isRunning, "redis-server on \(server.port) is gone")
     #expect(journal.failures.load(ordering: .relaxed) == 0, "a Redis call failed")
     let record = try journal.store.load(Self.spec.id)
     #expect(record.status == .finished && record.tokens[0] == (0..<20).map { TokenID(100 + $0) })

@@ -57,6 +57,11 @@ public struct Golden: Decodable, Sendable {
     try load(FixturePaths.url("golden/smollm2-extra.json"))
   }
 
+  /// Gemma 3 270M at 2K and 8K tokens of context (scripts/gen-long-goldens.py).
+  public static func gemma3Long() throws -> Golden {
+    try load(FixturePaths.url("golden/gemma3-long.json"))
+  }
+
   /// Gemma 3 270M Q4_K_M: raw prompts, BOS added as the model asks.
   public static func gemma3() throws -> Golden {
     try load(FixturePaths.golden.appendingPathComponent("gemma3.json"))

@@ -35,14 +35,22 @@ public final class ReservedPort: @unchecked Sendable {
   public let port: Int
   private var fd: Int32
 
-  public init() throws {
+  public convenience init() throws { try self.init(binding: 0) }
+
+  /// Holds `port`, which a server of this test just left (Redis crashed or stopped), until the
+  /// test starts its server there again.
+  public convenience init(port: Int) throws { try self.init(binding: port) }
+
+  private init(binding wanted: Int) throws {
     // Close-on-exec: a process another test spawns meanwhile must not inherit (and so keep)
-    // the binding.
+    // the binding. SO_REUSEADDR: the port's last connections may be in TIME_WAIT.
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
+    var reuse: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
+    address.sin_port = UInt16(wanted).bigEndian
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafePointer(to: &address) {
       $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }

@@ -165,6 +165,15 @@ public final class PagedKVCache: @unchecked Sendable {
   /// The sequence's window-pool table (`freedBlock` where a block was freed).
   public func windowBlockTable(of sequence: Int) -> [Int32] { windowTables[sequence] ?? [] }
 
+  /// Bytes of K and V the sequences hold now: full-pool blocks for the layers that see every
+  /// position, window-pool blocks for the sliding-window ones.
+  public var bytesInUse: Int {
+    let windowed = windowedLayers.filter { $0 }.count
+    let blockBytes = blockSize * kvDimension * 2 * MemoryLayout<UInt16>.size
+    return (allocator.usedCount * (layerCount - windowed) + windowBlocksUsed * windowed)
+      * blockBytes
+  }
+
   /// Window-pool blocks in use, over all sequences.
   public var windowBlocksUsed: Int { windowAllocator.blockCount - windowAllocator.freeCount }
 
