@@ -9,7 +9,9 @@ struct ScoreCommand: ParsableCommand {
     abstract: "Teacher-forced pass: the top logits predicting each continuation token.")
 
   @OptionGroup var model: ModelOption
-  @Option(name: .customLong("prompt-ids"), help: "Prompt token ids, comma-separated.")
+  @Option(
+    name: .customLong("prompt-ids"),
+    help: "Prompt token ids, comma-separated (@FILE: read from FILE, for prompts too long for a command line).")
   var promptIDs: String
   @Option(name: .customLong("continuation-ids"), help: "Continuation token ids, comma-separated.")
   var continuationIDs: String
@@ -23,7 +25,15 @@ struct ScoreCommand: ParsableCommand {
     guard (1...1000).contains(top) else { throw ValidationError("--top must be 1...1000") }
   }
 
-  static func parseIDs(_ text: String, _ name: String) throws -> [TokenID] {
+  static func parseIDs(_ argument: String, _ name: String) throws -> [TokenID] {
+    var text = argument
+    if argument.hasPrefix("@") {
+      let path = String(argument.dropFirst())
+      guard let contents = FileManager.default.contents(atPath: path) else {
+        throw ValidationError("\(name): cannot read \(path)")
+      }
+      text = String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
     let parts = text.split(separator: ",", omittingEmptySubsequences: false)
     var ids: [TokenID] = []
     for part in parts {
