@@ -11,7 +11,7 @@ struct ScoreCommand: ParsableCommand {
   @OptionGroup var model: ModelOption
   @Option(
     name: .customLong("prompt-ids"),
-    help: "Prompt token ids, comma-separated (@FILE: read from FILE, for prompts too long for a command line).")
+    help: "Prompt token ids, comma-separated (@FILE: from FILE, for prompts too long to pass).")
   var promptIDs: String
   @Option(name: .customLong("continuation-ids"), help: "Continuation token ids, comma-separated.")
   var continuationIDs: String
@@ -32,7 +32,8 @@ struct ScoreCommand: ParsableCommand {
       guard let contents = FileManager.default.contents(atPath: path) else {
         throw ValidationError("\(name): cannot read \(path)")
       }
-      text = String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+      text = String(decoding: contents, as: UTF8.self).trimmingCharacters(
+        in: .whitespacesAndNewlines)
     }
     let parts = text.split(separator: ",", omittingEmptySubsequences: false)
     var ids: [TokenID] = []
