@@ -12,21 +12,7 @@
 // activations; Q8_0's signed weights are offset by 128 and the offset's product, 128·Σx,
 // subtracted; Q4_0's −8 likewise). AVX2: two 256-bit halves of 8 rows, with maddubs + madd.
 #if defined(__x86_64__)
-#include <immintrin.h>
-#include <string.h>
-
-#include "internal.h"
-
-#define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
-#define TK_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
-#define TK_INLINE static inline __attribute__((always_inline))
-
-/// The activation's four bytes at element 4k of block i, as one 32-bit value.
-TK_INLINE int32_t activation_word(const tk_q8_view *x, int i, int k) {
-  int32_t word;
-  memcpy(&word, x->qs + 32 * i + 4 * k, 4);
-  return word;
-}
+#include "panel_x86.h"
 
 // MARK: AVX-512 VNNI: one panel per 512-bit register
 
@@ -162,17 +148,6 @@ TK_AVX2 TK_INLINE void panel_avx2(int type, const uint8_t *blocks, int nb, const
 }
 
 // MARK: Specializations by type and activation count
-
-#define TK_PANEL_KERNEL(name, TARGET, body, type)                                             \
-  TARGET static void name(const uint8_t *blocks, int nb, const tk_q8_view *x, int count,     \
-                          float out[][TK_PANEL_ROWS]) {                                       \
-    switch (count) {                                                                          \
-    case 1: body(type, blocks, nb, x, 1, out); break;                                         \
-    case 2: body(type, blocks, nb, x, 2, out); break;                                         \
-    case 3: body(type, blocks, nb, x, 3, out); break;                                         \
-    default: body(type, blocks, nb, x, 4, out); break;                                        \
-    }                                                                                         \
-  }
 
 TK_PANEL_KERNEL(panel_q4_0_avx2, TK_AVX2, panel_avx2, TK_TYPE_Q4_0)
 TK_PANEL_KERNEL(panel_q4_1_avx2, TK_AVX2, panel_avx2, TK_TYPE_Q4_1)

@@ -10,20 +10,7 @@
 // - Q6_K's unsigned 6-bit quants give the two 16-element halves' sums apart, each less 32 ×
 //   the activations' half sum, times its own signed scale — integers, so exact in any order.
 #if defined(__x86_64__)
-#include <immintrin.h>
-#include <string.h>
-
-#include "internal.h"
-
-#define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
-#define TK_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
-#define TK_INLINE static inline __attribute__((always_inline))
-
-TK_INLINE int32_t word_at(const tk_q8_view *x, int i, int k) {
-  int32_t word;
-  memcpy(&word, x->qs + 32 * i + 4 * k, 4);
-  return word;
-}
+#include "panel_x86.h"
 
 TK_INLINE uint64_t fifth_bits(const uint8_t *block, int k) {
   uint64_t bits;
@@ -79,8 +66,8 @@ TK_VNNI TK_INLINE void more_vnni(int type, const uint8_t *blocks, int nb, const 
     for (int t = 0; t < count; t++) {
       __m512i low = _mm512_setzero_si512(), high = _mm512_setzero_si512();
       for (int k = 0; k < 4; k++) {
-        low = _mm512_dpbusd_epi32(low, w[k], _mm512_set1_epi32(word_at(&x[t], i, k)));
-        high = _mm512_dpbusd_epi32(high, w[k + 4], _mm512_set1_epi32(word_at(&x[t], i, k + 4)));
+        low = _mm512_dpbusd_epi32(low, w[k], _mm512_set1_epi32(activation_word(&x[t], i, k)));
+        high = _mm512_dpbusd_epi32(high, w[k + 4], _mm512_set1_epi32(activation_word(&x[t], i, k + 4)));
       }
       __m512i product;
       if (type == TK_TYPE_Q6_K) {
@@ -173,7 +160,7 @@ TK_AVX2 TK_INLINE void more_avx2(int type, const uint8_t *blocks, int nb, const 
         for (int k0 = 0; k0 < 8; k0 += per_widen) {
           __m256i pairs = _mm256_setzero_si256();
           for (int k = k0; k < k0 + per_widen; k++) {
-            const __m256i xk = _mm256_set1_epi32(word_at(&x[t], i, k));
+            const __m256i xk = _mm256_set1_epi32(activation_word(&x[t], i, k));
             pairs = _mm256_add_epi16(pairs, _mm256_maddubs_epi16(w[k], xk));
           }
           sums[k0 / 4] = _mm256_add_epi32(sums[k0 / 4], _mm256_madd_epi16(pairs, ones));
@@ -204,23 +191,12 @@ TK_AVX2 TK_INLINE void more_avx2(int type, const uint8_t *blocks, int nb, const 
   }
 }
 
-#define TK_MORE_KERNEL(name, TARGET, body, type)                                              \
-  TARGET static void name(const uint8_t *blocks, int nb, const tk_q8_view *x, int count,     \
-                          float out[][TK_PANEL_ROWS]) {                                       \
-    switch (count) {                                                                          \
-    case 1: body(type, blocks, nb, x, 1, out); break;                                         \
-    case 2: body(type, blocks, nb, x, 2, out); break;                                         \
-    case 3: body(type, blocks, nb, x, 3, out); break;                                         \
-    default: body(type, blocks, nb, x, 4, out); break;                                        \
-    }                                                                                         \
-  }
-
-TK_MORE_KERNEL(panel_q5_0_avx2, TK_AVX2, more_avx2, TK_TYPE_Q5_0)
-TK_MORE_KERNEL(panel_q4_k_avx2, TK_AVX2, more_avx2, TK_TYPE_Q4_K)
-TK_MORE_KERNEL(panel_q6_k_avx2, TK_AVX2, more_avx2, TK_TYPE_Q6_K)
-TK_MORE_KERNEL(panel_q5_0_vnni, TK_VNNI, more_vnni, TK_TYPE_Q5_0)
-TK_MORE_KERNEL(panel_q4_k_vnni, TK_VNNI, more_vnni, TK_TYPE_Q4_K)
-TK_MORE_KERNEL(panel_q6_k_vnni, TK_VNNI, more_vnni, TK_TYPE_Q6_K)
+TK_PANEL_KERNEL(panel_q5_0_avx2, TK_AVX2, more_avx2, TK_TYPE_Q5_0)
+TK_PANEL_KERNEL(panel_q4_k_avx2, TK_AVX2, more_avx2, TK_TYPE_Q4_K)
+TK_PANEL_KERNEL(panel_q6_k_avx2, TK_AVX2, more_avx2, TK_TYPE_Q6_K)
+TK_PANEL_KERNEL(panel_q5_0_vnni, TK_VNNI, more_vnni, TK_TYPE_Q5_0)
+TK_PANEL_KERNEL(panel_q4_k_vnni, TK_VNNI, more_vnni, TK_TYPE_Q4_K)
+TK_PANEL_KERNEL(panel_q6_k_vnni, TK_VNNI, more_vnni, TK_TYPE_Q6_K)
 
 tk_panel_fn tk_panel_kernel_more(int type, int vnni) {
   switch (type) {

@@ -52,3 +52,29 @@ public struct GoldenCriteria: Sendable {
     return Int32(best)
   }
 }
+
+extension GoldenCriteria {
+  /// One case's outcome: whether its prompt tokenizes to llama.cpp's ids, and the criteria.
+  public struct CaseOutcome: Sendable {
+    public let name: String
+    public let promptTokens: Int
+    public let tokenizesAlike: Bool
+    public let report: Report
+  }
+
+  /// Every case of `golden` on `engine`: its prompt through `tokenizer` (BOS as the model
+  /// asks when `addSpecial`), then scored teacher-forced on llama.cpp's ids.
+  public func outcomes(
+    of golden: Golden, engine: InferenceEngine, tokenizer: any Tokenizer, addSpecial: Bool
+  ) throws -> [CaseOutcome] {
+    try golden.cases.map { goldenCase in
+      let ids = tokenizer.encode(goldenCase.prompt, addSpecial: addSpecial, parseSpecial: true)
+      let logits = try Engines.score(
+        engine, prompt: goldenCase.promptIDs, continuation: goldenCase.steps.map(\.id))
+      return CaseOutcome(
+        name: goldenCase.name, promptTokens: goldenCase.promptIDs.count,
+        tokenizesAlike: ids == goldenCase.promptIDs,
+        report: evaluate(steps: goldenCase.steps, logits: logits))
+    }
+  }
+}

@@ -22,19 +22,14 @@ import Testing
   /// llama.cpp, with the README's closeness bound for Gemma (3.0); `long_gpl` crosses the
   /// 512-token window.
   @Test func everyGemmaCaseMeetsTheCriteria() throws {
-    let engine = try Engines.gemma3()
     let criteria = GoldenCriteria(closeness: 3.0)
-    let golden = try Golden.gemma3()
-    let tokenizer = try Tokenizers.gemma3()
-    for goldenCase in golden.cases {
-      #expect(
-        tokenizer.encode(goldenCase.prompt, addSpecial: true, parseSpecial: true)
-          == goldenCase.promptIDs, "\(goldenCase.name)")
-      let logits = try Engines.score(
-        engine, prompt: goldenCase.promptIDs, continuation: goldenCase.steps.map(\.id))
-      let report = criteria.evaluate(steps: goldenCase.steps, logits: logits)
-      print("\(goldenCase.name): \(report)")
-      #expect(criteria.passes(report), "\(goldenCase.name): \(report)")
+    let outcomes = try criteria.outcomes(
+      of: try Golden.gemma3(), engine: try Engines.gemma3(), tokenizer: try Tokenizers.gemma3(),
+      addSpecial: true)
+    for outcome in outcomes {
+      print("\(outcome.name): \(outcome.report)")
+      #expect(outcome.tokenizesAlike, "\(outcome.name)")
+      #expect(criteria.passes(outcome.report), "\(outcome.name): \(outcome.report)")
     }
   }
 }
