@@ -29,6 +29,21 @@ import Testing
       options: .init(owner: "test", ttl: 60, lease: 30))
   }
 
+  /// What else the Redis on `port` holds and who is connected (for a failure's message).
+  static func whoElse(port: Int) -> String {
+    let redis = RedisClient(url: RedisURL(host: "127.0.0.1", port: port))
+    func text(_ command: [String]) -> String {
+      guard case .string(let bytes)? = try? redis.command(command) else { return "?" }
+      return String(decoding: bytes, as: UTF8.self)
+    }
+    let keys = (try? redis.command(["DBSIZE"])).map { "\($0)" } ?? "?"
+    let clients = text(["CLIENT", "LIST"]).split(separator: "\n").count
+    let evicted =
+      text(["INFO", "stats"]).split(whereSeparator: \.isNewline)
+      .first { $0.hasPrefix("evicted_keys:") } ?? "?"
+    return "keys \(keys), \(clients) clients, \(evicted)"
+  }
+
   /// Token `n` of a run: its delta and its checkpoint.
   func sendToken(_ n: Int, to log: RequestLog) {
     let sent = (0...n).map { "t\($0) ".utf8.count }.reduce(0, +)
@@ -42,7 +57,10 @@ import Testing
   }
 
   @Test func aReaderNeverHoldsAnEventRedisLacks() async throws {
-    let server = try RedisServer()
+    // No eviction: under the whole suite a client of another test that lost its own Redis
+    // could reach this one (a port taken again) and fill it; its writes then fail, and ours
+    // stay.
+    let server = try RedisServer(extraArguments: ["--maxmemory-policy", "noeviction"])
     defer { server.stop() }
     let journal = journal(port: server.port)
     journal.start(periodic: {}, lost: { _ in })
@@ -60,7 +78,7 @@ import Testing
       let stored = try journal.store.events(Self.spec.id, from: 0)
       #expect(
         stored.count >= last + 1,
-        "read up to \(last), Redis has \(stored.count); failures \(journal.failures.load(ordering: .relaxed))"
+        "read up to \(last), Redis has \(stored.count); failures \(journal.failures.load(ordering: .relaxed)); \(Self.whoElse(port: server.port))"
       )
       if batch.ended { break }
     }
