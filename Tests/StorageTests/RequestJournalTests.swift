@@ -19,6 +19,9 @@ import Testing
   /// Redis as failing and shows events it does not have yet.
   /// The lease is long for the same reason: renewals are every third of it, and a lease that
   /// lapses on a stalled machine makes the next write refused (and its events shown anyway).
+  /// So is the TTL a finished request keeps: under the whole suite this test's task has waited
+  /// over 60 s to run again, by which time a 60 s TTL had expired every key it then looked for
+  /// (CI: no failed call, nothing evicted, an empty Redis).
   func journal(port: Int, commandTimeout: Double = 60) -> RequestJournal {
     RequestJournal(
       redis: RedisClient(
@@ -26,7 +29,7 @@ import Testing
         options: .init(
           connectTimeout: min(commandTimeout, 30), commandTimeout: commandTimeout,
           initialBackoff: 0.05, maxBackoff: 0.2)),
-      options: .init(owner: "test", ttl: 60, lease: 30))
+      options: .init(owner: "test", ttl: 3_600, lease: 30))
   }
 
   /// What else the Redis on `port` holds and who is connected (for a failure's message).
