@@ -26,6 +26,34 @@ enum ForwardBlocks {
     }
   }
 
+  /// The FFN's gate and up products of the step's normed rows (`input`), into `state.gate`
+  /// and `state.up`: the shard's FFN rows of each.
+  static func gateAndUp(
+    _ projections: LayerProjections, ffnRows: Range<Int>, width d: Int, input: Activations,
+    rowCount n: Int, state: RunState, pool: ComputePool
+  ) {
+    state.products.run(pool) { add in
+      add(product(projections.gate, rows: ffnRows, columns: 0..<d, input, n, state.gate.pointer))
+      add(product(projections.up, rows: ffnRows, columns: 0..<d, input, n, state.up.pointer))
+    }
+  }
+
+  /// The down projection of the activated FFN rows (`hidden`), one partial per FFN unit of the
+  /// shard, into `state.partials` (`[units, n, d]`).
+  static func downPartials(
+    _ projections: LayerProjections, shard: ShardSpec, units: CanonicalUnits, width d: Int,
+    hidden: Activations, rowCount n: Int, state: RunState, pool: ComputePool
+  ) {
+    state.products.run(pool) { add in
+      for unit in shard.ffnUnits {
+        add(
+          product(
+            projections.down, rows: 0..<d, columns: units.ffnUnitColumns[unit], hidden, n,
+            state.partials.pointer + unit * n * d))
+      }
+    }
+  }
+
   /// target[t] += Σ_u partials[u][t] for every row, the units added in canonical order.
   static func fold(
     into target: UnsafeMutablePointer<Float>, unitCount: Int, rowCount n: Int, width d: Int,

@@ -82,27 +82,18 @@ extension LlamaModel {
       tk_rmsnorm_parallel(
         pool.raw, x, layer.ffnNorm.base, xb, Int32(n), Int32(d), config.rmsNormEpsilon)
       input.quantize(rows: n, pool)
-      products.run(pool) { add in
-        add(
-          product(
-            layer.projections.gate, rows: ffnRows, columns: 0..<d, input, n, state.gate.pointer))
-        add(
-          product(layer.projections.up, rows: ffnRows, columns: 0..<d, input, n, state.up.pointer))
-      }
+      ForwardBlocks.gateAndUp(
+        layer.projections, ffnRows: ffnRows, width: d, input: input, rowCount: n, state: state,
+        pool: pool)
       tk_swiglu_parallel(
         pool.raw, state.gate.pointer, state.up.pointer, state.hb.pointer, Int32(n),
         Int32(ffnRows.count))
 
       // Down projection, one partial per FFN unit, folded into x   [units, n, d]
       hidden.quantize(rows: n, pool)
-      products.run(pool) { add in
-        for unit in shard.ffnUnits {
-          add(
-            product(
-              layer.projections.down, rows: 0..<d, columns: units.ffnUnitColumns[unit], hidden, n,
-              state.partials.pointer + unit * n * d))
-        }
-      }
+      ForwardBlocks.downPartials(
+        layer.projections, shard: shard, units: units, width: d, hidden: hidden, rowCount: n,
+        state: state, pool: pool)
       if let exchange,
         !exchange.exchange(
           .ffn, layer: shard.layers.lowerBound + local, localUnits: shard.ffnUnits,
