@@ -1,21 +1,19 @@
 // Causal attention over a paged f16 KV cache. Each (token, head) pair visits its keys in
 // order first...position (first = 0, or position - window + 1 on a sliding-window layer), the
 // same whether the token came in a prefill batch or alone in a decode step, so prefill and
-// decode give the same bits. Threads split (token, head) pairs.
+// decode give the same bits.
 //
 // Per pair: q is rounded to f16 (as ggml feeds it to its f16 K product); score_j = (q·k_j) ·
 // 1/sqrt(dim), with q·k in the float-dot order of tessera_kernels.h; softmax with the
 // probabilities normalized, then rounded to f16 (as ggml feeds them to its f16 V product);
-// out = Σ_j p_j v_j, adding one key after another. The AVX2 version computes the same
-// operations in the same order, eight dimensions at a time.
-#include <math.h>
-
-#include "internal.h"
-
-#if defined(__x86_64__)
-#include <immintrin.h>
-#define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
-#endif
+// out = Σ_j p_j v_j, adding one key after another. The SIMD kernels (attention_x86.c) compute
+// the same operations in the same order for every pair; they only share loads between the
+// queries of a tile and between keys.
+//
+// Threads split tiles: up to TK_ATTENTION_TILE queries of one sequence that read the same KV
+// head (the query heads of a group first, then consecutive rows), so K and V stream once per
+// tile rather than once per query.
+#include "attention.h"
 
 void tk_kv_store(uint16_t *keys, uint16_t *values, int kv_dim, const float *k, const float *v,
                  const int32_t *slots, int rows) {
@@ -29,38 +27,14 @@ void tk_kv_store(uint16_t *keys, uint16_t *values, int kv_dim, const float *k, c
   }
 }
 
-typedef struct {
-  const uint16_t *keys;    // this head's keys: key j at keys + slot(j) * kv_dim
-  const uint16_t *values;  // likewise
-  const int32_t *table;
-  int block_size;
-  int kv_dim;
-  int first_key;  // the window's first key (0: all of them)
-  int key_count;  // keys up to and including the query's own position
-  int dim;
-  float scale;
-} head_view;
-
-static inline size_t slot_of(const head_view *h, int j) {
-  return ((size_t)h->table[j / h->block_size] * h->block_size + j % h->block_size) * h->kv_dim;
-}
-
-/// scores[j] = exp(scores[j] - max), summed in key order; returns 1 / the sum.
-static inline float exponentiate(float *scores, int count, float max) {
-  float sum = 0.0f;
-  for (int j = 0; j < count; j++) {
-    scores[j] = expf(scores[j] - max);
-    sum = sum + scores[j];
-  }
-  return 1.0f / sum;
-}
-
-static void attend_portable(const head_view *h, const float *q_in, float *out, float *scores) {
-  float q[512];
+static void attend_portable(const head_view *h, const float *q_in, float *out, int first,
+                            int count, float *scores) {
+  float q[TK_MAX_HEAD_DIM];
   for (int i = 0; i < h->dim; i++) q[i] = tk_round_f16(q_in[i]);
   float max = -INFINITY;
-  for (int j = h->first_key; j < h->key_count; j++) {
-    const uint16_t *k = h->keys + slot_of(h, j);
+  key_walk walk = tk_key_walk(h, first);
+  for (int j = first; j < count; j++) {
+    const uint16_t *k = h->keys + tk_next_slot(&walk) * h->kv_dim;
     float dot = 0.0f;
     for (int b = 0; b < h->dim; b += 32) {
       float lane[8] = {0};
@@ -76,163 +50,120 @@ static void attend_portable(const head_view *h, const float *q_in, float *out, f
     scores[j] = s;
     max = s > max ? s : max;
   }
-  const float inv =
-      exponentiate(scores + h->first_key, h->key_count - h->first_key, max);
+  const float inv = tk_exponentiate(scores + first, count - first, max);
   for (int i = 0; i < h->dim; i++) out[i] = 0.0f;
-  for (int j = h->first_key; j < h->key_count; j++) {
-    const uint16_t *v = h->values + slot_of(h, j);
+  walk = tk_key_walk(h, first);
+  for (int j = first; j < count; j++) {
+    const uint16_t *v = h->values + tk_next_slot(&walk) * h->kv_dim;
     const float p = tk_round_f16(scores[j] * inv);
     for (int i = 0; i < h->dim; i++) out[i] = out[i] + p * tk_f16_to_f32(v[i]);
   }
 }
 
-#if defined(__x86_64__)
-TK_AVX2 static inline float tree8_avx2(__m256 v) {
-  __m256 h = _mm256_hadd_ps(v, v);  // (l0+l1, l2+l3, …) in each half
-  h = _mm256_hadd_ps(h, h);         // ((l0+l1)+(l2+l3)) low, ((l4+l5)+(l6+l7)) high
-  return _mm_cvtss_f32(_mm_add_ss(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+static void attend_tile_portable(const head_view *h, const attention_tile *tile) {
+  for (int i = 0; i < tile->count; i++)
+    attend_portable(h, tile->q[i], tile->out[i], tile->first_key[i], tile->key_count[i],
+                    tile->scores);
 }
 
-TK_AVX2 static inline __m256 load_f16x8(const uint16_t *p) {
-  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-}
-
-#endif
-
-#if defined(__x86_64__)
-/// Up to four consecutive query rows of one sequence and head: each key and value is loaded
-/// once for all of them, and every (query, key) pair computes exactly what attend_portable does.
-TK_AVX2 static void attend_tile_avx2(const head_view *h, const int *first_keys,
-                                     const int *key_counts, int n, const float *const *q_in,
-                                     float *const *outs, float *scores, int max_keys) {
-  enum { TILE = 4 };
-  __m256 q[TILE][64];
-  __m256 acc[TILE][64];
-  float max[TILE], inv[TILE];  // inv: 1 / Σ exp, per query
-  const int vectors = h->dim / 8;
-  int last = 0;
-  int first = max_keys;
-  for (int i = 0; i < n; i++) {
-    first = first_keys[i] < first ? first_keys[i] : first;
-    for (int v = 0; v < vectors; v++) {
-      q[i][v] = _mm256_cvtph_ps(
-          _mm256_cvtps_ph(_mm256_loadu_ps(q_in[i] + 8 * v), _MM_FROUND_TO_NEAREST_INT));
-    }
-    max[i] = -INFINITY;
-    last = key_counts[i] > last ? key_counts[i] : last;
-  }
-  for (int j = first; j < last; j++) {
-    const uint16_t *k = h->keys + slot_of(h, j);
-    __m256 kv[64];
-    for (int v = 0; v < vectors; v++) kv[v] = load_f16x8(k + 8 * v);
-    for (int i = 0; i < n; i++) {
-      if (j < first_keys[i] || j >= key_counts[i]) continue;
-      float dot = 0.0f;
-      for (int b = 0; b < vectors; b += 4) {
-        __m256 lane = _mm256_mul_ps(q[i][b], kv[b]);
-        lane = _mm256_add_ps(lane, _mm256_mul_ps(q[i][b + 1], kv[b + 1]));
-        lane = _mm256_add_ps(lane, _mm256_mul_ps(q[i][b + 2], kv[b + 2]));
-        lane = _mm256_add_ps(lane, _mm256_mul_ps(q[i][b + 3], kv[b + 3]));
-        dot = dot + tree8_avx2(lane);
-      }
-      const float s = dot * h->scale;
-      scores[(size_t)i * max_keys + j] = s;
-      max[i] = s > max[i] ? s : max[i];
-    }
-  }
-  for (int i = 0; i < n; i++) {
-    float *row = scores + (size_t)i * max_keys;
-    inv[i] = exponentiate(row + first_keys[i], key_counts[i] - first_keys[i], max[i]);
-    // The probabilities, normalized and rounded to f16, eight at a time (the same rounding as
-    // tk_round_f16, to nearest even).
-    const __m256 scale = _mm256_set1_ps(inv[i]);
-    int j = first_keys[i];
-    for (; j + 8 <= key_counts[i]; j += 8) {
-      const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(row + j), scale);
-      _mm256_storeu_ps(row + j, _mm256_cvtph_ps(_mm256_cvtps_ph(p, _MM_FROUND_TO_NEAREST_INT)));
-    }
-    for (; j < key_counts[i]; j++) row[j] = tk_round_f16(row[j] * inv[i]);
-    for (int v = 0; v < vectors; v++) acc[i][v] = _mm256_setzero_ps();
-  }
-  for (int j = first; j < last; j++) {
-    const uint16_t *values = h->values + slot_of(h, j);
-    __m256 vv[64];
-    for (int v = 0; v < vectors; v++) vv[v] = load_f16x8(values + 8 * v);
-    for (int i = 0; i < n; i++) {
-      if (j < first_keys[i] || j >= key_counts[i]) continue;
-      const __m256 p = _mm256_set1_ps(scores[(size_t)i * max_keys + j]);
-      for (int v = 0; v < vectors; v++) acc[i][v] = _mm256_add_ps(acc[i][v], _mm256_mul_ps(p, vv[v]));
-    }
-  }
-  for (int i = 0; i < n; i++) {
-    for (int v = 0; v < vectors; v++) _mm256_storeu_ps(outs[i] + 8 * v, acc[i][v]);
-  }
-}
-#endif
-
+/// How the job's queries are cut into items: `rows_per_item` consecutive rows times up to
+/// `heads_per_item` query heads of one KV group.
 typedef struct {
   const tk_attention_desc *d;
-  tk_work work;  // a unit is an item
+  tk_work work;
+  int rows_per_item;
+  int heads_per_item;
+  int head_chunks;  // items per row chunk
 } attention_job;
 
-enum { QUERY_TILE = 4 };
+/// The shard's query heads [*begin, *end) that read local KV head `kvh`.
+static void group_heads(const tk_attention_desc *d, int kvh, int *begin, int *end) {
+  const int first = kvh * d->heads_per_kv_head - d->first_head_offset;
+  const int last = first + d->heads_per_kv_head;
+  *begin = first > 0 ? first : 0;
+  *end = last < d->head_count ? last : d->head_count;
+}
 
-// Work items are (four consecutive rows, head); inside an item, rows of one sequence run as a
-// tile (AVX2) or one by one (portable). Threads claim items one at a time.
+static int head_chunk_count(const tk_attention_desc *d, int heads_per_item) {
+  int chunks = 0;
+  for (int kvh = 0; kvh < d->kv_head_count; kvh++) {
+    int begin, end;
+    group_heads(d, kvh, &begin, &end);
+    chunks += (end - begin + heads_per_item - 1) / heads_per_item;
+  }
+  return chunks;
+}
+
+/// Head chunk `index` (in KV-group order): its KV head and query heads [*begin, *end).
+static int head_chunk(const tk_attention_desc *d, int heads_per_item, int index, int *begin,
+                      int *end) {
+  for (int kvh = 0; kvh < d->kv_head_count; kvh++) {
+    int first, last;
+    group_heads(d, kvh, &first, &last);
+    const int chunks = (last - first + heads_per_item - 1) / heads_per_item;
+    if (index < chunks) {
+      *begin = first + index * heads_per_item;
+      *end = *begin + heads_per_item < last ? *begin + heads_per_item : last;
+      return kvh;
+    }
+    index -= chunks;
+  }
+  *begin = *end = 0;
+  return 0;
+}
+
 static void attention_task(void *raw, int thread, int threads) {
   (void)threads;
   attention_job *job = raw;
   const tk_attention_desc *d = job->d;
-  const int group = d->heads_per_kv_head;
   const int dim = d->head_dim;
   const int q_stride = d->head_count * dim;
-  float *scores = d->scratch + (size_t)thread * QUERY_TILE * d->max_keys;
+  float *scores = d->scratch + (size_t)thread * TK_ATTENTION_TILE * d->max_keys;
 #if defined(__x86_64__)
-  const int avx2 = tk_has_avx2();
+  const int avx2 = tk_has_avx2() && dim % 64 == 0;
 #endif
 
   for (int item = tk_claim(&job->work, thread); item >= 0; item = tk_claim(&job->work, thread)) {
-    const int chunk = item / d->head_count;
-    const int head = item % d->head_count;
-    const int kvh = (d->first_head_offset + head) / group;
-    const int chunk_end = (chunk + 1) * QUERY_TILE < d->rows ? (chunk + 1) * QUERY_TILE : d->rows;
-    for (int t = chunk * QUERY_TILE; t < chunk_end;) {
+    const int chunk = item / job->head_chunks;
+    int head_begin, head_end;
+    const int kvh = head_chunk(d, job->heads_per_item, item % job->head_chunks, &head_begin,
+                               &head_end);
+    const int row_end = (chunk + 1) * job->rows_per_item < d->rows
+                            ? (chunk + 1) * job->rows_per_item
+                            : d->rows;
+    for (int t = chunk * job->rows_per_item; t < row_end;) {
       // The run of rows from t that belong to the same sequence (same block table).
       int n = 1;
-      while (t + n < chunk_end && d->table_offsets[t + n] == d->table_offsets[t]) n++;
-      head_view view = {
+      while (t + n < row_end && d->table_offsets[t + n] == d->table_offsets[t]) n++;
+      const head_view view = {
           .keys = d->layer.keys + (size_t)kvh * dim,
           .values = d->layer.values + (size_t)kvh * dim,
           .table = d->block_tables + d->table_offsets[t],
           .block_size = d->layer.block_size,
           .kv_dim = d->layer.kv_dim,
-          .first_key = 0,
-          .key_count = 0,
           .dim = dim,
           .scale = 1.0f / sqrtf((float)dim),
       };
-      const float *q[QUERY_TILE];
-      float *out[QUERY_TILE];
-      int key_counts[QUERY_TILE], first_keys[QUERY_TILE];
-      for (int i = 0; i < n; i++) {
-        q[i] = d->q + (size_t)(t + i) * q_stride + (size_t)head * dim;
-        out[i] = d->out + (size_t)(t + i) * q_stride + (size_t)head * dim;
-        key_counts[i] = d->positions[t + i] + 1;
-        const int first = d->window > 0 ? key_counts[i] - d->window : 0;
-        first_keys[i] = first > 0 ? first : 0;
+      attention_tile tile = {.count = 0, .scores = scores, .max_keys = d->max_keys};
+      for (int r = t; r < t + n; r++) {
+        const int count = d->positions[r] + 1;
+        const int first = d->window > 0 && count > d->window ? count - d->window : 0;
+        for (int head = head_begin; head < head_end; head++) {
+          const int i = tile.count++;
+          tile.q[i] = d->q + (size_t)r * q_stride + (size_t)head * dim;
+          tile.out[i] = d->out + (size_t)r * q_stride + (size_t)head * dim;
+          tile.first_key[i] = first;
+          tile.key_count[i] = count;
+        }
       }
 #if defined(__x86_64__)
       if (avx2) {
-        attend_tile_avx2(&view, first_keys, key_counts, n, q, out, scores, d->max_keys);
+        tk_attend_tile_avx2(&view, &tile);
         t += n;
         continue;
       }
 #endif
-      for (int i = 0; i < n; i++) {
-        view.first_key = first_keys[i];
-        view.key_count = key_counts[i];
-        attend_portable(&view, q[i], out[i], scores);
-      }
+      attend_tile_portable(&view, &tile);
       t += n;
     }
   }
@@ -241,7 +172,20 @@ static void attention_task(void *raw, int thread, int threads) {
 void tk_attention(tk_pool *pool, const tk_attention_desc *desc) {
   attention_job job;  // not an initializer: that would zero all 64 lanes on every call
   job.d = desc;
-  const int chunks = (desc->rows + QUERY_TILE - 1) / QUERY_TILE;
-  tk_work_init(&job.work, chunks * desc->head_count, tk_pool_thread_count(pool));
+  const int threads = tk_pool_thread_count(pool);
+  // A tile is the query heads of a KV group, then as many rows as fill TK_ATTENTION_TILE
+  // queries. With fewer tiles than threads (decode), a group's heads are split further.
+  const int group = desc->heads_per_kv_head < desc->head_count ? desc->heads_per_kv_head
+                                                                : desc->head_count;
+  job.heads_per_item = group < TK_ATTENTION_TILE ? group : TK_ATTENTION_TILE;
+  if (job.heads_per_item < 1) job.heads_per_item = 1;
+  job.rows_per_item = TK_ATTENTION_TILE / job.heads_per_item;
+  const int row_chunks = (desc->rows + job.rows_per_item - 1) / job.rows_per_item;
+  job.head_chunks = head_chunk_count(desc, job.heads_per_item);
+  while (job.heads_per_item > 1 && row_chunks * job.head_chunks < threads) {
+    job.heads_per_item = (job.heads_per_item + 1) / 2;
+    job.head_chunks = head_chunk_count(desc, job.heads_per_item);
+  }
+  tk_work_init(&job.work, row_chunks * job.head_chunks, threads);
   tk_pool_run(pool, attention_task, &job);
 }

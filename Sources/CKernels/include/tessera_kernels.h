@@ -239,7 +239,10 @@ void tk_kv_store(uint16_t *keys, uint16_t *values, int kv_dim, const float *k, c
 /// on: a sliding-window layer) — found through block_tables + table_offsets[t] (a list of
 /// physical blocks).
 /// q is [rows][head_count * head_dim]; out likewise. scratch holds per-thread score buffers of
-/// 4 × max_keys floats each (thread_count of them): up to four query rows run at once.
+/// TK_ATTENTION_TILE_QUERIES × max_keys floats each (thread_count of them): that many queries
+/// of one sequence and KV head run at once.
+enum { TK_ATTENTION_TILE_QUERIES = 16 };
+
 typedef struct {
   tk_kv_layer layer;
   const float *q;

@@ -18,7 +18,7 @@ public final class RunState {
   let up: ScratchBuffer<Float>  // [capacity, ffLocal]
   let hb: ScratchBuffer<Float>  // [capacity, ffLocal] silu(gate) * up
   let hq: ScratchBuffer<UInt8>  // [capacity] quantized rows of hb
-  let scores: ScratchBuffer<Float>  // [threads, 4, maxKeys] attention scores per thread
+  let scores: ScratchBuffer<Float>  // [threads, tile queries, maxKeys] attention scores
   let maxKeys: Int
   // Per-step token bookkeeping, reused across steps.
   let positions: ScratchBuffer<Int32>  // [capacity]
@@ -54,7 +54,7 @@ public final class RunState {
     hb = ScratchBuffer(count: capacity * ffLocal, zero: 0)
     hq = ScratchBuffer(count: q8Bytes(ffLocal), zero: 0)
     // Attention runs up to four query rows at once per thread.
-    scores = ScratchBuffer(count: threadCount * 4 * maxKeys, zero: 0)
+    scores = ScratchBuffer(count: threadCount * Int(TK_ATTENTION_TILE_QUERIES) * maxKeys, zero: 0)
     positions = ScratchBuffer(count: capacity, zero: 0)
     full = StepTables(capacity: capacity)
     window = StepTables(capacity: capacity)

@@ -127,7 +127,7 @@ import Testing
 
     func run() -> [Float] {
       var out = [Float](repeating: 0, count: rows * heads * headDimension)
-      var scratch = [Float](repeating: 0, count: 2 * 4 * rows)
+      var scratch = [Float](repeating: 0, count: 2 * Int(TK_ATTENTION_TILE_QUERIES) * rows)
       keys.withUnsafeBufferPointer { k in
         values.withUnsafeBufferPointer { v in
           var desc = tk_attention_desc(
