@@ -57,18 +57,34 @@ import Testing
       let q = Array(query[rows.lowerBound * width..<rows.upperBound * width])
       let rowPositions = Array(positions[rows])
       let rowOffsets = Array(offsets[rows])
+      // Every pointer the descriptor holds is valid for the whole call (no temporary ones).
       keys.withUnsafeBufferPointer { k in
         values.withUnsafeBufferPointer { v in
-          var desc = tk_attention_desc(
-            layer: tk_kv_layer(
-              keys: k.baseAddress, values: v.baseAddress, block_size: Int32(blockSize),
-              kv_dim: Int32(kvDimension)),
-            q: q, out: &out, rows: Int32(rows.count), head_count: Int32(shape.heads),
-            kv_head_count: Int32(shape.kvHeads), heads_per_kv_head: Int32(shape.group),
-            first_head_offset: Int32(shape.headOffset), head_dim: Int32(shape.headDimension),
-            positions: rowPositions, block_tables: tables, table_offsets: rowOffsets,
-            scratch: &scratch, max_keys: Int32(maxKeys), window: Int32(shape.window))
-          tk_attention(pool, &desc)
+          q.withUnsafeBufferPointer { q in
+            rowPositions.withUnsafeBufferPointer { positions in
+              tables.withUnsafeBufferPointer { tables in
+                rowOffsets.withUnsafeBufferPointer { offsets in
+                  out.withUnsafeMutableBufferPointer { out in
+                    scratch.withUnsafeMutableBufferPointer { scratch in
+                      var desc = tk_attention_desc(
+                        layer: tk_kv_layer(
+                          keys: k.baseAddress, values: v.baseAddress,
+                          block_size: Int32(blockSize), kv_dim: Int32(kvDimension)),
+                        q: q.baseAddress, out: out.baseAddress, rows: Int32(rows.count),
+                        head_count: Int32(shape.heads), kv_head_count: Int32(shape.kvHeads),
+                        heads_per_kv_head: Int32(shape.group),
+                        first_head_offset: Int32(shape.headOffset),
+                        head_dim: Int32(shape.headDimension), positions: positions.baseAddress,
+                        block_tables: tables.baseAddress, table_offsets: offsets.baseAddress,
+                        scratch: scratch.baseAddress, max_keys: Int32(maxKeys),
+                        window: Int32(shape.window))
+                      tk_attention(pool, &desc)
+                    }
+                  }
+                }
+              }
+            }
+          }
         }
       }
       return out
