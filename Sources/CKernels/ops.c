@@ -6,6 +6,10 @@
 #include "tessera_kernels.h"
 #include "internal.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 static float sum_squares(const float *x, int n) {
   float sum = 0.0f;
   for (int i = 0; i < n; i += 32) {
@@ -91,18 +95,40 @@ static void fill_gelu_table(void) {
   }
 }
 
+static inline float geglu_one(float g, float up) {
+  if (g <= -10.0f) return 0.0f;
+  if (g >= 10.0f) return g * up;
+  return gelu_table[tk_f32_to_f16(g)] * up;
+}
+
+#if defined(__x86_64__)
+/// geglu_one on eight lanes: F16C rounds the gate to its f16 index as tk_f32_to_f16 does (to
+/// nearest even), and a gather reads the table.
+__attribute__((target("avx2,fma,f16c"))) static int geglu_avx2(const float *gate,
+                                                               const float *up, float *out,
+                                                               int n) {
+  const __m256 low = _mm256_set1_ps(-10.0f), high = _mm256_set1_ps(10.0f);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    const __m256i index =
+        _mm256_cvtepu16_epi32(_mm256_cvtps_ph(g, _MM_FROUND_TO_NEAREST_INT));
+    const __m256 gelu = _mm256_i32gather_ps(gelu_table, index, 4);
+    const __m256 factor = _mm256_blendv_ps(gelu, g, _mm256_cmp_ps(g, high, _CMP_GE_OQ));
+    const __m256 product = _mm256_mul_ps(factor, _mm256_loadu_ps(up + i));
+    _mm256_storeu_ps(out + i, _mm256_andnot_ps(_mm256_cmp_ps(g, low, _CMP_LE_OQ), product));
+  }
+  return i;
+}
+#endif
+
 void tk_geglu(const float *gate, const float *up, float *out, int n) {
   pthread_once(&gelu_once, fill_gelu_table);
-  for (int i = 0; i < n; i++) {
-    const float g = gate[i];
-    if (g <= -10.0f) {
-      out[i] = 0.0f;
-    } else if (g >= 10.0f) {
-      out[i] = g * up[i];
-    } else {
-      out[i] = gelu_table[tk_f32_to_f16(g)] * up[i];
-    }
-  }
+  int i = 0;
+#if defined(__x86_64__)
+  if (tk_has_avx2()) i = geglu_avx2(gate, up, out, n);
+#endif
+  for (; i < n; i++) out[i] = geglu_one(gate[i], up[i]);
 }
 
 void tk_swiglu(const float *gate, const float *up, float *out, int n) {

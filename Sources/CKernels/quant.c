@@ -7,7 +7,68 @@
 
 size_t tk_q8_row_bytes(int n) { return (size_t)n + (size_t)(n / 32) * 16; }
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/// tk_quantize_rows_q8 in AVX2: the same maximum, scale and inverse per block; cvtps_epi32
+/// rounds half to even as nearbyintf does (the default rounding mode); the integer sums are
+/// exact in any order.
+__attribute__((target("avx2,fma,f16c"))) static void quantize_rows_q8_avx2(const float *x,
+                                                                           int rows, int n,
+                                                                           uint8_t *out) {
+  const int nb = n / 32;
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int r = 0; r < rows; r++, x += n, out += tk_q8_row_bytes(n)) {
+    const tk_q8_view view = tk_q8_row_view(out, n, 0);
+    int8_t *qs = (int8_t *)view.qs;
+    float *d = (float *)view.d;
+    float *s = (float *)view.s;
+    int32_t *sums = (int32_t *)view.sum;
+    int32_t *halves = (int32_t *)view.half;
+    for (int i = 0; i < nb; i++) {
+      const float *xs = x + 32 * i;
+      const __m256 v0 = _mm256_loadu_ps(xs), v1 = _mm256_loadu_ps(xs + 8);
+      const __m256 v2 = _mm256_loadu_ps(xs + 16), v3 = _mm256_loadu_ps(xs + 24);
+      const __m256 m = _mm256_max_ps(
+          _mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+          _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+      __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+      m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+      m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+      const float amax = _mm_cvtss_f32(m4);
+      const float scale = amax / 127.0f;
+      const __m256 inverse = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+      const __m256i q0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, inverse));
+      const __m256i q1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, inverse));
+      const __m256i q2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, inverse));
+      const __m256i q3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, inverse));
+      const __m256i bytes = _mm256_permutevar8x32_epi32(
+          _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3)), order);
+      _mm256_storeu_si256((__m256i *)(qs + 32 * i), bytes);
+      _Alignas(32) int32_t lane[8];
+      _mm256_store_si256((__m256i *)lane, _mm256_add_epi32(q0, q1));
+      int half = 0;
+      for (int l = 0; l < 8; l++) half += lane[l];
+      _mm256_store_si256((__m256i *)lane, _mm256_add_epi32(q2, q3));
+      int sum = half;
+      for (int l = 0; l < 8; l++) sum += lane[l];
+      d[i] = tk_round_f16(scale);
+      s[i] = tk_round_f16(scale * (float)sum);
+      sums[i] = sum;
+      halves[i] = half;
+    }
+  }
+}
+#endif
+
 void tk_quantize_rows_q8(const float *x, int rows, int n, uint8_t *out) {
+#if defined(__x86_64__)
+  if (tk_has_avx2()) {
+    quantize_rows_q8_avx2(x, rows, n, out);
+    return;
+  }
+#endif
   const int nb = n / 32;
   for (int r = 0; r < rows; r++, x += n, out += tk_q8_row_bytes(n)) {
     const tk_q8_view view = tk_q8_row_view(out, n, 0);

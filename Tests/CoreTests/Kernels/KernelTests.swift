@@ -49,6 +49,25 @@ import Testing
     }
   }
 
+  /// Every level packs the same bytes: quants, scales, scaled sums, sums and half sums,
+  /// including blocks of zeros, of ties (x · 127 / amax exactly half-way) and of one value.
+  @Test func activationQuantizationIsTheSameAtEveryLevel() {
+    for size in Self.sizes {
+      var x = random(size, seed: UInt64(size) + 7, scale: 5)
+      for i in 0..<min(32, size) { x[i] = 0 }
+      if size >= 64 { for i in 32..<64 { x[i] = Float(i % 5) * 0.5 - 1 } }
+      var packed: [[UInt8]] = []
+      for level in Self.kernelLevels {
+        tk_limit_kernels(level)
+        defer { tk_limit_kernels(-1) }
+        packed.append(quantizeActivations(x, n: size))
+      }
+      for (level, bytes) in packed.enumerated().dropFirst() {
+        #expect(bytes == packed[0], "n \(size), level \(level)")
+      }
+    }
+  }
+
   @Test func activationQuantizationRoundTripsWithinHalfAStep() {
     for size in Self.sizes {
       let x = random(size, seed: UInt64(size), scale: 3)

@@ -196,4 +196,26 @@ import Testing
     #expect(out[0] == 0)  // gate ≤ −10
     #expect(out[out.count - 1] == gate[gate.count - 1] * up[up.count - 1])  // gate ≥ 10
   }
+
+  /// Every f16 gate (and values between them, which round either way, and the ±10 edges) gives
+  /// the same bits at every kernel level; n is not a multiple of eight, so a tail runs too.
+  @Test func gegluIsTheSameAtEveryLevel() {
+    var generator = SplitMix64(seed: 21)
+    var gate = (0..<65_536).map { HalfPrecision.float(fromF16: UInt16($0)) }.filter { !$0.isNaN }
+    gate += (0..<4_099).map { _ in Float.random(in: -11...11, using: &generator) }
+    gate += [-10, 10, -10.000001, 9.999999, 0, -0, .leastNonzeroMagnitude]
+    let up = gate.indices.map { _ in Float.random(in: -3...3, using: &generator) }
+    var results: [[UInt32]] = []
+    for level in 0...tk_kernels_supported() {
+      tk_limit_kernels(level)
+      defer { tk_limit_kernels(-1) }
+      var out = [Float](repeating: .nan, count: gate.count)
+      tk_geglu(gate, up, &out, Int32(gate.count))
+      results.append(out.map(\.bitPattern))
+    }
+    for (level, result) in results.enumerated().dropFirst() {
+      let differing = result.indices.first { result[$0] != results[0][$0] }
+      #expect(differing == nil, "level \(level): gate \(gate[differing ?? 0])")
+    }
+  }
 }
