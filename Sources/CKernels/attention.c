@@ -4,9 +4,12 @@
 // decode give the same bits.
 //
 // Per pair: q is rounded to f16 (as ggml feeds it to its f16 K product); score_j = (q·k_j) ·
-// 1/sqrt(dim), with q·k in the float-dot order of tessera_kernels.h; softmax with the
-// probabilities normalized, then rounded to f16 (as ggml feeds them to its f16 V product);
-// out = Σ_j p_j v_j, adding one key after another. The SIMD kernels (attention_x86.c) compute
+// 1/sqrt(dim), with q·k in the float-dot order of tessera_kernels.h; e_j =
+// tk_attention_exp(score_j - max) (exp.h), summed in key order; the probabilities e_j / sum,
+// rounded to f16 (as ggml feeds them to its f16 V product); out = Σ_j p_j v_j, adding one key
+// after another. The products are written as fused multiply-adds: a product of two f16 values
+// is exact in f32, so fused or not gives the same bits, and the SIMD levels do half the
+// operations. The SIMD kernels (attention_x86.c, attention_avx512.c) compute
 // the same operations in the same order for every pair; they only share loads between the
 // queries of a tile and between keys.
 //
@@ -14,6 +17,7 @@
 // head (the query heads of a group first, then consecutive rows), so K and V stream once per
 // tile rather than once per query.
 #include "attention.h"
+#include <stdlib.h>
 
 void tk_kv_store(uint16_t *keys, uint16_t *values, int kv_dim, const float *k, const float *v,
                  const int32_t *slots, int rows) {
@@ -38,12 +42,7 @@ static void attend_portable(const head_view *h, const float *q_in, float *out, i
     float dot = 0.0f;
     for (int b = 0; b < h->dim; b += 32) {
       float lane[8] = {0};
-      for (int step = 0; step < 4; step++) {
-        for (int l = 0; l < 8; l++) {
-          const int e = b + 8 * step + l;
-          lane[l] = lane[l] + q[e] * tk_f16_to_f32(k[e]);
-        }
-      }
+      for (int e = b; e < b + 32; e++) lane[e % 8] = fmaf(q[e], tk_f16_to_f32(k[e]), lane[e % 8]);
       dot = dot + tk_lane_tree8(lane);
     }
     const float s = dot * h->scale;
@@ -56,7 +55,7 @@ static void attend_portable(const head_view *h, const float *q_in, float *out, i
   for (int j = first; j < count; j++) {
     const uint16_t *v = h->values + tk_next_slot(&walk) * h->kv_dim;
     const float p = tk_round_f16(scores[j] * inv);
-    for (int i = 0; i < h->dim; i++) out[i] = out[i] + p * tk_f16_to_f32(v[i]);
+    for (int i = 0; i < h->dim; i++) out[i] = fmaf(p, tk_f16_to_f32(v[i]), out[i]);
   }
 }
 
@@ -120,7 +119,9 @@ static void attention_task(void *raw, int thread, int threads) {
   const int q_stride = d->head_count * dim;
   float *scores = d->scratch + (size_t)thread * TK_ATTENTION_TILE * d->max_keys;
 #if defined(__x86_64__)
-  const int avx2 = tk_has_avx2() && dim % 64 == 0;
+  const int avx512 = tk_has_avx512() && dim % 32 == 0 && !0;
+  const int portable = 0 != NULL;
+  const int avx2 = tk_has_avx2() && dim % 64 == 0 && !portable;
 #endif
 
   for (int item = tk_claim(&job->work, thread); item >= 0; item = tk_claim(&job->work, thread)) {
@@ -157,6 +158,11 @@ static void attention_task(void *raw, int thread, int threads) {
         }
       }
 #if defined(__x86_64__)
+      if (avx512) {
+        tk_attend_tile_avx512(&view, &tile);
+        t += n;
+        continue;
+      }
       if (avx2) {
         tk_attend_tile_avx2(&view, &tile);
         t += n;

@@ -6,6 +6,7 @@
 
 #include <math.h>
 
+#include "exp.h"
 #include "internal.h"
 
 enum { TK_ATTENTION_TILE = TK_ATTENTION_TILE_QUERIES, TK_MAX_HEAD_DIM = 512 };
@@ -54,17 +55,67 @@ static inline size_t tk_next_slot(key_walk *w) {
   return slot;
 }
 
-/// scores[j] = exp(scores[j] - max), summed in key order; returns 1 / the sum.
+/// scores[j] = tk_attention_exp(scores[j] - max); returns 1 / their sum, added in key order.
 static inline float tk_exponentiate(float *scores, int count, float max) {
   float sum = 0.0f;
   for (int j = 0; j < count; j++) {
-    scores[j] = expf(scores[j] - max);
+    scores[j] = tk_attention_exp(scores[j] - max);
     sum = sum + scores[j];
   }
   return 1.0f / sum;
 }
 
+/// 1 / Σ_j e_j (scores already exponentiated) for every query of the tile, each sum one chain
+/// in key order as in tk_exponentiate. Queries that read the same keys (the heads of a row)
+/// run their chains side by side, so that each add's latency hides behind the others'.
+static inline void tk_inverse_sums(const attention_tile *tile, float *inverse) {
+  for (int i = 0; i < tile->count;) {
+    const int from = tile->first_key[i], to = tile->key_count[i];
+    int n = 1;
+    while (i + n < tile->count && n < 4 && tile->first_key[i + n] == from &&
+           tile->key_count[i + n] == to)
+      n++;
+    const float *row[4];
+    for (int c = 0; c < 4; c++)
+      row[c] = tile->scores + (size_t)(i + (c < n ? c : 0)) * tile->max_keys;
+    float sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int j = from; j < to; j++) {  // four chains always; the extra ones repeat row 0
+      sum[0] = sum[0] + row[0][j];
+      sum[1] = sum[1] + row[1][j];
+      sum[2] = sum[2] + row[2][j];
+      sum[3] = sum[3] + row[3][j];
+    }
+    for (int c = 0; c < n; c++) inverse[i + c] = 1.0f / sum[c];
+    i += n;
+  }
+}
+
+/// Where the rows `TK_PREFETCH_KEYS` ahead of the next widened one are, so that they are on
+/// their way from memory while the group before them is computed.
+enum { TK_PREFETCH_KEYS = 32 };
+
+typedef struct {
+  key_walk walk;
+  int next;  // the key `walk` is at
+  int last;  // keys from here on are not read
+} lookahead;
+
+static inline lookahead tk_lookahead(const head_view *h, int first, int last) {
+  const int at = first + TK_PREFETCH_KEYS;
+  return (lookahead){at < last ? tk_key_walk(h, at) : (key_walk){0}, at, last};
+}
+
+/// Starts loading the next row ahead (dim f16 values from `base`), if there is one.
+static inline void tk_prefetch_ahead(lookahead *ahead, const uint16_t *base, int kv_dim,
+                                     int dim) {
+  if (ahead->next >= ahead->last) return;
+  const char *row = (const char *)(base + tk_next_slot(&ahead->walk) * kv_dim);
+  for (int byte = 0; byte < 2 * dim; byte += 64) __builtin_prefetch(row + byte, 0, 3);
+  ahead->next++;
+}
+
 /// The tile's queries, each computing exactly what the portable kernel does.
 void tk_attend_tile_avx2(const head_view *h, const attention_tile *tile);
+void tk_attend_tile_avx512(const head_view *h, const attention_tile *tile);
 
 #endif

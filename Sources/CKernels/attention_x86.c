@@ -3,6 +3,7 @@
 // - keys and values are widened from f16 once per group of keys, for all queries of the tile;
 // - q·k of eight keys is reduced together: their eight lane vectors go through one transpose
 //   of hadds that computes each key's ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7));
+// - every product is a fused multiply-add, as fmaf is in the portable kernel;
 // - p·v accumulates 64 output dimensions in registers over a group of keys.
 #include "attention.h"
 
@@ -12,30 +13,13 @@
 #define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define TK_INLINE static inline __attribute__((always_inline))
 
-enum { KEY_GROUP = 8, VALUE_GROUP = 16, PREFETCH_KEYS = 32 };
-
-/// Where the rows `PREFETCH_KEYS` ahead of the next widened one are, so that they are on their
-/// way from memory while the group before them is computed.
-typedef struct {
-  key_walk walk;
-  int next;  // the key `walk` is at
-  int last;  // keys from here on are not read
-} lookahead;
-
-static inline lookahead tk_lookahead(const head_view *h, int first, int last) {
-  const int at = first + PREFETCH_KEYS;
-  return (lookahead){at < last ? tk_key_walk(h, at) : (key_walk){0}, at, last};
-}
+enum { KEY_GROUP = 8, VALUE_GROUP = 16 };
 
 /// Rows of `g` consecutive keys (from `walk`) widened to f32: out[r][0 ..< dim].
 TK_AVX2 TK_INLINE void widen(const uint16_t *base, int kv_dim, key_walk *walk, lookahead *ahead,
                              int g, int dim, float *out) {
   for (int r = 0; r < g; r++) {
-    if (ahead->next < ahead->last) {
-      const char *row = (const char *)(base + tk_next_slot(&ahead->walk) * kv_dim);
-      for (int byte = 0; byte < 2 * dim; byte += 64) _mm_prefetch(row + byte, _MM_HINT_T0);
-      ahead->next++;
-    }
+    tk_prefetch_ahead(ahead, base, kv_dim, dim);
     const uint16_t *row = base + tk_next_slot(walk) * kv_dim;
     for (int e = 0; e < dim; e += 8)
       _mm256_store_ps(out + (size_t)r * dim + e,
@@ -54,21 +38,17 @@ TK_AVX2 TK_INLINE __m256 tree8_of_eight(const __m256 lane[8]) {
   return _mm256_add_ps(_mm256_permute2f128_ps(ab, cd, 0x20), _mm256_permute2f128_ps(ab, cd, 0x31));
 }
 
-/// q·k for eight widened keys: per 32-element block, lane l = Σ_step q[8 step + l] k[…] one
-/// step after another, then dot += tree8(lane).
+/// q·k for eight widened keys: per 32-element block, lane l = Σ q[e] k[e] over e = b + l,
+/// b + l + 8, … (fused), then dot += tree8(lane).
 TK_AVX2 TK_INLINE __m256 dots_of_eight(const float *q, const float *keys, int dim) {
   __m256 dot = _mm256_setzero_ps();
   for (int b = 0; b < dim; b += 32) {
-    const __m256 q0 = _mm256_load_ps(q + b), q1 = _mm256_load_ps(q + b + 8);
-    const __m256 q2 = _mm256_load_ps(q + b + 16), q3 = _mm256_load_ps(q + b + 24);
     __m256 lane[8];
-    for (int r = 0; r < 8; r++) {
-      const float *k = keys + (size_t)r * dim + b;
-      __m256 l = _mm256_mul_ps(q0, _mm256_load_ps(k));
-      l = _mm256_add_ps(l, _mm256_mul_ps(q1, _mm256_load_ps(k + 8)));
-      l = _mm256_add_ps(l, _mm256_mul_ps(q2, _mm256_load_ps(k + 16)));
-      l = _mm256_add_ps(l, _mm256_mul_ps(q3, _mm256_load_ps(k + 24)));
-      lane[r] = l;
+    for (int r = 0; r < 8; r++) lane[r] = _mm256_setzero_ps();
+    for (int e = b; e < b + 32; e += 8) {
+      const __m256 qe = _mm256_load_ps(q + e);
+      for (int r = 0; r < 8; r++)
+        lane[r] = _mm256_fmadd_ps(qe, _mm256_load_ps(keys + (size_t)r * dim + e), lane[r]);
     }
     dot = _mm256_add_ps(dot, tree8_of_eight(lane));
   }
@@ -145,12 +125,21 @@ TK_AVX2 static void weigh_values(const head_view *h, const attention_tile *tile,
           const __m256 pj = _mm256_set1_ps(p[j]);
           const float *row = values + (size_t)(j - j0) * dim + e;
           for (int v = 0; v < 8; v++)
-            acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(pj, _mm256_load_ps(row + 8 * v)));
+            acc[v] = _mm256_fmadd_ps(pj, _mm256_load_ps(row + 8 * v), acc[v]);
         }
         for (int v = 0; v < 8; v++) _mm256_storeu_ps(out + e + 8 * v, acc[v]);
       }
     }
   }
+}
+
+/// scores[j] = tk_attention_exp(scores[j] - max), eight keys at a time.
+TK_AVX2 TK_INLINE void exponentiate(float *scores, int count, float max) {
+  const __m256 m = _mm256_set1_ps(max);
+  int j = 0;
+  for (; j + 8 <= count; j += 8)
+    _mm256_storeu_ps(scores + j, tk_attention_exp8(_mm256_sub_ps(_mm256_loadu_ps(scores + j), m)));
+  for (; j < count; j++) scores[j] = tk_attention_exp(scores[j] - max);
 }
 
 TK_AVX2 void tk_attend_tile_avx2(const head_view *h, const attention_tile *tile) {
@@ -170,9 +159,16 @@ TK_AVX2 void tk_attend_tile_avx2(const head_view *h, const attention_tile *tile)
   }
   score_tile(h, tile, q, first, last, max);
   for (int i = 0; i < tile->count; i++) {
+    const int from = tile->first_key[i];
+    exponentiate(tile->scores + (size_t)i * tile->max_keys + from, tile->key_count[i] - from,
+                 max[i]);
+  }
+  float inverse[TK_ATTENTION_TILE];
+  tk_inverse_sums(tile, inverse);
+  for (int i = 0; i < tile->count; i++) {
     float *row = tile->scores + (size_t)i * tile->max_keys;
     const int from = tile->first_key[i], to = tile->key_count[i];
-    const float inv = tk_exponentiate(row + from, to - from, max[i]);
+    const float inv = inverse[i];
     // The probabilities, normalized and rounded to f16, eight at a time (the same rounding as
     // tk_round_f16, to nearest even).
     const __m256 scale = _mm256_set1_ps(inv);

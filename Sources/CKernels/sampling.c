@@ -12,25 +12,13 @@
 // powers of two, so that only the last product can round (into the subnormal range).
 #include <math.h>
 
+#include "exp.h"
 #include "internal.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define TK_AVX2 __attribute__((target("avx2,fma,f16c")))
 #endif
-
-static const double LN2_HIGH = 6.93147180369123816490e-01;  // low 32 bits zero
-static const double LN2_LOW = 1.90821492927058770002e-10;
-static const double LOG2_E = 1.44269504088896338700;
-static const double ROUNDING_SHIFTER = 6755399441055744.0;  // 1.5 × 2^52
-static const double EXP_MAX = 709.782712893384;
-static const double EXP_MIN = -745.1332191019411;
-
-/// 1/n! for n = 13 … 0, the Horner order.
-static const double TAYLOR[14] = {
-    1.0 / 6227020800, 1.0 / 479001600, 1.0 / 39916800, 1.0 / 3628800, 1.0 / 362880,
-    1.0 / 40320,      1.0 / 5040,      1.0 / 720,      1.0 / 120,     1.0 / 24,
-    1.0 / 6,          0.5,             1,              1};
 
 static inline double power_of_two(int e) {  // e in the normal range [-1022, 1023]
   const uint64_t bits = (uint64_t)(1023 + e) << 52;
@@ -91,28 +79,6 @@ static double finish_lanes(double lane[8], const float *logits, const int32_t *i
 }
 
 #if defined(__x86_64__)
-/// tk_exp on four lanes, for x that is not NaN and not above EXP_MAX.
-TK_AVX2 static inline __m256d exp4_avx2(__m256d x) {
-  const __m256d shifter = _mm256_set1_pd(ROUNDING_SHIFTER);
-  const __m256d k = _mm256_sub_pd(
-      _mm256_add_pd(_mm256_mul_pd(x, _mm256_set1_pd(LOG2_E)), shifter), shifter);
-  const __m256d r = _mm256_sub_pd(_mm256_sub_pd(x, _mm256_mul_pd(k, _mm256_set1_pd(LN2_HIGH))),
-                                  _mm256_mul_pd(k, _mm256_set1_pd(LN2_LOW)));
-  __m256d p = _mm256_set1_pd(TAYLOR[0]);
-  for (int i = 1; i < 14; i++) p = _mm256_add_pd(_mm256_mul_pd(p, r), _mm256_set1_pd(TAYLOR[i]));
-  // Below EXP_MIN k may be out of range: those lanes compute with k = 0 and become 0 below.
-  const __m256d underflow = _mm256_cmp_pd(x, _mm256_set1_pd(EXP_MIN), _CMP_LT_OQ);
-  const __m128i exponent = _mm256_cvttpd_epi32(_mm256_andnot_pd(underflow, k));  // exact
-  // exponent / 2, truncating toward zero like C's division: add 1 to negative values first.
-  const __m128i half = _mm_srai_epi32(_mm_add_epi32(exponent, _mm_srli_epi32(exponent, 31)), 1);
-  const __m256i bias = _mm256_set1_epi64x(1023);
-  const __m256d scale_a = _mm256_castsi256_pd(
-      _mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(half), bias), 52));
-  const __m256d scale_b = _mm256_castsi256_pd(_mm256_slli_epi64(
-      _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm_sub_epi32(exponent, half)), bias), 52));
-  return _mm256_andnot_pd(underflow, _mm256_mul_pd(_mm256_mul_pd(p, scale_a), scale_b));
-}
-
 /// (logit - max) / divisor for four terms from i.
 TK_AVX2 static inline __m256d distance4_avx2(const float *logits, const int32_t *ids, int i,
                                              __m256d max, __m256d divisor) {
@@ -152,27 +118,6 @@ TK_AVX2 static double exp_sum_avx2(const float *logits, const int32_t *ids, int 
 }
 
 #define TK_AVX512 __attribute__((target("avx512f,avx512vl,avx2,fma,f16c")))
-
-/// tk_exp on eight lanes, for x that is not NaN and not above EXP_MAX.
-TK_AVX512 static inline __m512d exp8_avx512(__m512d x) {
-  const __m512d shifter = _mm512_set1_pd(ROUNDING_SHIFTER);
-  const __m512d k = _mm512_sub_pd(
-      _mm512_add_pd(_mm512_mul_pd(x, _mm512_set1_pd(LOG2_E)), shifter), shifter);
-  const __m512d r = _mm512_sub_pd(_mm512_sub_pd(x, _mm512_mul_pd(k, _mm512_set1_pd(LN2_HIGH))),
-                                  _mm512_mul_pd(k, _mm512_set1_pd(LN2_LOW)));
-  __m512d p = _mm512_set1_pd(TAYLOR[0]);
-  for (int i = 1; i < 14; i++) p = _mm512_add_pd(_mm512_mul_pd(p, r), _mm512_set1_pd(TAYLOR[i]));
-  const __mmask8 kept = _mm512_cmp_pd_mask(x, _mm512_set1_pd(EXP_MIN), _CMP_GE_OQ);
-  const __m256i exponent = _mm512_cvttpd_epi32(_mm512_maskz_mov_pd(kept, k));  // exact
-  const __m256i half =
-      _mm256_srai_epi32(_mm256_add_epi32(exponent, _mm256_srli_epi32(exponent, 31)), 1);
-  const __m512i bias = _mm512_set1_epi64(1023);
-  const __m512d scale_a = _mm512_castsi512_pd(
-      _mm512_slli_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(half), bias), 52));
-  const __m512d scale_b = _mm512_castsi512_pd(_mm512_slli_epi64(
-      _mm512_add_epi64(_mm512_cvtepi32_epi64(_mm256_sub_epi32(exponent, half)), bias), 52));
-  return _mm512_maskz_mov_pd(kept, _mm512_mul_pd(_mm512_mul_pd(p, scale_a), scale_b));
-}
 
 /// All eight lanes in one register.
 TK_AVX512 static double exp_sum_avx512(const float *logits, const int32_t *ids, int count,
@@ -279,58 +224,25 @@ int tk_argmax(const float *row, int count) {
 
 // When no stage truncates the candidates, any fixed order of the vocabulary samples the same
 // distribution, so the draw walks ids in order and needs no sorting. Weights are floats (as
-// ggml's softmax is): w = expf_sample((logit - max) / T), 0 below e^-87 (a weight that small,
-// next to the maximum's 1, cannot matter); Cody–Waite reduction with Cephes's split of ln 2 and
-// a degree-7 Taylor polynomial (truncation < 1e-8 relative). Block sums of 64 weights, each
+// ggml's softmax is): w = tk_expf((logit - max) / T) (exp.h). Block sums of 64 weights, each
 // added in id order in double, then the total over blocks in order: the draw finds its block
 // by the block sums and its token inside the block one weight at a time.
 
 enum { SAMPLE_BLOCK = 64 };
 
-static const float EXPF_MIN = -87.0f;
-static const float LOG2_E_F = 1.44269504088896341f;
-static const float SHIFTER_F = 12582912.0f;  // 1.5 × 2^23
-static const float LN2_C1 = 0.693359375f;     // exact in 9 bits: k · C1 is exact
-static const float LN2_C2 = -2.12194440e-4f;
-static const float TAYLOR_F[8] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24,
-                                  1.0f / 6,    0.5f,        1.0f,        1.0f};
-
-static inline float expf_sample(float x) {
-  if (!(x >= EXPF_MIN)) return 0;  // also NaN
-  const float k = (x * LOG2_E_F + SHIFTER_F) - SHIFTER_F;
-  const float r = (x - k * LN2_C1) - k * LN2_C2;
-  float p = TAYLOR_F[0];
-  for (int i = 1; i < 8; i++) p = p * r + TAYLOR_F[i];
-  const uint32_t bits = (uint32_t)((int)k + 127) << 23;  // k in [-126, 0] for x ≤ 0
-  float scale;
-  memcpy(&scale, &bits, 4);
-  return p * scale;
-}
-
 static void weights_portable(const float *logits, int count, float max, float temperature,
                              float *w) {
-  for (int i = 0; i < count; i++) w[i] = expf_sample((logits[i] - max) / temperature);
+  for (int i = 0; i < count; i++) w[i] = tk_expf((logits[i] - max) / temperature);
 }
 
 #if defined(__x86_64__)
 TK_AVX512 static void weights_avx512(const float *logits, int count, float max,
                                      float temperature, float *w) {
   const __m512 max16 = _mm512_set1_ps(max), t16 = _mm512_set1_ps(temperature);
-  const __m512 shifter = _mm512_set1_ps(SHIFTER_F);
   int i = 0;
   for (; i + 16 <= count; i += 16) {
     const __m512 x = _mm512_div_ps(_mm512_sub_ps(_mm512_loadu_ps(logits + i), max16), t16);
-    const __mmask16 kept = _mm512_cmp_ps_mask(x, _mm512_set1_ps(EXPF_MIN), _CMP_GE_OQ);
-    const __m512 k = _mm512_sub_ps(
-        _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(LOG2_E_F)), shifter), shifter);
-    const __m512 r = _mm512_sub_ps(_mm512_sub_ps(x, _mm512_mul_ps(k, _mm512_set1_ps(LN2_C1))),
-                                   _mm512_mul_ps(k, _mm512_set1_ps(LN2_C2)));
-    __m512 p = _mm512_set1_ps(TAYLOR_F[0]);
-    for (int j = 1; j < 8; j++) p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(TAYLOR_F[j]));
-    const __m512i exponent = _mm512_cvttps_epi32(_mm512_maskz_mov_ps(kept, k));
-    const __m512 scale = _mm512_castsi512_ps(
-        _mm512_slli_epi32(_mm512_add_epi32(exponent, _mm512_set1_epi32(127)), 23));
-    _mm512_storeu_ps(w + i, _mm512_maskz_mov_ps(kept, _mm512_mul_ps(p, scale)));
+    _mm512_storeu_ps(w + i, tk_expf16(x));
   }
   weights_portable(logits + i, count - i, max, temperature, w + i);
 }
@@ -338,21 +250,10 @@ TK_AVX512 static void weights_avx512(const float *logits, int count, float max,
 TK_AVX2 static void weights_avx2(const float *logits, int count, float max, float temperature,
                                  float *w) {
   const __m256 max8 = _mm256_set1_ps(max), t8 = _mm256_set1_ps(temperature);
-  const __m256 shifter = _mm256_set1_ps(SHIFTER_F);
   int i = 0;
   for (; i + 8 <= count; i += 8) {
     const __m256 x = _mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps(logits + i), max8), t8);
-    const __m256 kept = _mm256_cmp_ps(x, _mm256_set1_ps(EXPF_MIN), _CMP_GE_OQ);
-    const __m256 k = _mm256_sub_ps(
-        _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2_E_F)), shifter), shifter);
-    const __m256 r = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(k, _mm256_set1_ps(LN2_C1))),
-                                   _mm256_mul_ps(k, _mm256_set1_ps(LN2_C2)));
-    __m256 p = _mm256_set1_ps(TAYLOR_F[0]);
-    for (int j = 1; j < 8; j++) p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(TAYLOR_F[j]));
-    const __m256i exponent = _mm256_cvttps_epi32(_mm256_and_ps(kept, k));
-    const __m256 scale = _mm256_castsi256_ps(
-        _mm256_slli_epi32(_mm256_add_epi32(exponent, _mm256_set1_epi32(127)), 23));
-    _mm256_storeu_ps(w + i, _mm256_and_ps(kept, _mm256_mul_ps(p, scale)));
+    _mm256_storeu_ps(w + i, tk_expf8(x));
   }
   weights_portable(logits + i, count - i, max, temperature, w + i);
 }
