@@ -10,8 +10,9 @@ a few attribute writes per multi-millisecond llama_decode.
 
 Two tests, as in llama-bench (each on its own context, like llama-bench's pp and tg instances):
   pp: from an empty KV cache, one llama_decode of a batch of P random tokens (BOS first if the
-      model adds one); n_batch = max(2048, P) and n_ubatch = P, so it is one ubatch; logits only for
-      the last token. Speed = P / time.
+      model adds one); n_batch = max(2048, P) and n_ubatch = min(P, 8192), so it is one ubatch up
+      to 8K tokens (a 32K ubatch's attention buffers cannot be allocated); logits only for the
+      last token. Speed = P / time.
   tg: from an empty KV cache, G llama_decode calls of one token each (BOS, then random ids), with
       llama_synchronize after each. Speed = G / time. With --gen-context D (llama-bench's
       "tg128 @ dD"), D random tokens are decoded first (BOS first, in ubatches of 512, untimed),
@@ -277,7 +278,7 @@ def main():
     meter = LoadMeter()
 
     if P > 0:
-        ctx = make_context(model, n_ctx=P, n_batch=max(2048, P), n_ubatch=P, n_threads=T)
+        ctx = make_context(model, n_ctx=P, n_batch=max(2048, P), n_ubatch=min(P, 8192), n_threads=T)
         tp = pools.attach_new(ctx, T)
         batch = llama_cpp.llama_batch_init(P, 0, 1)
         run_prompt(ctx, batch, P, vocab, n_vocab, rng)  # warm-up

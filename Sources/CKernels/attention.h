@@ -105,14 +105,39 @@ static inline lookahead tk_lookahead(const head_view *h, int first, int last) {
   return (lookahead){at < last ? tk_key_walk(h, at) : (key_walk){0}, at, last};
 }
 
-/// Starts loading the next row ahead (dim f16 values from `base`), if there is one.
+/// Starts loading the next row ahead (`count` f16 values from `base` in it), if there is one.
 static inline void tk_prefetch_ahead(lookahead *ahead, const uint16_t *base, int kv_dim,
-                                     int dim) {
+                                     int count) {
   if (ahead->next >= ahead->last) return;
   const char *row = (const char *)(base + tk_next_slot(&ahead->walk) * kv_dim);
-  for (int byte = 0; byte < 2 * dim; byte += 64) __builtin_prefetch(row + byte, 0, 3);
+  for (int byte = 0; byte < 2 * count; byte += 64) __builtin_prefetch(row + byte, 0, 3);
   ahead->next++;
 }
+
+/// 1 / Σ_j e_j of one query (scores already exponentiated), one chain in key order.
+static inline float tk_inverse_sum(const attention_tile *tile, int query) {
+  const float *row = tile->scores + (size_t)query * tile->max_keys;
+  float sum = 0.0f;
+  for (int j = tile->first_key[query]; j < tile->key_count[query]; j++) sum = sum + row[j];
+  return 1.0f / sum;
+}
+
+/// A tile's work in three parts, so that one tile can also be split across threads (a decode
+/// step at long context: one tile, every thread): scores of a range of keys (each thread its
+/// own range; `max` gathers each query's largest score), then each query's probabilities,
+/// then p·v for a range of output dimensions [begin, end) (multiples of 64; each thread its
+/// own). A key's score, a query's softmax and an output dimension never depend on the split,
+/// so it gives the bits of the whole tile.
+typedef struct {
+  void (*scores)(const head_view *h, const attention_tile *tile, int first, int last,
+                 float *max);
+  void (*probabilities)(const attention_tile *tile, int query, float max);
+  void (*weigh)(const head_view *h, const attention_tile *tile, int first, int last, int begin,
+                int end);
+} attention_parts;
+
+extern const attention_parts tk_attention_parts_avx2;
+extern const attention_parts tk_attention_parts_avx512;
 
 /// The tile's queries, each computing exactly what the portable kernel does.
 void tk_attend_tile_avx2(const head_view *h, const attention_tile *tile);

@@ -35,14 +35,15 @@ TK_AVX512 TK_INLINE void widen_key_pairs(const head_view *h, key_walk *walk, loo
   }
 }
 
-/// Rows of `g` consecutive values (from `walk`) widened to f32: out[r][0 ..< dim].
+/// Rows of `g` consecutive values (from `walk`) widened to f32: out[r][begin ..< end] (rows of
+/// dim).
 TK_AVX512 TK_INLINE void widen_values(const head_view *h, key_walk *walk, lookahead *ahead, int g,
-                                      float *out) {
+                                      int begin, int end, float *out) {
   const int dim = h->dim;
   for (int r = 0; r < g; r++) {
-    tk_prefetch_ahead(ahead, h->values, h->kv_dim, dim);
+    tk_prefetch_ahead(ahead, h->values + begin, h->kv_dim, end - begin);
     const uint16_t *row = h->values + tk_next_slot(walk) * h->kv_dim;
-    for (int e = 0; e < dim; e += 16)
+    for (int e = begin; e < end; e += 16)
       _mm512_store_ps(out + (size_t)r * dim + e,
                       _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(row + e))));
   }
@@ -162,17 +163,20 @@ TK_AVX512 TK_INLINE void weigh_chunk(float *out, const float *p, const float *va
   for (int v = 0; v < vectors; v++) _mm512_storeu_ps(out + 16 * v, acc[v]);
 }
 
-/// out[i] = Σ_j p_ij v_j over the tile's keys, one key after another for every dimension.
+/// out[i][begin ..< end] = Σ_j p_ij v_j over the tile's keys, one key after another for every
+/// dimension.
 TK_AVX512 static void weigh_values(const head_view *h, const attention_tile *tile, int first,
-                                   int last) {
+                                   int last, int begin, int end) {
   _Alignas(64) float values[VALUE_GROUP * TK_MAX_HEAD_DIM];
   const int dim = h->dim;
-  for (int i = 0; i < tile->count; i++) memset(tile->out[i], 0, sizeof(float) * dim);
+  const int width = (end - begin) % 256 == 0 ? 256 : (end - begin) % 64 == 0 ? 64 : 32;
+  for (int i = 0; i < tile->count; i++)
+    memset(tile->out[i] + begin, 0, sizeof(float) * (end - begin));
   key_walk walk = tk_key_walk(h, first);
   lookahead ahead = tk_lookahead(h, first, last);
   for (int j0 = first; j0 < last; j0 += VALUE_GROUP) {
     const int g = last - j0 < VALUE_GROUP ? last - j0 : VALUE_GROUP;
-    widen_values(h, &walk, &ahead, g, values);
+    widen_values(h, &walk, &ahead, g, begin, end, values);
     for (int i = 0; i < tile->count; i++) {
       const int from = tile->first_key[i] > j0 ? tile->first_key[i] : j0;
       const int to = tile->key_count[i] < j0 + g ? tile->key_count[i] : j0 + g;
@@ -180,8 +184,7 @@ TK_AVX512 static void weigh_values(const head_view *h, const attention_tile *til
       const float *p = tile->scores + (size_t)i * tile->max_keys;
       float *out = tile->out[i];
       // Constant widths, so that the accumulators stay in registers.
-      const int width = dim % 256 == 0 ? 256 : dim % 64 == 0 ? 64 : 32;
-      for (int e = 0; e < dim; e += width) {
+      for (int e = begin; e < end; e += width) {
         if (width == 256) weigh_chunk(out + e, p, values + e, dim, j0, from, to, 16);
         else if (width == 64) weigh_chunk(out + e, p, values + e, dim, j0, from, to, 4);
         else weigh_chunk(out + e, p, values + e, dim, j0, from, to, 2);
@@ -189,6 +192,34 @@ TK_AVX512 static void weigh_values(const head_view *h, const attention_tile *til
     }
   }
 }
+
+/// The tile's q rounded to f16 (as ggml feeds it to its f16 K product).
+TK_AVX512 TK_INLINE void round_queries(const attention_tile *tile, int dim, float *q) {
+  for (int i = 0; i < tile->count; i++) {
+    for (int e = 0; e < dim; e += 16) {
+      const __m512 x = _mm512_loadu_ps(tile->q[i] + e);
+      _mm512_store_ps(q + (size_t)i * dim + e,
+                      _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT)));
+    }
+  }
+}
+
+TK_AVX512 static void scores_part(const head_view *h, const attention_tile *tile, int first,
+                                  int last, float *max) {
+  _Alignas(64) float q[TK_ATTENTION_TILE * TK_MAX_HEAD_DIM];
+  round_queries(tile, h->dim, q);
+  score_tile(h, tile, q, first, last, max);
+}
+
+TK_AVX512 static void probabilities_part(const attention_tile *tile, int i, float max) {
+  const int from = tile->first_key[i], count = tile->key_count[i] - from;
+  float *row = tile->scores + (size_t)i * tile->max_keys + from;
+  exponentiate(row, count, max);
+  normalize(row, count, tk_inverse_sum(tile, i));
+}
+
+const attention_parts tk_attention_parts_avx512 = {scores_part, probabilities_part,
+                                                   weigh_values};
 
 /// The tile's queries (head dim a multiple of 32), each computing what the portable kernel does.
 TK_AVX512 void tk_attend_tile_avx512(const head_view *h, const attention_tile *tile) {
@@ -199,13 +230,9 @@ TK_AVX512 void tk_attend_tile_avx512(const head_view *h, const attention_tile *t
   for (int i = 0; i < tile->count; i++) {
     first = tile->first_key[i] < first ? tile->first_key[i] : first;
     last = tile->key_count[i] > last ? tile->key_count[i] : last;
-    for (int e = 0; e < dim; e += 16) {
-      const __m512 x = _mm512_loadu_ps(tile->q[i] + e);
-      _mm512_store_ps(q + (size_t)i * dim + e,
-                      _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT)));
-    }
     max[i] = -INFINITY;
   }
+  round_queries(tile, dim, q);
   score_tile(h, tile, q, first, last, max);
   for (int i = 0; i < tile->count; i++) {
     const int from = tile->first_key[i];
@@ -219,6 +246,6 @@ TK_AVX512 void tk_attend_tile_avx512(const head_view *h, const attention_tile *t
     normalize(tile->scores + (size_t)i * tile->max_keys + from, tile->key_count[i] - from,
               inverse[i]);
   }
-  weigh_values(h, tile, first, last);
+  weigh_values(h, tile, first, last, 0, dim);
 }
 #endif

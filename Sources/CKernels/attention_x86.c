@@ -15,13 +15,14 @@
 
 enum { KEY_GROUP = 8, VALUE_GROUP = 16 };
 
-/// Rows of `g` consecutive keys (from `walk`) widened to f32: out[r][0 ..< dim].
+/// Rows of `g` consecutive keys (from `walk`) widened to f32: out[r][begin ..< end] (rows of
+/// dim).
 TK_AVX2 TK_INLINE void widen(const uint16_t *base, int kv_dim, key_walk *walk, lookahead *ahead,
-                             int g, int dim, float *out) {
+                             int g, int dim, int begin, int end, float *out) {
   for (int r = 0; r < g; r++) {
-    tk_prefetch_ahead(ahead, base, kv_dim, dim);
+    tk_prefetch_ahead(ahead, base + begin, kv_dim, end - begin);
     const uint16_t *row = base + tk_next_slot(walk) * kv_dim;
-    for (int e = 0; e < dim; e += 8)
+    for (int e = begin; e < end; e += 8)
       _mm256_store_ps(out + (size_t)r * dim + e,
                       _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + e))));
   }
@@ -74,7 +75,7 @@ TK_AVX2 static void score_tile(const head_view *h, const attention_tile *tile, c
   lookahead ahead = tk_lookahead(h, first, last);
   for (int j0 = first; j0 < last; j0 += KEY_GROUP) {
     const int g = last - j0 < KEY_GROUP ? last - j0 : KEY_GROUP;
-    widen(h->keys, h->kv_dim, &walk, &ahead, g, dim, keys);
+    widen(h->keys, h->kv_dim, &walk, &ahead, g, dim, 0, dim, keys);
     if (g < KEY_GROUP) memset(keys + (size_t)g * dim, 0, sizeof(float) * (KEY_GROUP - g) * dim);
     for (int i = 0; i < tile->count; i++) {
       const int from = tile->first_key[i] > j0 ? tile->first_key[i] : j0;
@@ -101,24 +102,26 @@ TK_AVX2 static void score_tile(const head_view *h, const attention_tile *tile, c
   }
 }
 
-/// out[i] = Σ_j p_ij v_j over the tile's keys, one key after another for every dimension.
+/// out[i][begin ..< end] = Σ_j p_ij v_j over the tile's keys, one key after another for every
+/// dimension.
 TK_AVX2 static void weigh_values(const head_view *h, const attention_tile *tile, int first,
-                                 int last) {
+                                 int last, int begin, int end) {
   _Alignas(32) float values[VALUE_GROUP * TK_MAX_HEAD_DIM];
   const int dim = h->dim;
-  for (int i = 0; i < tile->count; i++) memset(tile->out[i], 0, sizeof(float) * dim);
+  for (int i = 0; i < tile->count; i++)
+    memset(tile->out[i] + begin, 0, sizeof(float) * (end - begin));
   key_walk walk = tk_key_walk(h, first);
   lookahead ahead = tk_lookahead(h, first, last);
   for (int j0 = first; j0 < last; j0 += VALUE_GROUP) {
     const int g = last - j0 < VALUE_GROUP ? last - j0 : VALUE_GROUP;
-    widen(h->values, h->kv_dim, &walk, &ahead, g, dim, values);
+    widen(h->values, h->kv_dim, &walk, &ahead, g, dim, begin, end, values);
     for (int i = 0; i < tile->count; i++) {
       const int from = tile->first_key[i] > j0 ? tile->first_key[i] : j0;
       const int to = tile->key_count[i] < j0 + g ? tile->key_count[i] : j0 + g;
       if (from >= to) continue;
       const float *p = tile->scores + (size_t)i * tile->max_keys;
       float *out = tile->out[i];
-      for (int e = 0; e < dim; e += 64) {
+      for (int e = begin; e < end; e += 64) {
         __m256 acc[8];
         for (int v = 0; v < 8; v++) acc[v] = _mm256_loadu_ps(out + e + 8 * v);
         for (int j = from; j < to; j++) {
@@ -142,6 +145,46 @@ TK_AVX2 TK_INLINE void exponentiate(float *scores, int count, float max) {
   for (; j < count; j++) scores[j] = tk_attention_exp(scores[j] - max);
 }
 
+/// The tile's q rounded to f16 (as ggml feeds it to its f16 K product).
+TK_AVX2 TK_INLINE void round_queries(const attention_tile *tile, int dim, float *q) {
+  for (int i = 0; i < tile->count; i++) {
+    for (int e = 0; e < dim; e += 8) {
+      const __m256 x = _mm256_loadu_ps(tile->q[i] + e);
+      _mm256_store_ps(q + (size_t)i * dim + e,
+                      _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT)));
+    }
+  }
+}
+
+/// The probabilities of query i, normalized and rounded to f16 eight at a time (the same
+/// rounding as tk_round_f16, to nearest even).
+TK_AVX2 TK_INLINE void normalize(const attention_tile *tile, int i, float inv) {
+  float *row = tile->scores + (size_t)i * tile->max_keys;
+  const int to = tile->key_count[i];
+  const __m256 scale = _mm256_set1_ps(inv);
+  int j = tile->first_key[i];
+  for (; j + 8 <= to; j += 8) {
+    const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(row + j), scale);
+    _mm256_storeu_ps(row + j, _mm256_cvtph_ps(_mm256_cvtps_ph(p, _MM_FROUND_TO_NEAREST_INT)));
+  }
+  for (; j < to; j++) row[j] = tk_round_f16(row[j] * inv);
+}
+
+TK_AVX2 static void scores_part(const head_view *h, const attention_tile *tile, int first,
+                                int last, float *max) {
+  _Alignas(32) float q[TK_ATTENTION_TILE * TK_MAX_HEAD_DIM];
+  round_queries(tile, h->dim, q);
+  score_tile(h, tile, q, first, last, max);
+}
+
+TK_AVX2 static void probabilities_part(const attention_tile *tile, int i, float max) {
+  const int from = tile->first_key[i];
+  exponentiate(tile->scores + (size_t)i * tile->max_keys + from, tile->key_count[i] - from, max);
+  normalize(tile, i, tk_inverse_sum(tile, i));
+}
+
+const attention_parts tk_attention_parts_avx2 = {scores_part, probabilities_part, weigh_values};
+
 TK_AVX2 void tk_attend_tile_avx2(const head_view *h, const attention_tile *tile) {
   _Alignas(32) float q[TK_ATTENTION_TILE * TK_MAX_HEAD_DIM];
   float max[TK_ATTENTION_TILE];
@@ -150,13 +193,9 @@ TK_AVX2 void tk_attend_tile_avx2(const head_view *h, const attention_tile *tile)
   for (int i = 0; i < tile->count; i++) {
     first = tile->first_key[i] < first ? tile->first_key[i] : first;
     last = tile->key_count[i] > last ? tile->key_count[i] : last;
-    for (int e = 0; e < dim; e += 8) {
-      const __m256 x = _mm256_loadu_ps(tile->q[i] + e);
-      _mm256_store_ps(q + (size_t)i * dim + e,
-                      _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT)));
-    }
     max[i] = -INFINITY;
   }
+  round_queries(tile, dim, q);
   score_tile(h, tile, q, first, last, max);
   for (int i = 0; i < tile->count; i++) {
     const int from = tile->first_key[i];
@@ -165,20 +204,7 @@ TK_AVX2 void tk_attend_tile_avx2(const head_view *h, const attention_tile *tile)
   }
   float inverse[TK_ATTENTION_TILE];
   tk_inverse_sums(tile, inverse);
-  for (int i = 0; i < tile->count; i++) {
-    float *row = tile->scores + (size_t)i * tile->max_keys;
-    const int from = tile->first_key[i], to = tile->key_count[i];
-    const float inv = inverse[i];
-    // The probabilities, normalized and rounded to f16, eight at a time (the same rounding as
-    // tk_round_f16, to nearest even).
-    const __m256 scale = _mm256_set1_ps(inv);
-    int j = from;
-    for (; j + 8 <= to; j += 8) {
-      const __m256 p = _mm256_mul_ps(_mm256_loadu_ps(row + j), scale);
-      _mm256_storeu_ps(row + j, _mm256_cvtph_ps(_mm256_cvtps_ph(p, _MM_FROUND_TO_NEAREST_INT)));
-    }
-    for (; j < to; j++) row[j] = tk_round_f16(row[j] * inv);
-  }
-  weigh_values(h, tile, first, last);
+  for (int i = 0; i < tile->count; i++) normalize(tile, i, inverse[i]);
+  weigh_values(h, tile, first, last, 0, dim);
 }
 #endif

@@ -263,6 +263,12 @@ typedef struct {
 
 void tk_attention(tk_pool *pool, const tk_attention_desc *desc);
 
+/// From how many keys a step of one tile (a decode of one sequence whose query heads share a
+/// KV head) is split across the pool's threads: by keys for the scores, by query for the
+/// softmax, by output dimensions for p·v, the same bits as unsplit (default 2048; tests lower
+/// it; 0 restores the default).
+void tk_attention_split_min_keys(int keys);
+
 // MARK: - Sampling sums (sampling.c)
 
 /// e^x from IEEE-754 basic operations only: the same bits on every machine (a few ulps from

@@ -6,7 +6,8 @@ import Testing
 /// The attention kernel's tiles (query heads of a KV group, then rows; key groups of 8 and 16)
 /// change which loads are shared, never a pair's arithmetic: a batch of two sequences with
 /// scattered blocks gives the same bits at every kernel level, in one call or row by row, on
-/// one thread or two, with a shard's heads starting inside a KV group.
+/// one thread or two (a row's tile split across them or not), with a shard's heads starting
+/// inside a KV group.
 @Suite struct AttentionTilingTests {
   struct Shape: CustomStringConvertible {
     var heads: Int
@@ -99,6 +100,11 @@ import Testing
       results.append(("level \(level), one call, 1 thread", run(rows: all, threads: 1)))
       let byRow = all.flatMap { run(rows: $0..<$0 + 1, threads: 2) }
       results.append(("level \(level), row by row", byRow))
+      // One row is one tile: from this many keys it is split across the threads.
+      tk_attention_split_min_keys(8)
+      defer { tk_attention_split_min_keys(0) }
+      let split = all.flatMap { run(rows: $0..<$0 + 1, threads: 2) }
+      results.append(("level \(level), row by row, split across threads", split))
     }
     let reference = results[0].1
     #expect(!reference.contains { $0.isNaN }, "every output written")
