@@ -1,10 +1,14 @@
 // Run-time choice of kernels by CPU features: the binary runs on any x86-64 (and elsewhere),
-// uses AVX2 where the CPU has it and AVX-512 VNNI's dot-product instruction where it has that.
-// Every choice computes the same bits.
+// uses AVX2 where the CPU has it, AVX-VNNI's 256-bit dot product where it has that and not
+// AVX-512, and AVX-512 VNNI's where it has that. TESSERA_KERNELS caps the level (portable,
+// avx2, avxvnni, avx512vnni). Every choice computes the same bits.
+#include <stdlib.h>
+#include <string.h>
+
 #include "internal.h"
 
 #if defined(__x86_64__)
-tk_panel_fn tk_panel_kernel_avx2(int type, int vnni);
+tk_panel_fn tk_panel_kernel_avx2(int type, int level);
 #endif
 
 static void panel_portable(int type, const uint8_t *blocks, int nb, const tk_q8_view *x,
@@ -30,47 +34,88 @@ TK_PANEL_PORTABLE(panel_q6_k_portable, TK_TYPE_Q6_K)
 enum {
   LEVEL_PORTABLE = TK_KERNELS_PORTABLE,
   LEVEL_AVX2 = TK_KERNELS_AVX2,
-  LEVEL_VNNI = TK_KERNELS_AVX512_VNNI
+  LEVEL_AVX_VNNI = TK_KERNELS_AVX_VNNI,
+  LEVEL_AVX512_VNNI = TK_KERNELS_AVX512_VNNI
 };
 
-static int detect_level(void) {
+/// The levels this CPU runs, one bit each (portable always).
+static int detect_levels(void) {
+  int levels = 1 << LEVEL_PORTABLE;
 #if defined(__x86_64__)
   __builtin_cpu_init();
   if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
         __builtin_cpu_supports("f16c")))
-    return LEVEL_PORTABLE;
+    return levels;
+  levels |= 1 << LEVEL_AVX2;
+  // LEVEL_AVX_VNNI is not reported yet: its 256-bit vpdpbusd panels are not written, and a
+  // level that ran the AVX2 panels under another name would mislead (see docs/DECISIONS.md).
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vnni"))
-    return LEVEL_VNNI;
-  return LEVEL_AVX2;
-#else
-  return LEVEL_PORTABLE;
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni"))
+    levels |= 1 << LEVEL_AVX512_VNNI;
 #endif
+  return levels;
 }
 
-static int limit = -1;
-
-void tk_limit_kernels(int level) { limit = level; }
-
-int tk_kernels_supported(void) {
-  static int detected = -1;
-  if (detected < 0) detected = detect_level();
+static int available_levels(void) {
+  static int detected = 0;
+  if (detected == 0) detected = detect_levels();
   return detected;
 }
 
-static int level(void) {
-  const int supported = tk_kernels_supported();
-  return limit >= 0 && limit < supported ? limit : supported;
+static int limit = -1;
+static int environment_read = 0;
+
+void tk_limit_kernels(int level) {
+  environment_read = 1;  // an explicit limit wins over TESSERA_KERNELS
+  limit = level;
 }
+
+int tk_kernel_level_named(const char *name) {
+  static const char *const names[] = {"portable", "avx2", "avxvnni", "avx512vnni"};
+  for (int level = 0; level < 4; level++) {
+    if (name && strcmp(name, names[level]) == 0) return level;
+  }
+  return -1;
+}
+
+int tk_kernels_available(int level) {
+  return level >= 0 && level < 31 && (available_levels() >> level & 1);
+}
+
+int tk_kernels_supported(void) {
+  int best = 0;
+  for (int level = 0; level <= LEVEL_AVX512_VNNI; level++) {
+    if (tk_kernels_available(level)) best = level;
+  }
+  return best;
+}
+
+/// The level in use: the best one the CPU has, at most the limit (TESSERA_KERNELS until a
+/// limit is set). Levels are not nested (a CPU may have AVX-512 VNNI and not AVX-VNNI), so a
+/// cap picks the best available level at or below it.
+static int level(void) {
+  if (!environment_read) {
+    const int named = tk_kernel_level_named(getenv("TESSERA_KERNELS"));
+    if (named >= 0) limit = named;
+    environment_read = 1;
+  }
+  const int cap = limit >= 0 ? limit : LEVEL_AVX512_VNNI;
+  for (int candidate = cap; candidate > 0; candidate--) {
+    if (tk_kernels_available(candidate)) return candidate;
+  }
+  return LEVEL_PORTABLE;
+}
+
+int tk_kernel_level(void) { return level(); }
 
 int tk_has_avx2(void) { return level() >= LEVEL_AVX2; }
 
-int tk_has_avx512(void) { return level() >= LEVEL_VNNI; }
+int tk_has_avx512(void) { return level() >= LEVEL_AVX512_VNNI; }
 
 const char *tk_kernel_name(void) {
   switch (level()) {
-  case LEVEL_VNNI: return "avx512vnni";
+  case LEVEL_AVX512_VNNI: return "avx512vnni";
+  case LEVEL_AVX_VNNI: return "avxvnni";
   case LEVEL_AVX2: return "avx2";
   default: return "portable";
   }
@@ -79,7 +124,7 @@ const char *tk_kernel_name(void) {
 tk_panel_fn tk_panel_kernel(int type) {
 #if defined(__x86_64__)
   if (level() >= LEVEL_AVX2) {
-    tk_panel_fn fn = tk_panel_kernel_avx2(type, level() == LEVEL_VNNI);
+    tk_panel_fn fn = tk_panel_kernel_avx2(type, level());
     if (fn) return fn;
   }
 #endif

@@ -156,14 +156,15 @@ TK_PANEL_KERNEL(panel_q4_0_vnni, TK_VNNI, panel_vnni, TK_TYPE_Q4_0)
 TK_PANEL_KERNEL(panel_q4_1_vnni, TK_VNNI, panel_vnni, TK_TYPE_Q4_1)
 TK_PANEL_KERNEL(panel_q8_0_vnni, TK_VNNI, panel_vnni, TK_TYPE_Q8_0)
 
-tk_panel_fn tk_panel_kernel_more(int type, int vnni);
+tk_panel_fn tk_panel_kernel_more(int type, int level);
 
-tk_panel_fn tk_panel_kernel_avx2(int type, int vnni) {
+tk_panel_fn tk_panel_kernel_avx2(int type, int level) {
+  const int vnni = level >= TK_KERNELS_AVX512_VNNI;
   switch (type) {
   case TK_TYPE_Q4_0: return vnni ? panel_q4_0_vnni : panel_q4_0_avx2;
   case TK_TYPE_Q4_1: return vnni ? panel_q4_1_vnni : panel_q4_1_avx2;
   case TK_TYPE_Q8_0: return vnni ? panel_q8_0_vnni : panel_q8_0_avx2;
-  default: return tk_panel_kernel_more(type, vnni);
+  default: return tk_panel_kernel_more(type, level);
   }
 }
 #endif

@@ -198,7 +198,8 @@ TK_PANEL_KERNEL(panel_q5_0_vnni, TK_VNNI, more_vnni, TK_TYPE_Q5_0)
 TK_PANEL_KERNEL(panel_q4_k_vnni, TK_VNNI, more_vnni, TK_TYPE_Q4_K)
 TK_PANEL_KERNEL(panel_q6_k_vnni, TK_VNNI, more_vnni, TK_TYPE_Q6_K)
 
-tk_panel_fn tk_panel_kernel_more(int type, int vnni) {
+tk_panel_fn tk_panel_kernel_more(int type, int level) {
+  const int vnni = level >= TK_KERNELS_AVX512_VNNI;
   switch (type) {
   case TK_TYPE_Q5_0: return vnni ? panel_q5_0_vnni : panel_q5_0_avx2;
   case TK_TYPE_Q4_K: return vnni ? panel_q4_k_vnni : panel_q4_k_avx2;

@@ -23,6 +23,7 @@ struct Tessera: AsyncParsableCommand {
     tessera_reset_signals()
     LogLines.bootstrap()
     do {
+      try KernelLevel.checkEnvironment()
       var command = try parseAsRoot(
         try ConfigArguments.expand(Array(CommandLine.arguments.dropFirst())))
       if var asyncCommand = command as? any AsyncParsableCommand {

@@ -114,18 +114,40 @@ float tk_dot_row(int type, const uint8_t *matrix, int n, int row, const uint8_t 
 float tk_dot_row_fast(int type, const uint8_t *matrix, int n, int row, const uint8_t *xq,
                       const float *xf);
 
-/// The name of the kernel set chosen for this CPU: "avx512vnni", "avx2" or "portable".
+/// The name of the kernel set in use: "avx512vnni", "avxvnni", "avx2" or "portable".
 const char *tk_kernel_name(void);
 
-/// Kernel sets, from the most portable up.
-enum { TK_KERNELS_PORTABLE = 0, TK_KERNELS_AVX2 = 1, TK_KERNELS_AVX512_VNNI = 2 };
+/// Kernel sets, from the most portable up. AVX-VNNI is the 256-bit `vpdpbusd` of CPUs that
+/// have it without AVX-512 (a CPU may have either, both or neither).
+enum {
+  TK_KERNELS_PORTABLE = 0,
+  TK_KERNELS_AVX2 = 1,
+  TK_KERNELS_AVX_VNNI = 2,
+  TK_KERNELS_AVX512_VNNI = 3
+};
 
 /// The best kernel set this CPU supports.
 int tk_kernels_supported(void);
 
-/// Uses no kernel set above `level` (for tests that compare implementations); -1 lifts the
-/// limit.
+/// Whether this CPU runs kernel set `level`.
+int tk_kernels_available(int level);
+
+/// The kernel set in use (the best available one at most the limit).
+int tk_kernel_level(void);
+
+/// The level a name of tk_kernel_name's denotes, or -1.
+int tk_kernel_level_named(const char *name);
+
+/// Uses no kernel set above `level` (the best available one at most `level`); -1 lifts the
+/// limit. Until it is called, the environment variable TESSERA_KERNELS (a level's name) sets
+/// the limit.
 void tk_limit_kernels(int level);
+
+/// This core's streaming read bandwidth in bytes per second: a `bytes` buffer (beyond the
+/// caches) read `passes` times by each of a 64-bit scalar, an AVX2 and an AVX-512 loop with
+/// prefetch (those the CPU has), the fastest loop's rate. `fastest` (may be NULL) gets that
+/// loop: 0 scalar, 1 AVX2, 2 AVX-512. 0 when the buffer cannot be allocated.
+double tk_read_bandwidth(size_t bytes, int passes, int *fastest);
 
 // MARK: - Thread pool
 

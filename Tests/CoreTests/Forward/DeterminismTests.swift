@@ -40,7 +40,7 @@ import Testing
   @Test func portableKernelsGiveTheSameBitsAsTheFastOnes() throws {
     let engine = try Engines.smolLM2(threads: 2)
     let fast = try prefillLogits(engine)
-    for level in 0..<tk_kernels_supported() {
+    for level in (0..<tk_kernels_supported()).filter({ tk_kernels_available($0) != 0 }) {
       tk_limit_kernels(level)
       defer { tk_limit_kernels(-1) }
       #expect(bits(fast) == bits(try prefillLogits(engine)), "kernel level \(level)")
