@@ -34,13 +34,23 @@ struct BenchCommand: ParsableCommand {
   @Option(
     help: """
       Memory bandwidth in GB/s that decode's ceiling is computed from (decode streams every \
-      weight once per token). Default: 43, one core of the project's reference machine.
+      weight once per token). Default: this core's streaming read bandwidth, measured first \
+      (the fastest of scalar, AVX2 and AVX-512 read loops over 1 GiB).
       """)
-  var memoryBandwidth: Double = 43
+  var memoryBandwidth: Double?
+  @Option(
+    help: """
+      Runs no kernel set above this one: portable, avx2, avxvnni or avx512vnni (default: \
+      TESSERA_KERNELS, else the best this CPU has).
+      """)
+  var kernels: String?
   @Flag(help: "Print one JSON object.") var json = false
 
   func validate() throws {
-    guard memoryBandwidth > 0 else { throw ValidationError("--memory-bandwidth must be > 0") }
+    if let memoryBandwidth, !(memoryBandwidth > 0) {
+      throw ValidationError("--memory-bandwidth must be > 0")
+    }
+    if let kernels { _ = try KernelLevel.named(kernels, from: "--kernels") }
     guard promptTokens >= 1, genTokens >= 1, (1...100).contains(repetitions) else {
       throw ValidationError("--prompt-tokens and --gen-tokens must be ≥ 1, --repetitions 1...100")
     }
@@ -50,6 +60,11 @@ struct BenchCommand: ParsableCommand {
   }
 
   func run() throws {
+    if let kernels { KernelLevel.cap(try KernelLevel.named(kernels, from: "--kernels")) }
+    // Measured before the model is loaded, so that its buffer and the weights do not compete.
+    let bandwidth =
+      try memoryBandwidth.map { ReadBandwidth(gigabytesPerSecond: $0) }
+      ?? ReadBandwidth.measure()
     let file = try model.open()
     let config = try ModelConfig(gguf: file)
     let context = try self.context.resolve(config)
@@ -122,7 +137,7 @@ struct BenchCommand: ParsableCommand {
       aggregateRate = try target.aggregateDecodeRate(
         sequences: sequences, tokens: steps, microBatches: layout.pipelineParallel)
     }
-    let ceiling = memoryBandwidth * 1e9 / Double(weightBytes)
+    let ceiling = bandwidth.gigabytesPerSecond * 1e9 / Double(weightBytes)
     let result = BenchOutput(
       promptTokPerS: promptRate, genTokPerS: genRate, threads: threads.count,
       tensorParallel: layout.tensorParallel, pipelineParallel: layout.pipelineParallel,
@@ -130,7 +145,8 @@ struct BenchCommand: ParsableCommand {
       promptTokens: promptTokens, genTokens: genTokens, genContext: genContext,
       repetitions: repetitions,
       weightBytes: weightBytes, decodeCeilingTokPerS: ceiling,
-      bandwidthFraction: genRate / ceiling, kernels: String(cString: tk_kernel_name()),
+      bandwidthFraction: genRate / ceiling, memoryBandwidthGBps: bandwidth.gigabytesPerSecond,
+      memoryBandwidthSource: bandwidth.source, kernels: KernelLevel.current.rawValue,
       kvCacheBytes: kvBytes)
     if json {
       try printJSON(result)
@@ -158,9 +174,9 @@ struct BenchCommand: ParsableCommand {
       print(
         String(
           format: "decode: %.0f%% of the %.0f tok/s bandwidth ceiling "
-            + "(%.1f MB of weights at %.0f GB/s); kernels: %@",
+            + "(%.1f MB of weights at %.1f GB/s, %@); kernels: %@",
           100 * result.bandwidthFraction, ceiling, Double(weightBytes) / 1e6,
-          memoryBandwidth, result.kernels))
+          bandwidth.gigabytesPerSecond, bandwidth.source, result.kernels))
     }
   }
 
@@ -185,6 +201,9 @@ struct BenchOutput: Encodable {
   let weightBytes: Int
   let decodeCeilingTokPerS: Double
   let bandwidthFraction: Double
+  let memoryBandwidthGBps: Double
+  /// Where the bandwidth comes from: "given" (--memory-bandwidth) or the read loop measured.
+  let memoryBandwidthSource: String
   let kernels: String
   /// K and V bytes the cache held at the end of a generation run (this process only).
   let kvCacheBytes: Int?
@@ -205,7 +224,33 @@ struct BenchOutput: Encodable {
     case weightBytes = "weight_bytes"
     case decodeCeilingTokPerS = "decode_ceiling_tok_per_s"
     case bandwidthFraction = "bandwidth_fraction"
+    case memoryBandwidthGBps = "memory_bandwidth_gbps"
+    case memoryBandwidthSource = "memory_bandwidth_source"
     case kernels
+  }
+}
+
+/// The single-core read bandwidth decode's ceiling is computed from.
+struct ReadBandwidth {
+  let gigabytesPerSecond: Double
+  let source: String
+
+  init(gigabytesPerSecond: Double, source: String = "given") {
+    self.gigabytesPerSecond = gigabytesPerSecond
+    self.source = source
+  }
+
+  /// Each read loop streams a 256 MiB buffer (beyond any cache here) four times: 1 GiB.
+  static func measure() throws -> ReadBandwidth {
+    var fastest: Int32 = 0
+    let rate = tk_read_bandwidth(256 << 20, 4, &fastest)
+    guard rate > 0 else {
+      throw ValidationError(
+        "could not allocate 256 MiB to measure bandwidth; pass --memory-bandwidth")
+    }
+    let loops = ["scalar", "avx2", "avx512"]
+    return ReadBandwidth(
+      gigabytesPerSecond: rate / 1e9, source: "measured, \(loops[Int(fastest)]) read loop")
   }
 }
 
