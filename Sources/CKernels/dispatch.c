@@ -1,10 +1,8 @@
 // Run-time choice of kernels by CPU features: the binary runs on any x86-64 (and elsewhere),
 // uses AVX2 where the CPU has it, AVX-VNNI's 256-bit dot product where it has that and not
 // AVX-512, and AVX-512 VNNI's where it has that. TESSERA_KERNELS caps the level (portable,
-// avx2, avxvnni, avx512vnni). Every choice computes the same bits.
-#include <stdlib.h>
-#include <string.h>
-
+// avx2, avxvnni, avx512vnni; read by the executable, Core's KernelLevel). Every choice computes
+// the same bits.
 #include "internal.h"
 
 #if defined(__x86_64__)
@@ -63,20 +61,8 @@ static int available_levels(void) {
 }
 
 static int limit = -1;
-static int environment_read = 0;
 
-void tk_limit_kernels(int level) {
-  environment_read = 1;  // an explicit limit wins over TESSERA_KERNELS
-  limit = level;
-}
-
-int tk_kernel_level_named(const char *name) {
-  static const char *const names[] = {"portable", "avx2", "avxvnni", "avx512vnni"};
-  for (int level = 0; level < 4; level++) {
-    if (name && strcmp(name, names[level]) == 0) return level;
-  }
-  return -1;
-}
+void tk_limit_kernels(int level) { limit = level; }
 
 int tk_kernels_available(int level) {
   return level >= 0 && level < 31 && (available_levels() >> level & 1);
@@ -90,15 +76,10 @@ int tk_kernels_supported(void) {
   return best;
 }
 
-/// The level in use: the best one the CPU has, at most the limit (TESSERA_KERNELS until a
-/// limit is set). Levels are not nested (a CPU may have AVX-512 VNNI and not AVX-VNNI), so a
-/// cap picks the best available level at or below it.
+/// The level in use: the best one the CPU has, at most the limit. Levels are not nested (a
+/// CPU may have AVX-512 VNNI and not AVX-VNNI), so a cap picks the best available level at
+/// or below it.
 static int level(void) {
-  if (!environment_read) {
-    const int named = tk_kernel_level_named(getenv("TESSERA_KERNELS"));
-    if (named >= 0) limit = named;
-    environment_read = 1;
-  }
   const int cap = limit >= 0 ? limit : LEVEL_AVX512_VNNI;
   for (int candidate = cap; candidate > 0; candidate--) {
     if (tk_kernels_available(candidate)) return candidate;

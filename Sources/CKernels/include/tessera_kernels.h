@@ -135,12 +135,8 @@ int tk_kernels_available(int level);
 /// The kernel set in use (the best available one at most the limit).
 int tk_kernel_level(void);
 
-/// The level a name of tk_kernel_name's denotes, or -1.
-int tk_kernel_level_named(const char *name);
-
 /// Uses no kernel set above `level` (the best available one at most `level`); -1 lifts the
-/// limit. Until it is called, the environment variable TESSERA_KERNELS (a level's name) sets
-/// the limit.
+/// limit. (The executable sets it from TESSERA_KERNELS at start: Core's KernelLevel.)
 void tk_limit_kernels(int level);
 
 /// This core's streaming read bandwidth in bytes per second: a `bytes` buffer (beyond the

@@ -52,8 +52,8 @@ public enum KernelLevel: String, CaseIterable, Sendable, CustomStringConvertible
     return level
   }
 
-  /// Checks `TESSERA_KERNELS` (the C side reads it on first use and ignores what it does not
-  /// know, so a misspelt value is caught here, before any kernel runs).
+  /// Caps the level from `TESSERA_KERNELS`, the one place it is read (the executable calls it
+  /// at start, before any kernel runs); a misspelt value is an error, not a full-speed run.
   public static func checkEnvironment(
     _ environment: [String: String] = ProcessInfo.processInfo.environment
   ) throws {

@@ -7,7 +7,6 @@ import Testing
   @Test func namesAreTheLevelsOfTheCKernels() throws {
     for level in KernelLevel.allCases {
       #expect(try KernelLevel.named(level.rawValue, from: "test") == level)
-      #expect(tk_kernel_level_named(level.rawValue) >= 0)
     }
     #expect(try KernelLevel.named("AVX2", from: "test") == .avx2)
     #expect(KernelLevel.available.contains(.portable))
@@ -20,7 +19,6 @@ import Testing
     }
     let message = KernelLevelError.unknown(name: "avx9", source: "--kernels").description
     #expect(message.contains("avx512vnni") && message.contains("'avx9'"))
-    #expect(tk_kernel_level_named("avx9") == -1)
   }
 
   @Test func theReadLoopsMeasureARate() {
